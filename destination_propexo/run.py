@@ -1,0 +1,120 @@
+"""The command line: `destination-propexo spec | check | write` (Airbyte protocol on stdout)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
+
+from destination_propexo.destination import check_connection, load_spec, write_sync
+from destination_propexo.errors import ConfigError, InputError
+from destination_propexo.protocol import Emitter
+
+
+class _ProtocolLogHandler(logging.Handler):
+    """Sends Python log records to stdout as Airbyte LOG messages (never plain text)."""
+
+    LEVELS: ClassVar[dict[str, str]] = {"CRITICAL": "FATAL", "WARNING": "WARN"}
+
+    def __init__(self, emitter: Emitter) -> None:
+        super().__init__(logging.INFO)
+        self._emitter = emitter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        self._emitter.log(self.LEVELS.get(record.levelname, record.levelname), text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="destination-propexo",
+        description="Airbyte destination: books ResMan lead appointments through Propexo.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("spec", help="print the connector specification")
+    check = commands.add_parser("check", help="check the token and the integration")
+    check.add_argument("--config", required=True, help="path to the JSON config")
+    write = commands.add_parser("write", help="book the records read from stdin")
+    write.add_argument("--config", required=True, help="path to the JSON config")
+    write.add_argument("--catalog", required=True, help="path to the configured catalog JSON")
+    return parser
+
+
+def _read_json(path: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the {what} file {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"The {what} file {path} is not valid JSON: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"The {what} file {path} must hold a JSON object.")
+    return value
+
+
+def main(argv: Sequence[str] | None = None, *, emitter: Emitter | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    emitter = emitter or Emitter(sys.stdout.buffer)
+    handler = _ProtocolLogHandler(emitter)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        return _dispatch(args, emitter)
+    finally:
+        root.removeHandler(handler)
+
+
+def _dispatch(args: argparse.Namespace, emitter: Emitter) -> int:
+    spec = load_spec()
+    if args.command == "spec":
+        emitter.spec(spec)
+        return 0
+    try:
+        config = _read_json(args.config, "config")
+        update_secrets(get_secrets(spec.connectionSpecification, config))
+        if args.command == "check":
+            ok, message = check_connection(config)
+            emitter.connection_status(ok, message)
+            return 0
+        catalog = _read_json(args.catalog, "catalog")
+        write_sync(config, catalog, sys.stdin.buffer, emitter)
+        return 0
+    except ConfigError as exc:
+        if args.command == "check":
+            emitter.connection_status(False, str(exc))
+            return 0
+        emitter.error_trace(str(exc), FailureType.config_error)
+    except InputError as exc:
+        emitter.error_trace(
+            f"The sync stopped at input {exc}. No state after that line was confirmed, so "
+            "the next attempt re-sends from the last confirmed state.",
+            FailureType.system_error,
+        )
+    except Exception as exc:
+        logging.getLogger("destination_propexo").exception("the sync failed")
+        emitter.error_trace(
+            f"destination-propexo failed unexpectedly: {type(exc).__name__}",
+            FailureType.system_error,
+            internal=str(exc),
+        )
+    return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

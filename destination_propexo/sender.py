@@ -1,0 +1,162 @@
+"""Sending one appointment: create, retry what is safe, read back what is unclear.
+
+A create whose answer was lost may have queued a job. Before such a request is sent
+again, the lead's appointments are read back; one at the same UTC date and time means the
+first send worked. The read-back is repeated for a while, since a queued job becomes
+visible only once ResMan has taken it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from destination_propexo import outcomes
+from destination_propexo.client import BookedAppointment, PropexoClient
+from destination_propexo.errors import FailureKind, RequestFailure
+from destination_propexo.mapping import AppointmentRequest
+from destination_propexo.outcomes import Accepted, Queued, Rejected
+from destination_propexo.retry import Action, RetryPolicy
+
+# Seconds after an unclear answer at which the lead's appointments are read back.
+READ_BACK_SCHEDULE = (0.0, 2.0, 5.0, 10.0, 20.0, 30.0)
+
+
+class LeadAppointments:
+    """Booked (date, time) slots per lead, read once per lead and kept for the sync."""
+
+    def __init__(self, client: PropexoClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._slots: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+
+    def booked(self, request: AppointmentRequest) -> bool:
+        lead = (request.integration_id, request.lead_id)
+        with self._lock:
+            loading = self._loading.setdefault(lead, threading.Lock())
+        with loading:
+            with self._lock:
+                slots = self._slots.get(lead)
+            if slots is None:
+                found = self._client.lead_appointments(*lead)
+                slots = {(a.date, a.time) for a in found}
+                with self._lock:
+                    self._slots[lead] = slots
+        return (request.appointment_date, request.appointment_time) in slots
+
+    def remember(self, request: AppointmentRequest) -> None:
+        lead = (request.integration_id, request.lead_id)
+        with self._lock:
+            self._slots.setdefault(lead, set()).add(
+                (request.appointment_date, request.appointment_time)
+            )
+
+
+class AppointmentSender:
+    """Runs the create lifecycle of one request; thread-safe."""
+
+    def __init__(
+        self,
+        client: PropexoClient,
+        policy: RetryPolicy,
+        *,
+        existing: LeadAppointments | None = None,
+        stopping: threading.Event | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._existing = existing
+        self._stopping = stopping or threading.Event()
+        self._sleep = sleep
+
+    def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued:
+        if self._existing is not None and self._existing.booked(request):
+            return Accepted(how=outcomes.EXISTING, write_status="EXISTING")
+        result = self._create(request)
+        if self._existing is not None and not isinstance(result, Rejected):
+            self._existing.remember(request)
+        return result
+
+    def _create(self, request: AppointmentRequest) -> Accepted | Rejected | Queued:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                job_id = self._client.create_appointment(request.body())
+            except RequestFailure as failure:
+                decision = self._policy.decide(
+                    failure,
+                    attempt=attempt,
+                    elapsed=time.monotonic() - started,
+                    idempotent=False,
+                    rand=random.random(),
+                )
+                if decision.action is Action.GIVE_UP:
+                    return _given_up(failure, attempt)
+                if decision.action is Action.READ_BACK:
+                    settled = self._read_back(request, failure)
+                    if settled is not None:
+                        return settled
+                    if not decision.may_resend:
+                        return Rejected(
+                            outcomes.NOT_BOOKED,
+                            f"not booked after {attempt} attempts; last answer: {failure}",
+                        )
+                self._sleep(decision.delay)
+                continue
+            return Queued(job_id) if job_id else Accepted(write_status="UNTRACKED")
+
+    def _read_back(
+        self, request: AppointmentRequest, failure: RequestFailure
+    ) -> Accepted | Rejected | None:
+        """Adopt a booking the unclear send made; None means none exists, send again."""
+        started = time.monotonic()
+        for at in READ_BACK_SCHEDULE:
+            if self._stopping.is_set():
+                break
+            self._sleep(max(0.0, started + at - time.monotonic()))
+            try:
+                match = _same_slot(
+                    self._client.lead_appointments(request.integration_id, request.lead_id),
+                    request,
+                )
+            except RequestFailure as read_failure:
+                return Rejected(
+                    outcomes.OUTCOME_UNKNOWN,
+                    f"the create got no clear answer ({failure}) and reading the lead's "
+                    f"appointments back failed ({read_failure}); check GET /v1/appointments/"
+                    f"?lead_id={request.lead_id}&integration_id={request.integration_id} for "
+                    f"{request.appointment_date} {request.appointment_time} UTC before re-sending",
+                )
+            if match is not None:
+                return Accepted(
+                    how=outcomes.ADOPTED, write_status="SUCCESS", created_record_id=match.id
+                )
+        return None
+
+
+def _same_slot(
+    booked: list[BookedAppointment], request: AppointmentRequest
+) -> BookedAppointment | None:
+    for appointment in booked:
+        if (appointment.date, appointment.time) == (
+            request.appointment_date,
+            request.appointment_time,
+        ):
+            return appointment
+    return None
+
+
+def _given_up(failure: RequestFailure, attempt: int) -> Rejected:
+    if failure.kind is FailureKind.BAD_REQUEST:
+        return Rejected(outcomes.REFUSED_BY_PROPEXO, f"Propexo refused the record: {failure}")
+    if failure.kind is FailureKind.NOT_FOUND:
+        return Rejected(outcomes.REFUSED_BY_PROPEXO, f"Propexo answered {failure}")
+    return Rejected(
+        outcomes.NOT_BOOKED, f"not booked after {attempt} attempts; last answer: {failure}"
+    )

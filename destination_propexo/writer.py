@@ -1,0 +1,343 @@
+"""The write pipeline: records in, outcomes out in input order, each STATE when it is due.
+
+    stdin -> reader thread -> [bounded queue] -> map -> [ordered window] -> STATE / summary
+                                                          |        ^
+                                                   create pool -- outcomes
+                                                          |
+                                                    status tracker
+
+Four promises hold at once (see docs/design.md):
+- order: a STATE leaves only after every record before it has its final outcome, and
+  states leave in the order they came;
+- accounting: every record ends Accepted or Rejected, and each echoed STATE carries the
+  counts of its window (per stream for STREAM states);
+- budget: every request waits on the one `RateBudget` inside the client;
+- bounded memory: at most `window_size` records are held; reading waits when it is full.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from destination_propexo import outcomes
+from destination_propexo.errors import PropexoError, TokenRefused
+from destination_propexo.mapping import AppointmentRequest, FieldMatcher, Rejection, map_record
+from destination_propexo.outcomes import Accepted, Outcome, Queued, Rejected
+from destination_propexo.protocol import InputMessage, RecordMessage, StateMessage
+
+logger = logging.getLogger("destination_propexo")
+
+StreamKey = tuple[str, str | None]
+PROGRESS_EVERY = 5.0
+QUEUE_WAIT = 0.5
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A configured stream: how its records are written."""
+
+    dedup: bool = False
+
+
+@dataclass
+class _Slot:
+    record: RecordMessage
+    lead_id: str | None
+    outcome: Future[Outcome] = field(default_factory=Future)
+
+
+@dataclass
+class WriteSummary:
+    received: int = 0
+    accepted: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    pending: int = 0
+    states: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def done(self) -> int:
+        return sum(self.accepted.values()) + sum(self.rejected.values())
+
+
+class RequestSender(Protocol):
+    """What the pipeline needs to get one request to an outcome (real or dry run)."""
+
+    def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued: ...
+
+
+class Pipeline:
+    """Runs one `write`: see the module docstring for what it promises."""
+
+    def __init__(
+        self,
+        *,
+        streams: dict[StreamKey, Stream],
+        sender: RequestSender,
+        track: Callable[[str, Callable[[Outcome], None]], None] | None,
+        matcher: FieldMatcher,
+        integration_id: str,
+        zone: str,
+        workers: int,
+        window_size: int,
+        emit_state: Callable[[StateMessage, int, int], None],
+        on_outcome: Callable[[RecordMessage, str | None, Outcome], None],
+        progress: Callable[[WriteSummary, int], None] | None = None,
+    ) -> None:
+        self._streams = streams
+        self._sender = sender
+        self._track = track
+        self._matcher = matcher
+        self._integration_id = integration_id
+        self._zone = zone
+        self._window_size = window_size
+        self._emit_state = emit_state
+        self._on_outcome = on_outcome
+        self._progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="create")
+        self._window: deque[_Slot | StateMessage] = deque()
+        self._records_in_window = 0
+        self._counts: dict[StreamKey, list[int]] = {}
+        self._first_of_booking: dict[tuple[str, str, str, str], Future[Outcome]] = {}
+        self._fatal: BaseException | None = None
+        self._stopping = threading.Event()
+        self._last_progress = time.monotonic()
+        self.summary = WriteSummary()
+
+    @property
+    def stopping(self) -> threading.Event:
+        return self._stopping
+
+    def fail(self, error: BaseException) -> None:
+        """Stop the sync: no new request is sent and no further STATE is echoed."""
+        if self._fatal is None:
+            self._fatal = error
+        self._stopping.set()
+
+    def run(self, messages: Iterable[InputMessage]) -> WriteSummary:
+        inbox: queue.Queue[InputMessage | BaseException | None] = queue.Queue(
+            maxsize=self._window_size
+        )
+        reader = threading.Thread(
+            target=_read_into, args=(messages, inbox, self._stopping), daemon=True, name="reader"
+        )
+        reader.start()
+        try:
+            self._consume(inbox)
+            self._drain(until_empty=True)
+        finally:
+            if self._fatal is not None:
+                self._stopping.set()
+            self._pool.shutdown(wait=self._fatal is None, cancel_futures=True)
+        if self._fatal is not None:
+            raise self._fatal
+        return self.summary
+
+    def _consume(self, inbox: queue.Queue[InputMessage | BaseException | None]) -> None:
+        while self._fatal is None:
+            try:
+                item = inbox.get(timeout=QUEUE_WAIT)
+            except queue.Empty:
+                self._drain()
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                self.fail(item)
+                return
+            if isinstance(item, StateMessage):
+                self._window.append(item)
+            else:
+                self._accept_record(item)
+            self._drain()
+            while self._records_in_window >= self._window_size and self._fatal is None:
+                self._drain(block=True)
+
+    def _accept_record(self, record: RecordMessage) -> None:
+        self.summary.received += 1
+        stream = self._streams.get(record.stream_key)
+        lead_id = None
+        if stream is None:
+            slot = _Slot(record, None)
+            slot.outcome.set_result(
+                Rejected(
+                    outcomes.UNKNOWN_STREAM,
+                    f"stream {_stream_name(record)!r} is not in the configured catalog",
+                )
+            )
+        else:
+            mapped = map_record(
+                record.data,
+                default_integration_id=self._integration_id,
+                zone=self._zone,
+                matcher=self._matcher,
+            )
+            if isinstance(mapped, Rejection):
+                slot = _Slot(record, None)
+                slot.outcome.set_result(Rejected(outcomes.INVALID_RECORD, mapped.reason))
+            else:
+                lead_id = mapped.lead_id
+                slot = _Slot(record, lead_id)
+                self._dispatch(slot, mapped, stream)
+        self._window.append(slot)
+        self._records_in_window += 1
+        slot.outcome.add_done_callback(lambda done: self._announce(slot, done))
+
+    def _dispatch(self, slot: _Slot, request: AppointmentRequest, stream: Stream) -> None:
+        if stream.dedup:
+            first = self._first_of_booking.get(request.slot_key)
+            if first is not None:
+                first.add_done_callback(lambda done: slot.outcome.set_result(_mirror(done)))
+                return
+            self._first_of_booking[request.slot_key] = slot.outcome
+        self._pool.submit(self._send, slot, request)
+
+    def _send(self, slot: _Slot, request: AppointmentRequest) -> None:
+        if self._stopping.is_set():
+            return
+        try:
+            result = self._sender.send(request)
+        except TokenRefused as exc:
+            self.fail(exc)
+            return
+        except PropexoError as exc:
+            self.fail(exc)
+            return
+        except Exception as exc:  # a bug: stop the sync loudly rather than lose the record
+            logger.exception("unexpected error while sending a record")
+            self.fail(exc)
+            return
+        if isinstance(result, Queued):
+            if self._track is not None:
+                self._track(result.job_id, slot.outcome.set_result)
+            else:
+                slot.outcome.set_result(Accepted(job_id=result.job_id))
+        else:
+            slot.outcome.set_result(result)
+
+    def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        self._on_outcome(slot.record, slot.lead_id, done.result())
+
+    def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
+        """Release finished records from the head of the window, and the states behind them."""
+        while self._window and self._fatal is None:
+            head = self._window[0]
+            if isinstance(head, StateMessage):
+                self._window.popleft()
+                self._release_state(head)
+                continue
+            if not head.outcome.done():
+                if not (block or until_empty):
+                    break
+                self._wait(head.outcome)
+                if not until_empty:
+                    block = False
+                continue
+            self._window.popleft()
+            self._records_in_window -= 1
+            self._count(head, head.outcome.result())
+        self._maybe_report_progress()
+
+    def _wait(self, outcome: Future[Outcome]) -> None:
+        try:
+            outcome.exception(timeout=QUEUE_WAIT)
+        except TimeoutError:
+            self._maybe_report_progress()
+
+    def _count(self, slot: _Slot, outcome: Outcome) -> None:
+        window = self._counts.setdefault(slot.record.stream_key, [0, 0])
+        if isinstance(outcome, Accepted):
+            window[0] += 1
+            self.summary.accepted[outcome.how] += 1
+            self.summary.pending += outcome.write_status == "PENDING"
+        else:
+            window[1] += 1
+            self.summary.rejected[outcome.category] += 1
+
+    def _release_state(self, state: StateMessage) -> None:
+        key = state.stream_key
+        if key is None:
+            accepted = sum(c[0] for c in self._counts.values())
+            rejected = sum(c[1] for c in self._counts.values())
+            self._counts.clear()
+        else:
+            accepted, rejected = self._counts.pop(key, [0, 0])
+        self.summary.states += 1
+        self._emit_state(state, accepted, rejected)
+
+    def _maybe_report_progress(self) -> None:
+        now = time.monotonic()
+        if self._progress is not None and now - self._last_progress >= PROGRESS_EVERY:
+            self._last_progress = now
+            self._progress(self.summary, self._records_in_window)
+
+
+def _read_into(
+    messages: Iterable[InputMessage],
+    inbox: queue.Queue[InputMessage | BaseException | None],
+    stopping: threading.Event,
+) -> None:
+    try:
+        for message in messages:
+            while not stopping.is_set():
+                try:
+                    inbox.put(message, timeout=QUEUE_WAIT)
+                    break
+                except queue.Full:
+                    continue
+            if stopping.is_set():
+                return
+        inbox.put(None)
+    except BaseException as exc:  # handed to the main thread, which stops the sync with it
+        inbox.put(exc)
+
+
+def _mirror(first: Future[Outcome]) -> Outcome:
+    """A repeated row of the same booking shares the first row's fate."""
+    if first.cancelled() or first.exception() is not None:
+        return Rejected(outcomes.NOT_BOOKED, "the same booking earlier in this sync was not tried")
+    outcome = first.result()
+    if isinstance(outcome, Accepted):
+        return Accepted(
+            how=outcomes.DUPLICATE_ROW,
+            job_id=outcome.job_id,
+            write_status=outcome.write_status,
+            created_record_id=outcome.created_record_id,
+        )
+    return Rejected(
+        outcome.category, f"same booking as an earlier row, which was rejected: {outcome.reason}"
+    )
+
+
+def _stream_name(record: RecordMessage) -> str:
+    return f"{record.namespace}.{record.stream}" if record.namespace else record.stream
+
+
+def iter_outcome_fields(
+    record: RecordMessage, lead_id: str | None, outcome: Outcome
+) -> Iterator[tuple[str, object]]:
+    """The fields of one outcome's log line (ids and statuses only: never notes or tokens)."""
+    yield "stream", _stream_name(record)
+    yield "line", record.line_number
+    yield "lead_id", lead_id
+    if isinstance(outcome, Accepted):
+        yield "outcome", "accepted"
+        yield "how", outcome.how
+    else:
+        yield "outcome", "rejected"
+        yield "category", outcome.category
+        yield "reason", outcome.reason
+    yield "job_id", outcome.job_id
+    yield "write_status", outcome.write_status
+    yield "created_record_id", getattr(outcome, "created_record_id", None)
+    yield "errors", list(outcome.errors)
