@@ -1,0 +1,151 @@
+"""Record -> AppointmentRequest or Rejection: the pure mapping, case by case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from destination_propexo.mapping import (
+    MAX_NOTES_LENGTH,
+    AppointmentRequest,
+    FieldMatcher,
+    Rejection,
+    map_record,
+)
+
+VALID = {
+    "lead_id": "lead-1",
+    "lead_source_id": "src-1",
+    "appointment_date": "2024-07-20",
+    "appointment_time": "14:00:00",
+}
+
+
+def mapped(data: dict[str, Any], zone: str = "UTC") -> AppointmentRequest | Rejection:
+    return map_record(
+        data, default_integration_id="intg-config", zone=zone, matcher=FieldMatcher.build()
+    )
+
+
+def request(data: dict[str, Any], zone: str = "UTC") -> AppointmentRequest:
+    result = mapped(data, zone)
+    assert isinstance(result, AppointmentRequest), result
+    return result
+
+
+def rejection(data: dict[str, Any]) -> str:
+    result = mapped(data)
+    assert isinstance(result, Rejection), result
+    return result.reason
+
+
+def test_a_valid_record_becomes_the_documented_body() -> None:
+    body = request({**VALID, "unit_id": "unit-9", "notes": "Bringing a dog"}).body()
+    assert body == {
+        "integration_id": "intg-config",
+        "lead_id": "lead-1",
+        "lead_source_id": "src-1",
+        "appointment_date": "2024-07-20T14:00:00Z",
+        "appointment_time": "14:00:00",
+        "unit_id": "unit-9",
+        "notes": "Bringing a dog",
+    }
+
+
+def test_extra_columns_are_never_sent() -> None:
+    body = request({**VALID, "email": "a@b.c", "_airbyte_extracted_at": 1}).body()
+    assert set(body) == {
+        "integration_id",
+        "lead_id",
+        "lead_source_id",
+        "appointment_date",
+        "appointment_time",
+    }
+
+
+def test_a_record_integration_id_wins_over_the_config() -> None:
+    assert request({**VALID, "integration_id": "intg-row"}).integration_id == "intg-row"
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_an_empty_record_integration_id_falls_back_to_the_config(value: object) -> None:
+    assert request({**VALID, "integration_id": value}).integration_id == "intg-config"
+
+
+def test_integer_ids_are_sent_as_strings() -> None:
+    result = request({**VALID, "lead_id": 1234, "lead_source_id": 7, "unit_id": 12})
+    assert (result.lead_id, result.lead_source_id, result.unit_id) == ("1234", "7", "12")
+
+
+def test_hh_mm_is_normalised_to_hh_mm_ss() -> None:
+    assert request({**VALID, "appointment_time": "09:30"}).appointment_time == "09:30:00"
+
+
+def test_local_time_is_converted_to_utc_and_the_date_can_change() -> None:
+    result = request(
+        {**VALID, "appointment_date": "2024-07-20", "appointment_time": "21:00"},
+        zone="America/Los_Angeles",
+    )
+    assert (result.appointment_date, result.appointment_time) == ("2024-07-21", "04:00:00")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("lead_id", None, "lead_id: is required"),
+        ("lead_id", "", "lead_id: is required"),
+        ("lead_source_id", "  ", "lead_source_id: is required"),
+        ("lead_id", 12.5, "lead_id: must be a string or a whole number, not a decimal number"),
+        ("lead_id", True, "lead_id: must be a string or a whole number, not a boolean"),
+        ("lead_id", {"id": 1}, "lead_id: must be a string or a whole number, not an object"),
+        ("lead_id", ["a"], "lead_id: must be a string or a whole number, not a list"),
+        ("lead_id", "lead 1", "lead_id: contains white space or control characters"),
+        ("lead_id", "lead\x00", "lead_id: contains white space or control characters"),
+        ("unit_id", "u" * 300, "unit_id: is longer than 255 characters"),
+        ("notes", 42, "notes: must be a string, not int"),
+        ("notes", "x" * (MAX_NOTES_LENGTH + 1), f"notes: is longer than {MAX_NOTES_LENGTH}"),
+        ("notes", "bell\x07", "notes: contains control characters"),
+        ("appointment_time", "25:00", "appointment_time"),
+        ("appointment_date", "2024-02-30", "appointment_date"),
+        ("appointment_date", None, "appointment_date"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_field(field: str, value: object, expected: str) -> None:
+    reason = rejection({**VALID, field: value})
+    assert reason.startswith(expected), reason
+
+
+def test_a_rejection_shows_the_bad_value_truncated() -> None:
+    reason = rejection({**VALID, "notes": "x" * 1_000_000})
+    assert "1000000 characters" in reason
+    assert len(reason) < 200
+
+
+def test_notes_keep_newlines_tabs_and_unicode() -> None:
+    notes = "Line 1\n\tLine 2 — café 🐕 مرحبا"
+    assert request({**VALID, "notes": notes}).notes == notes
+
+
+def test_empty_optional_fields_are_omitted() -> None:
+    body = request({**VALID, "unit_id": "", "notes": None}).body()
+    assert "unit_id" not in body
+    assert "notes" not in body
+
+
+def test_columns_match_ignoring_case_and_spaces() -> None:
+    data = {
+        " LEAD_ID ": "lead-1",
+        "Lead_Source_Id": "src-1",
+        "APPOINTMENT_DATE": "2024-07-20",
+        "appointment_TIME": "14:00",
+    }
+    assert request(data).lead_id == "lead-1"
+
+
+def test_two_columns_for_one_field_are_rejected() -> None:
+    assert "two columns map to lead_id" in rejection({**VALID, "LEAD_ID": "lead-2"})
+
+
+def test_the_booking_key_is_lead_and_utc_slot() -> None:
+    assert request(VALID).slot_key == ("intg-config", "lead-1", "2024-07-20", "14:00:00")
