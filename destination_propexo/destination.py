@@ -40,6 +40,7 @@ from destination_propexo.writer import Pipeline, WriteSummary, iter_outcome_fiel
 
 logger = logging.getLogger("destination_propexo")
 WINDOW_SIZE = 1000
+CHECK_POLICY = RetryPolicy(max_attempts=3, max_total_seconds=10, backoff_initial=0.5)
 
 
 def load_spec() -> ConnectorSpecification:
@@ -58,7 +59,8 @@ def check_connection(raw_config: Mapping[str, Any]) -> tuple[bool, str]:
         config = load_config(raw_config)
     except ConfigError as exc:
         return False, str(exc)
-    client = _client(config, RateBudget(config.requests_per_minute))
+    # A person is waiting for `check`: a short retry budget, then a clear answer.
+    client = _client(config, RateBudget(config.requests_per_minute), CHECK_POLICY)
     try:
         integration = client.get_integration(config.integration_id)
     except ConfigError as exc:
@@ -93,14 +95,16 @@ def check_connection(raw_config: Mapping[str, Any]) -> tuple[bool, str]:
     )
 
 
-def _client(config: PropexoConfig, budget: RateBudget) -> PropexoClient:
+def _client(
+    config: PropexoConfig, budget: RateBudget, policy: RetryPolicy | None = None
+) -> PropexoClient:
     return PropexoClient(
         config.api_url,
         config.token.get_secret_value(),
         budget,
         timeout=config.request_timeout_seconds,
         pool_size=config.max_requests_in_flight + 4,
-        policy=RetryPolicy(),
+        policy=policy or RetryPolicy(),
     )
 
 

@@ -1,0 +1,152 @@
+"""The built image, run as Airbyte runs it: podman, config files under /secrets, stdout messages.
+
+`bash scripts/image.sh` builds localhost/destination-propexo:dev; without it these tests skip.
+Set DESTINATION_PROPEXO_IMAGE to test another image; a named image that is missing fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from destination_propexo.sandbox import Sandbox
+from integration_tests.conftest import (
+    INTEGRATION,
+    TOKEN,
+    booked_slots,
+    catalog,
+    jsonl,
+    stream_state,
+    tour,
+)
+
+ROOT = Path(__file__).parent.parent
+IMAGE_VARIABLE = "DESTINATION_PROPEXO_IMAGE"
+DEFAULT_IMAGE = "localhost/destination-propexo:dev"
+# crun and podman's default rlimits fail on the build machines; runc with these limits works.
+PODMAN = ("podman", "--runtime", "runc")
+LIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """The image under test, or a skip when none was built."""
+    named = os.environ.get(IMAGE_VARIABLE)
+    image = named or DEFAULT_IMAGE
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed")
+    exists = subprocess.run([*PODMAN, "image", "exists", image], check=False, timeout=60)
+    if exists.returncode != 0:
+        if named:
+            pytest.fail(f"{IMAGE_VARIABLE} names {image}, which podman does not have")
+        pytest.skip(f"no image {image}: build it with `bash scripts/image.sh`")
+    return image
+
+
+@dataclass(frozen=True)
+class Container:
+    """Runs the image with `--network=host` (to reach the sandbox) and /secrets mounted."""
+
+    image: str
+    secrets: Path
+
+    def run(
+        self, *args: str, stdin: bytes = b"", entrypoint: str | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        options = ["--entrypoint", entrypoint] if entrypoint else []
+        return subprocess.run(
+            [
+                *PODMAN,
+                "run",
+                "--rm",
+                "-i",
+                "--network=host",
+                *LIMITS,
+                "--volume",
+                f"{self.secrets}:/secrets:ro",
+                *options,
+                self.image,
+                *args,
+            ],
+            input=stdin,
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+
+    def messages(self, *args: str, stdin: bytes = b"") -> list[dict[str, Any]]:
+        """Runs a connector command and returns its stdout as Airbyte messages."""
+        done = self.run(*args, stdin=stdin)
+        assert done.returncode == 0, done.stderr.decode()
+        return [json.loads(line) for line in done.stdout.decode().splitlines()]
+
+
+@pytest.fixture
+def container(image: str, tmp_path: Path, sandbox: Sandbox) -> Container:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    config = {"token": TOKEN, "integration_id": INTEGRATION, "api_url": sandbox.url}
+    (secrets / "config.json").write_text(json.dumps(config))
+    (secrets / "catalog.json").write_text(json.dumps(catalog(("tours", "append"))))
+    # The connector runs as uid 1000, not as the owner of these files.
+    secrets.chmod(0o755)
+    for path in secrets.iterdir():
+        path.chmod(0o644)
+    return Container(image, secrets)
+
+
+def test_the_container_runs_as_the_non_root_airbyte_user(container: Container) -> None:
+    done = container.run(entrypoint="id")
+    assert done.stdout.decode().startswith("uid=1000(airbyte) ")
+
+
+def test_the_image_declares_the_airbyte_entrypoint_and_version(image: str) -> None:
+    done = subprocess.run(
+        [*PODMAN, "image", "inspect", image], capture_output=True, check=True, timeout=60
+    )
+    (config,) = [described["Config"] for described in json.loads(done.stdout)]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert config["Entrypoint"] == ["destination-propexo"]
+    assert "AIRBYTE_ENTRYPOINT=destination-propexo" in config["Env"]
+    assert config["Labels"]["io.airbyte.name"] == "airbyte/destination-propexo"
+    assert config["Labels"]["io.airbyte.version"] == version
+
+
+def test_spec_prints_the_packaged_spec_yaml(container: Container) -> None:
+    (message,) = container.messages("spec")
+    expected = yaml.safe_load((ROOT / "spec.yaml").read_text())
+    assert message["type"] == "SPEC"
+    assert message["spec"]["connectionSpecification"] == expected["connectionSpecification"]
+
+
+def test_check_succeeds_against_the_sandbox(container: Container) -> None:
+    messages = container.messages("check", "--config", "/secrets/config.json")
+    (status,) = [m["connectionStatus"] for m in messages if m["type"] == "CONNECTION_STATUS"]
+    assert status["status"] == "SUCCEEDED", status
+
+
+def test_write_books_the_records_and_echoes_the_state(
+    container: Container, sandbox: Sandbox
+) -> None:
+    stdin = jsonl([tour("lead-1"), tour("lead-2", time="15:00"), stream_state("tours", "2")])
+    messages = container.messages(
+        "write",
+        "--config",
+        "/secrets/config.json",
+        "--catalog",
+        "/secrets/catalog.json",
+        stdin=stdin,
+    )
+    (state,) = [m["state"] for m in messages if m["type"] == "STATE"]
+    assert state["stream"]["stream_state"] == {"cursor": "2"}
+    assert state["destinationStats"]["recordCount"] == 2
+    assert sorted(lead for lead, _ in booked_slots(sandbox)) == ["lead-1", "lead-2"]
