@@ -37,5 +37,9 @@ integration: $(STAMP)     ## the real CLI against the local sandbox
 test: lint typecheck $(STAMP)  ## everything CI runs on the code: lint, types, all tests
 	$(BIN)/pytest -q
 
+image:                    ## build the Docker image with podman and smoke-test it (root)
+	bash scripts/image.sh
+	bash scripts/image.sh smoke
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -30,6 +30,7 @@ from integration_tests.conftest import (
 )
 
 ROOT = Path(__file__).parent.parent
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 IMAGE_VARIABLE = "DESTINATION_PROPEXO_IMAGE"
 DEFAULT_IMAGE = "localhost/destination-propexo:dev"
 # crun and podman's default rlimits fail on the build machines; runc with these limits works.
@@ -43,13 +44,14 @@ def image() -> str:
     named = os.environ.get(IMAGE_VARIABLE)
     image = named or DEFAULT_IMAGE
     if shutil.which("podman") is None:
-        pytest.skip("podman is not installed")
-    exists = subprocess.run([*PODMAN, "image", "exists", image], check=False, timeout=60)
-    if exists.returncode != 0:
-        if named:
-            pytest.fail(f"{IMAGE_VARIABLE} names {image}, which podman does not have")
-        pytest.skip(f"no image {image}: build it with `bash scripts/image.sh`")
-    return image
+        missing = "podman is not installed"
+    elif subprocess.run([*PODMAN, "image", "exists", image], check=False, timeout=60).returncode:
+        missing = f"podman has no image {image}"
+    else:
+        return image
+    if named:
+        pytest.fail(f"{IMAGE_VARIABLE} names an image to test, but {missing}")
+    pytest.skip(f"{missing}: build it with `bash scripts/image.sh`")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,15 @@ def container(image: str, tmp_path: Path, sandbox: Sandbox) -> Container:
     return Container(image, secrets)
 
 
+def test_the_dockerfile_metadata_and_pyproject_agree_on_base_image_and_version() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
+    base_image = metadata["connectorBuildOptions"]["baseImage"]
+    assert f"ARG BASE_IMAGE={base_image}\n" in dockerfile
+    assert metadata["dockerImageTag"] == VERSION
+    assert f"io.airbyte.version={VERSION}" in dockerfile
+
+
 def test_the_container_runs_as_the_non_root_airbyte_user(container: Container) -> None:
     done = container.run(entrypoint="id")
     assert done.stdout.decode().startswith("uid=1000(airbyte) ")
@@ -114,11 +125,10 @@ def test_the_image_declares_the_airbyte_entrypoint_and_version(image: str) -> No
         [*PODMAN, "image", "inspect", image], capture_output=True, check=True, timeout=60
     )
     (config,) = [described["Config"] for described in json.loads(done.stdout)]
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert config["Entrypoint"] == ["destination-propexo"]
     assert "AIRBYTE_ENTRYPOINT=destination-propexo" in config["Env"]
     assert config["Labels"]["io.airbyte.name"] == "airbyte/destination-propexo"
-    assert config["Labels"]["io.airbyte.version"] == version
+    assert config["Labels"]["io.airbyte.version"] == VERSION
 
 
 def test_spec_prints_the_packaged_spec_yaml(container: Container) -> None:

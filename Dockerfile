@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# The connector image, in the style of Airbyte's python connector template.
+# Any base with python3 (and its venv module) works; scripts/image.sh builds one from Debian
+# packages for machines that cannot pull images:
+#   --build-arg BASE_IMAGE=localhost/debian-python:bookworm
+ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.2@sha256:9fdb1888c4264cf6fee473649ecb593f56f58e5d0096a87ee0b231777e2e3e73
+
+FROM ${BASE_IMAGE} AS builder
+WORKDIR /airbyte/integration_code
+# A venv rather than the system site-packages: Debian's pip refuses system installs (PEP 668),
+# and a venv copies cleanly into a final stage built FROM the same base.
+RUN "$(command -v python3 || command -v python)" -m venv /opt/venv
+# Dependencies first, in a layer that only pyproject.toml invalidates, so a code change
+# rebuilds in seconds rather than reinstalling the CDK.
+COPY pyproject.toml ./
+RUN /opt/venv/bin/python -c 'import pathlib, tomllib; \
+        project = tomllib.loads(pathlib.Path("pyproject.toml").read_text())["project"]; \
+        print(*project["dependencies"], sep="\n")' >/tmp/requirements.txt \
+    && /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+COPY README.md spec.yaml ./
+COPY destination_propexo ./destination_propexo
+RUN /opt/venv/bin/pip install --no-cache-dir .
+
+FROM ${BASE_IMAGE}
+# Airbyte's base already has the non-root user airbyte (uid 1000); plain bases get the same one.
+RUN id -u airbyte >/dev/null 2>&1 \
+    || useradd --uid 1000 --user-group --no-create-home --shell /usr/sbin/nologin airbyte
+COPY --from=builder /opt/venv /opt/venv
+ENV PATH="/opt/venv/bin:${PATH}"
+WORKDIR /airbyte/integration_code
+USER airbyte
+
+LABEL io.airbyte.name=airbyte/destination-propexo io.airbyte.version=0.1.0
+ENV AIRBYTE_ENTRYPOINT="destination-propexo"
+ENTRYPOINT ["destination-propexo"]

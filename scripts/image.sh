@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Build and smoke-test the connector image with podman, without a Docker daemon or registry.
+#
+#   bash scripts/image.sh          build localhost/destination-propexo:dev (run as root)
+#   bash scripts/image.sh smoke    run spec, check and write from that image against the sandbox
+#
+# No image can be pulled on the machines this targets, so the base image is a Debian bookworm
+# minbase with python3, made with debootstrap once per machine and cached as
+# localhost/debian-python:bookworm. Real users build the Dockerfile's default base instead.
+# Set DESTINATION_PROPEXO_IMAGE to build or smoke-test another tag.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BASE_IMAGE="localhost/debian-python:bookworm"
+IMAGE="${DESTINATION_PROPEXO_IMAGE:-localhost/destination-propexo:dev}"
+PYTHON="$ROOT/.venv/bin/python"
+# crun and the default rlimits fail on these machines; runc with these limits works.
+PODMAN=(podman --runtime runc)
+LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+require_root() {
+    [[ "$(id -u)" -eq 0 ]] || die "run as root (podman, apt-get and debootstrap need it)"
+}
+
+ensure_tools() {
+    local missing=()
+    for tool in podman runc debootstrap; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap
+    fi
+}
+
+debian_mirror() {
+    local sources=/etc/apt/sources.list.d/debian.sources
+    local mirror=""
+    [[ -r "$sources" ]] && mirror="$(awk '/^URIs:/{print $2; exit}' "$sources")"
+    printf '%s\n' "${mirror:-http://deb.debian.org/debian}"
+}
+
+ensure_base_image() {
+    if "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
+        log "base image $BASE_IMAGE is cached"
+        return
+    fi
+    local rootfs started=$SECONDS
+    rootfs="$(mktemp -d)"
+    log "building base image $BASE_IMAGE with debootstrap (about a minute, once per machine)"
+    if ! debootstrap --variant=minbase --include=python3,python3-venv,python3-pip \
+        bookworm "$rootfs" "$(debian_mirror)" >"$rootfs.log" 2>&1; then
+        tail -n 20 "$rootfs.log" >&2
+        rm -rf "$rootfs" "$rootfs.log"
+        die "debootstrap failed"
+    fi
+    tar -C "$rootfs" -c . | "${PODMAN[@]}" import - "$BASE_IMAGE" >/dev/null
+    rm -rf "$rootfs" "$rootfs.log"
+    log "base image built in $((SECONDS - started))s"
+}
+
+build() {
+    require_root
+    ensure_tools
+    ensure_base_image
+    local started=$SECONDS
+    log "building $IMAGE"
+    "${PODMAN[@]}" build --network=host "${LIMITS[@]}" \
+        -v /etc/ssl/certs:/etc/ssl/certs:ro \
+        --build-arg BASE_IMAGE="$BASE_IMAGE" \
+        -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT"
+    log "image $IMAGE built in $((SECONDS - started))s"
+    # Drop the images this build untagged (this connector's only; build layers stay cached).
+    "${PODMAN[@]}" image prune -f --filter label=io.airbyte.name=airbyte/destination-propexo >/dev/null
+}
+
+# --- smoke ------------------------------------------------------------------------------------
+
+FAILURES=0
+WORKDIR=""
+SANDBOX_PID=""
+SANDBOX_URL=""
+
+cleanup() {
+    [[ -n "$SANDBOX_PID" ]] && kill "$SANDBOX_PID" 2>/dev/null && wait "$SANDBOX_PID" 2>/dev/null
+    [[ -n "$WORKDIR" ]] && rm -rf "$WORKDIR"
+    return 0
+}
+
+verdict() {  # verdict NAME OUTPUT_FILE CHECK_EXPRESSION (Python, over `messages`)
+    local name=$1 output=$2 expression=$3
+    if "$PYTHON" - "$output" "$expression" <<'PY'; then
+import json
+import sys
+
+messages = []
+for line in open(sys.argv[1], encoding="utf-8"):
+    try:
+        messages.append(json.loads(line))
+    except ValueError:
+        sys.exit(f"not an Airbyte message: {line.rstrip()}")
+sys.exit(0 if eval(sys.argv[2], {"messages": messages}) else 1)
+PY
+        printf 'PASS: %s\n' "$name"
+    else
+        printf 'FAIL: %s (exit status %s); stdout, then stderr:\n' "$name" "$(cat "$output.status")"
+        tail -n 20 "$output" | sed 's/^/    /'
+        tail -n 20 "$output.stderr" | sed 's/^/    /'
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
+run_image() {  # run_image OUTPUT_FILE ARGS... (stdin is passed through)
+    local output=$1
+    shift
+    "${PODMAN[@]}" run --rm -i --network=host "${LIMITS[@]}" \
+        -v "$WORKDIR/secrets:/secrets:ro" "$IMAGE" "$@" >"$output" 2>"$output.stderr" \
+        && echo 0 >"$output.status" || echo $? >"$output.status"
+}
+
+start_sandbox() {  # sets SANDBOX_PID and SANDBOX_URL
+    local log_file="$WORKDIR/sandbox.log"
+    for _ in $(seq 60); do  # the sandbox module may still be being written
+        "$PYTHON" -c 'import destination_propexo.sandbox.__main__' 2>/dev/null && break
+        sleep 5
+    done
+    : >"$log_file"  # before the sandbox opens it, so the poll below always has a file to read
+    "$PYTHON" -m destination_propexo.sandbox --host 127.0.0.1 --port 0 >>"$log_file" 2>&1 &
+    SANDBOX_PID=$!
+    for _ in $(seq 100); do
+        SANDBOX_URL="$(sed -n 's/^sandbox listening on //p' "$log_file")"
+        [[ -n "$SANDBOX_URL" ]] && break
+        kill -0 "$SANDBOX_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [[ -n "$SANDBOX_URL" ]] || { cat "$log_file" >&2; die "the sandbox did not start"; }
+}
+
+smoke() {
+    [[ -x "$PYTHON" ]] || die "no $PYTHON: run make setup first"
+    "${PODMAN[@]}" image exists "$IMAGE" || die "no image $IMAGE: run bash scripts/image.sh first"
+    trap cleanup EXIT
+    WORKDIR="$(mktemp -d)"
+    local secrets="$WORKDIR/secrets"
+    start_sandbox
+    log "sandbox at $SANDBOX_URL; image $IMAGE"
+
+    # The container runs as airbyte (uid 1000), so the mounted files must be world-readable.
+    mkdir -m 755 "$secrets"
+    printf '{"token":"sandbox-token","integration_id":"intg-sandbox-resman","api_url":"%s"}\n' \
+        "$SANDBOX_URL" >"$secrets/config.json"
+    cat >"$secrets/catalog.json" <<'JSON'
+{"streams":[{"stream":{"name":"tours","json_schema":{},"supported_sync_modes":["full_refresh"]},"sync_mode":"full_refresh","destination_sync_mode":"append"}]}
+JSON
+    chmod 644 "$secrets"/*.json
+
+    run_image "$WORKDIR/spec.out" spec </dev/null
+    verdict "spec prints a SPEC message" "$WORKDIR/spec.out" \
+        'any(m["type"] == "SPEC" and m["spec"]["connectionSpecification"] for m in messages)'
+
+    run_image "$WORKDIR/check.out" check --config /secrets/config.json </dev/null
+    verdict "check succeeds against the sandbox" "$WORKDIR/check.out" \
+        'any(m["type"] == "CONNECTION_STATUS" and m["connectionStatus"]["status"] == "SUCCEEDED" for m in messages)'
+
+    cat >"$WORKDIR/input.jsonl" <<'JSONL'
+{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-1","lead_source_id":"src-1","appointment_date":"2024-07-20","appointment_time":"14:00"},"emitted_at":0}}
+{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-2","lead_source_id":"src-1","appointment_date":"2024-07-20","appointment_time":"15:00"},"emitted_at":0}}
+{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-3","lead_source_id":"src-1","appointment_date":"2024-07-21","appointment_time":"10:30"},"emitted_at":0}}
+{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"tours"},"stream_state":{"cursor":"3"}}}}
+JSONL
+    run_image "$WORKDIR/write.out" write --config /secrets/config.json \
+        --catalog /secrets/catalog.json <"$WORKDIR/input.jsonl"
+    verdict "write books 3 records and echoes the STATE with destinationStats" "$WORKDIR/write.out" \
+        'any(m["type"] == "STATE" and m["state"]["stream"]["stream_state"] == {"cursor": "3"} and m["state"].get("destinationStats", {}).get("recordCount") == 3 for m in messages)'
+
+    if ((FAILURES)); then
+        printf 'FAIL: %d of 3 smoke checks failed\n' "$FAILURES"
+        exit 1
+    fi
+    printf 'PASS: smoke test of %s\n' "$IMAGE"
+}
+
+case "${1:-build}" in
+    build) build ;;
+    smoke) smoke ;;
+    *) die "usage: bash scripts/image.sh [build|smoke]" ;;
+esac
