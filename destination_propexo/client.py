@@ -9,20 +9,26 @@ so it is never sent to another host.
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from destination_propexo import __version__
-from destination_propexo.errors import FailureKind, RequestFailure, TokenRefused
+from destination_propexo.errors import (
+    CertificateRefused,
+    FailureKind,
+    RequestFailure,
+    TokenRefused,
+)
 from destination_propexo.ratelimit import RateBudget
 from destination_propexo.retry import Action, RetryPolicy
 
@@ -208,6 +214,14 @@ class PropexoClient:
             raise RequestFailure(
                 FailureKind.READ_TIMEOUT, f"no answer from Propexo within {self._timeout[1]:g} s"
             ) from None
+        except requests.exceptions.SSLError as exc:
+            if _certificate_refused(exc):
+                raise CertificateRefused(
+                    f"The TLS certificate of {urlsplit(self._base).hostname} could not be "
+                    "verified, so nothing was sent. Check api_url, or the proxy or CA bundle "
+                    "between this connector and Propexo."
+                ) from None
+            raise _connection_failure(exc) from None
         except requests.exceptions.ConnectionError as exc:
             raise _connection_failure(exc) from None
         except requests.exceptions.RequestException as exc:
@@ -265,6 +279,17 @@ def _connection_failure(exc: requests.exceptions.ConnectionError) -> RequestFail
     if isinstance(reason, NewConnectionError | NameResolutionError):
         return RequestFailure(FailureKind.CONNECT, "could not connect to Propexo")
     return RequestFailure(FailureKind.DROPPED, "connection to Propexo dropped before an answer")
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    # requests wraps urllib3's MaxRetryError, which wraps urllib3's SSLError, which wraps ssl's.
+    seen: object = exc
+    for _ in range(4):
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        args = seen.args if isinstance(seen, BaseException) else ()
+        seen = getattr(seen, "reason", None) or (args[0] if args else None)
+    return False
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -7,9 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from destination_propexo.errors import ConfigError
+from destination_propexo.mapping import API_FIELDS, normalise_column
 from destination_propexo.timezones import InvalidTimeValue, validate_zone
 
 PRODUCTION_URL = "https://api.propexo.com"
@@ -26,6 +34,29 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+class FieldMapping(BaseModel):
+    """One `field_mappings` entry: a source column read as an API field."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_column: str
+    api_field: str
+
+    @field_validator("source_column")
+    @classmethod
+    def _column_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the source column name is empty")
+        return value.strip()
+
+    @field_validator("api_field")
+    @classmethod
+    def _known_field(cls, value: str) -> str:
+        if value not in API_FIELDS:
+            raise ValueError(f"{value!r} is not an API field; use one of {', '.join(API_FIELDS)}")
+        return value
+
+
 class PropexoConfig(BaseModel):
     """What the user configures; see spec.yaml for each option's meaning."""
 
@@ -40,6 +71,9 @@ class PropexoConfig(BaseModel):
     track_write_status: bool = True
     write_status_timeout_seconds: float = Field(default=120.0, ge=0, le=3600)
     request_timeout_seconds: float = Field(default=30.0, ge=1, le=300)
+    field_mappings: list[FieldMapping] = Field(default_factory=list)
+    dry_run: bool = False
+    rejected_records_path: str | None = None
 
     @field_validator("token")
     @classmethod
@@ -78,6 +112,44 @@ class PropexoConfig(BaseModel):
             return validate_zone(value)
         except InvalidTimeValue as exc:
             raise ValueError(exc.reason) from None
+
+    @field_validator("rejected_records_path")
+    @classmethod
+    def _path_or_none(cls, value: str | None) -> str | None:
+        # The Airbyte UI sends an emptied optional field as "": that means no file.
+        if value is None or not value.strip():
+            return None
+        if "\x00" in value:
+            raise ValueError("the path contains a NUL character")
+        return value.strip()
+
+    @field_validator("field_mappings")
+    @classmethod
+    def _one_column_per_field(cls, mappings: list[FieldMapping]) -> list[FieldMapping]:
+        # A column matched by its own name is only known per record, so that clash is a
+        # record rejection (mapping.FieldMatcher); two mapped columns clash in every record.
+        by_field: dict[str, str] = {}
+        by_column: dict[str, str] = {}
+        for mapping in mappings:
+            column = normalise_column(mapping.source_column)
+            if column in by_column:
+                raise ValueError(
+                    f"the source column {mapping.source_column!r} is listed twice (as "
+                    f"{by_column[column]} and {mapping.api_field}); keep one entry"
+                )
+            if mapping.api_field in by_field:
+                raise ValueError(
+                    f"the columns {by_field[mapping.api_field]!r} and {mapping.source_column!r} "
+                    f"both map to {mapping.api_field}; keep one"
+                )
+            by_column[column] = mapping.api_field
+            by_field[mapping.api_field] = mapping.source_column
+        return mappings
+
+    @property
+    def column_renames(self) -> dict[str, str]:
+        """`field_mappings` as source column -> API field."""
+        return {m.source_column: m.api_field for m in self.field_mappings}
 
     @property
     def api_host(self) -> str:

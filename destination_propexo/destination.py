@@ -28,15 +28,17 @@ from airbyte_cdk.models import (
 from destination_propexo.catalog import configured_streams
 from destination_propexo.client import PropexoClient
 from destination_propexo.config import PropexoConfig, load_config
+from destination_propexo.dryrun import DryRunSender
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure
 from destination_propexo.mapping import FieldMatcher
-from destination_propexo.outcomes import Accepted, Outcome
+from destination_propexo.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.protocol import Emitter, RecordMessage, StateMessage, read_messages
 from destination_propexo.ratelimit import RateBudget
+from destination_propexo.rejected_file import RejectedRecordsFile, open_for_append
 from destination_propexo.retry import RetryPolicy
 from destination_propexo.sender import AppointmentSender, LeadAppointments
 from destination_propexo.status import StatusTracker
-from destination_propexo.writer import Pipeline, WriteSummary, iter_outcome_fields
+from destination_propexo.writer import Pipeline, RequestSender, WriteSummary, iter_outcome_fields
 
 logger = logging.getLogger("destination_propexo")
 WINDOW_SIZE = 1000
@@ -57,6 +59,8 @@ def check_connection(raw_config: Mapping[str, Any]) -> tuple[bool, str]:
     """Whether the token is accepted and the integration is an active ResMan one, and why."""
     try:
         config = load_config(raw_config)
+        if config.rejected_records_path:
+            open_for_append(config.rejected_records_path).close()
     except ConfigError as exc:
         return False, str(exc)
     # A person is waiting for `check`: a short retry budget, then a clear answer.
@@ -117,19 +121,35 @@ def write_sync(
     """Run one write: every record to an outcome, every STATE echoed when due."""
     config = load_config(raw_config)
     streams = configured_streams(catalog)
+    rejected_file = (
+        RejectedRecordsFile(config.rejected_records_path, dry_run=config.dry_run)
+        if config.rejected_records_path
+        else None
+    )
     budget = RateBudget(config.requests_per_minute)
     client = _client(config, budget)
     policy = RetryPolicy()
     tracker: StatusTracker | None = None
     pipeline: Pipeline | None = None
 
-    def on_outcome(record: RecordMessage, lead_id: str | None, outcome: Outcome) -> None:
-        fields = dict(iter_outcome_fields(record, lead_id, outcome))
+    def on_outcome(
+        record: RecordMessage, lead_id: str | None, outcome: Outcome, time_notes: tuple[str, ...]
+    ) -> None:
+        if rejected_file is not None and isinstance(outcome, Rejected):
+            try:
+                rejected_file.append(record, outcome)
+            except OSError as exc:  # stop rather than lose a rejection the user asked to keep
+                reason = exc.strerror or str(exc)
+                fatal(ConfigError(f"rejected_records_path: writing {rejected_file.path}: {reason}"))
+        fields = dict(iter_outcome_fields(record, lead_id, outcome, time_notes))
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
         emitter.log(level, "record outcome: " + orjson.dumps(fields).decode())
 
     def on_state(state: StateMessage, accepted: int, rejected: int) -> None:
-        emitter.state(state.state, accepted, rejected)
+        # An echoed state tells Airbyte its records are written: a dry run must not, or the
+        # next real sync would start after records that were never sent.
+        if not config.dry_run:
+            emitter.state(state.state, accepted, rejected)
 
     def progress(summary: WriteSummary, in_window: int) -> None:
         elapsed = max(time.monotonic() - summary.started, 1e-9)
@@ -146,23 +166,33 @@ def write_sync(
             pipeline.fail(error)
 
     try:
-        if config.track_write_status:
+        if config.track_write_status and not config.dry_run:
             tracker = StatusTracker(
                 client,
                 timeout_seconds=config.write_status_timeout_seconds,
                 workers=max(2, config.max_requests_in_flight // 2),
                 on_fatal=fatal,
             )
-        stopping_sender = AppointmentSender(
-            client,
-            policy,
-            existing=LeadAppointments(client) if any(s.dedup for s in streams.values()) else None,
-        )
+        stopping = threading.Event()
+        existing = LeadAppointments(client) if any(s.dedup for s in streams.values()) else None
+        sender: RequestSender
+        if config.dry_run:
+            sender = DryRunSender(lambda text: emitter.log("INFO", text), existing=existing)
+        else:
+            sender = AppointmentSender(
+                client,
+                policy,
+                existing=existing,
+                stopping=stopping,
+                # How long a queued job may take to show is the same question as how long its
+                # write status may stay PENDING (clamped to 2..30 s in the sender).
+                settle_seconds=config.write_status_timeout_seconds,
+            )
         pipeline = Pipeline(
             streams=streams,
-            sender=stopping_sender,
+            sender=sender,
             track=tracker.track if tracker is not None else None,
-            matcher=FieldMatcher.build(),
+            matcher=FieldMatcher.build(config.column_renames),
             integration_id=config.integration_id,
             zone=config.source_timezone,
             workers=config.max_requests_in_flight,
@@ -170,26 +200,47 @@ def write_sync(
             emit_state=on_state,
             on_outcome=on_outcome,
             progress=progress,
+            stopping=stopping,
         )
-        emitter.log("INFO", f"writing to {config.api_url} for integration {config.integration_id}")
+        if config.dry_run:
+            emitter.log(
+                "INFO",
+                f"dry run for {config.api_url}, integration {config.integration_id}: every "
+                "record is mapped and validated, no write request is made and no state is echoed",
+            )
+        else:
+            emitter.log(
+                "INFO", f"writing to {config.api_url} for integration {config.integration_id}"
+            )
         summary = pipeline.run(read_messages(lines))
     finally:
         if tracker is not None:
             tracker.close()
         client.close()
-    emitter.log("INFO", _summary_line(summary, client, budget, tracker))
+        if rejected_file is not None:
+            rejected_file.close()
+    line = _summary_line(summary, client, budget, tracker, dry_run=config.dry_run)
+    if rejected_file is not None:
+        line += f"; rejected records appended to {rejected_file.path}: {rejected_file.written}"
+    emitter.log("INFO", line)
     return summary
 
 
 def _summary_line(
-    summary: WriteSummary, client: PropexoClient, budget: RateBudget, tracker: StatusTracker | None
+    summary: WriteSummary,
+    client: PropexoClient,
+    budget: RateBudget,
+    tracker: StatusTracker | None,
+    *,
+    dry_run: bool = False,
 ) -> str:
     elapsed = time.monotonic() - summary.started
     accepted = sum(summary.accepted.values())
     rejected = sum(summary.rejected.values())
     counts = client.counts
     parts = [
-        f"write summary: received {summary.received}",
+        f"write summary{' (dry run, nothing written)' if dry_run else ''}: "
+        f"received {summary.received}",
         f"accepted {accepted} ({_breakdown(summary.accepted)})",
         f"rejected {rejected} ({_breakdown(summary.rejected)})",
         f"still pending in ResMan {summary.pending}",

@@ -2,8 +2,11 @@
 
     PropexoError
     ├── ConfigError          the sync stops with a `config_error` trace: fix the configuration
-    │   └── TokenRefused     Propexo answered 401/403: the token is wrong, expired or revoked
+    │   ├── TokenRefused     Propexo answered 401/403: the token is wrong, expired or revoked
+    │   └── CertificateRefused  the API's TLS certificate failed verification; nothing was sent
     ├── InputError           the sync stops with a `system_error` trace: broken input stream
+    ├── SyncStopped          another error stopped the sync; this record is left without an
+    │                        outcome, like every record not yet tried
     └── RequestFailure       one HTTP exchange failed; `retry.decide` says what follows
                              (send again, read back first, or give up on this record)
 
@@ -28,6 +31,10 @@ class TokenRefused(ConfigError):
     """Propexo refused the API token (401/403)."""
 
 
+class CertificateRefused(ConfigError):
+    """The API host's TLS certificate could not be verified (requests' default verify=True)."""
+
+
 class InputError(PropexoError):
     """A line on stdin is not a valid Airbyte message."""
 
@@ -35,6 +42,10 @@ class InputError(PropexoError):
         super().__init__(f"input line {line_number}: {reason}")
         self.line_number = line_number
         self.reason = reason
+
+
+class SyncStopped(PropexoError):
+    """Raised instead of sending again once the sync is stopping."""
 
 
 class FailureKind(enum.Enum):

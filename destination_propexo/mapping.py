@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,10 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 def shown(value: object) -> str:
     """A value as it may appear in a reason: repr, truncated."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4300-digit str limit, maybe inside a list
+        return "a number too large to show"
     if len(text) > SHOWN_VALUE_LENGTH:
         return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(str(value))} characters)"
     return text
@@ -108,7 +112,8 @@ class FieldMatcher:
                 raise _Invalid(
                     field,
                     f"{other}, {column}",
-                    f"two columns map to {field}; keep one or set field_mappings",
+                    f"two columns map to {field}; send only one (deselect the other in the "
+                    "connection, or drop it from field_mappings)",
                 )
             found[field] = (column, value)
         return found
@@ -121,12 +126,21 @@ def _id_value(field: str, value: object, *, required: bool) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _Invalid(field, value, f"must be a string or a whole number, not {_type(value)}")
+    # str() of an int past 4300 digits raises; anything this long is no id anyway.
+    if isinstance(value, int) and abs(value) >= 10**MAX_ID_LENGTH:
+        raise _Invalid(field, value, f"is longer than {MAX_ID_LENGTH} characters")
     text = str(value).strip()
     if len(text) > MAX_ID_LENGTH:
         raise _Invalid(field, value, f"is longer than {MAX_ID_LENGTH} characters")
-    if _UNPRINTABLE.search(text) or any(ch.isspace() for ch in text):
+    if any(_invisible_in_id(ch) for ch in text):
         raise _Invalid(field, value, "contains white space or control characters")
     return text
+
+
+def _invisible_in_id(ch: str) -> bool:
+    # Controls, format characters (zero-width space, BOM), surrogates, unassigned and
+    # separators: none belongs in a Propexo id, and most cannot be seen in a report.
+    return ch.isspace() or unicodedata.category(ch)[0] in "CZ"
 
 
 def _notes_value(value: object) -> str | None:

@@ -9,6 +9,7 @@ CREATED = "created"
 EXISTING = "already booked"
 ADOPTED = "adopted after an unclear answer"
 DUPLICATE_ROW = "duplicate row in this sync"
+DRY_RUN = "dry run"
 
 # Why a record was rejected, grouped by what the user must do about it.
 INVALID_RECORD = "invalid record"

@@ -8,6 +8,7 @@ from several threads never interleave.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -65,29 +66,77 @@ class StateMessage:
 InputMessage = RecordMessage | StateMessage
 
 
+# Message types a source or the platform may send a destination that carry no records.
+NON_DATA_TYPES = frozenset(
+    {"LOG", "TRACE", "CONTROL", "SPEC", "CONNECTION_STATUS", "CATALOG", "DESTINATION_CATALOG"}
+)
+
+
 def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
-    """Parse stdin lines; a broken line raises InputError naming its number."""
+    """Parse stdin lines; a broken line raises InputError naming its number.
+
+    A line is never skipped unread: anything that is not a RECORD, a STATE or a known
+    non-data message stops the sync, so a record cannot disappear silently.
+    """
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            message = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(
-                number, f"not a JSON message ({exc.msg}): {_shown_line(line)}"
-            ) from None
+        message, strict = _parse(line, number)
         if not isinstance(message, dict):
             raise InputError(number, f"not a JSON object: {_shown_line(line)}")
         kind = message.get("type")
         if kind == "RECORD":
             yield _record(message, number)
         elif kind == "STATE":
-            state = message.get("state")
-            if not isinstance(state, dict):
-                raise InputError(number, "STATE message without a state object")
-            yield StateMessage(state, number)
+            if not strict:
+                # orjson cannot write a lone surrogate back, so the state could not be echoed
+                # unchanged; no source emits one, so this is a broken stream.
+                raise InputError(
+                    number, "STATE message holds an invalid \\u escape (lone surrogate)"
+                )
+            yield _state(message, number)
         elif not isinstance(kind, str):
             raise InputError(number, f"message without a type: {_shown_line(line)}")
+        elif kind not in NON_DATA_TYPES:
+            raise InputError(number, f"unknown message type {kind[:40]!r}")
+
+
+def _parse(line: bytes, number: int) -> tuple[object, bool]:
+    """The parsed line, and whether orjson's strict parse took it.
+
+    orjson refuses `\\ud800`-style escapes of lone surrogates. Such a line is still valid
+    JSON, so it is parsed again by the standard library (NaN and Infinity still refused);
+    the mapper then rejects a record whose appointment fields hold one, with a reason.
+    """
+    try:
+        return orjson.loads(line), True
+    except orjson.JSONDecodeError as exc:
+        strict_error = exc.msg
+    try:
+        return json.loads(line.decode("utf-8"), parse_constant=_no_constant), False
+    except (ValueError, RecursionError):
+        raise InputError(
+            number, f"not a JSON message ({strict_error}): {_shown_line(line)}"
+        ) from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _state(message: dict[str, Any], number: int) -> StateMessage:
+    state = message.get("state")
+    if not isinstance(state, dict):
+        raise InputError(number, "STATE message without a state object")
+    if state.get("type") == "STREAM":
+        stream = state.get("stream")
+        descriptor = stream.get("stream_descriptor") if isinstance(stream, dict) else None
+        if not isinstance(descriptor, dict) or not isinstance(descriptor.get("name"), str):
+            raise InputError(number, "STREAM state without a stream_descriptor name")
+        namespace = descriptor.get("namespace")
+        if namespace is not None and not isinstance(namespace, str):
+            raise InputError(number, "STREAM state with a namespace that is not a string")
+    return StateMessage(state, number)
 
 
 def _record(message: dict[str, Any], number: int) -> RecordMessage:
@@ -99,7 +148,9 @@ def _record(message: dict[str, Any], number: int) -> RecordMessage:
     if not isinstance(stream, str) or not isinstance(data, dict):
         raise InputError(number, "RECORD message needs a stream name and a data object")
     namespace = record.get("namespace")
-    return RecordMessage(stream, namespace if isinstance(namespace, str) else None, data, number)
+    if namespace is not None and not isinstance(namespace, str):
+        raise InputError(number, "RECORD message with a namespace that is not a string")
+    return RecordMessage(stream, namespace, data, number)
 
 
 def _shown_line(line: bytes) -> str:
@@ -157,6 +208,10 @@ class Emitter:
             ),
         )
         self.emit_model(AirbyteMessage(type=Type.TRACE, trace=trace))
+
+    def destination_catalog(self, catalog: dict[str, Any]) -> None:
+        """A protocol v0.18 DESTINATION_CATALOG message (the CDK's serializer drops its payload)."""
+        self.emit({"type": "DESTINATION_CATALOG", "destination_catalog": catalog})
 
     def state(self, state: dict[str, Any], accepted: int, rejected: int) -> None:
         """Echo a STATE with protocol v0.18 destination stats (which the CDK cannot write)."""

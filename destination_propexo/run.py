@@ -1,4 +1,4 @@
-"""The command line: `destination-propexo spec | check | write` (Airbyte protocol on stdout)."""
+"""The command line: `destination-propexo spec | check | discover | write` (Airbyte protocol)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
+from destination_propexo.config import load_config
 from destination_propexo.destination import check_connection, load_spec, write_sync
+from destination_propexo.discover import destination_catalog
 from destination_propexo.errors import ConfigError, InputError
 from destination_propexo.protocol import Emitter
 
@@ -43,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("spec", help="print the connector specification")
     check = commands.add_parser("check", help="check the token and the integration")
     check.add_argument("--config", required=True, help="path to the JSON config")
+    discover = commands.add_parser(
+        "discover", help="describe the appointment object for data-activation mapping"
+    )
+    discover.add_argument("--config", required=True, help="path to the JSON config")
     write = commands.add_parser("write", help="book the records read from stdin")
     write.add_argument("--config", required=True, help="path to the JSON config")
     write.add_argument("--catalog", required=True, help="path to the configured catalog JSON")
@@ -86,6 +92,10 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter) -> int:
         if args.command == "check":
             ok, message = check_connection(config)
             emitter.connection_status(ok, message)
+            return 0
+        if args.command == "discover":
+            load_config(config)
+            emitter.destination_catalog(destination_catalog())
             return 0
         catalog = _read_json(args.catalog, "catalog")
         write_sync(config, catalog, sys.stdin.buffer, emitter)

@@ -2,8 +2,8 @@
 
 A create whose answer was lost may have queued a job. Before such a request is sent
 again, the lead's appointments are read back; one at the same UTC date and time means the
-first send worked. The read-back is repeated for a while, since a queued job becomes
-visible only once ResMan has taken it.
+first send worked. The read-back is repeated for a while (the settle window), since a
+queued job becomes visible only once ResMan has taken it.
 """
 
 from __future__ import annotations
@@ -11,17 +11,24 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 
 from destination_propexo import outcomes
 from destination_propexo.client import BookedAppointment, PropexoClient
-from destination_propexo.errors import FailureKind, RequestFailure
+from destination_propexo.errors import FailureKind, RequestFailure, SyncStopped
 from destination_propexo.mapping import AppointmentRequest
 from destination_propexo.outcomes import Accepted, Queued, Rejected
 from destination_propexo.retry import Action, RetryPolicy
 
 # Seconds after an unclear answer at which the lead's appointments are read back.
 READ_BACK_SCHEDULE = (0.0, 2.0, 5.0, 10.0, 20.0, 30.0)
+# The settle window never drops below this: a job takes a moment to become visible.
+MIN_SETTLE_SECONDS = 2.0
+
+
+def read_back_schedule(settle_seconds: float) -> tuple[float, ...]:
+    """Read-back times within a settle window, clamped to MIN_SETTLE_SECONDS..30 s."""
+    bound = min(READ_BACK_SCHEDULE[-1], max(MIN_SETTLE_SECONDS, settle_seconds))
+    return (*(at for at in READ_BACK_SCHEDULE if at < bound), bound)
 
 
 class LeadAppointments:
@@ -65,13 +72,13 @@ class AppointmentSender:
         *,
         existing: LeadAppointments | None = None,
         stopping: threading.Event | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        settle_seconds: float = READ_BACK_SCHEDULE[-1],
     ) -> None:
         self._client = client
         self._policy = policy
         self._existing = existing
         self._stopping = stopping or threading.Event()
-        self._sleep = sleep
+        self._schedule = read_back_schedule(settle_seconds)
 
     def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued:
         if self._existing is not None and self._existing.booked(request):
@@ -86,6 +93,8 @@ class AppointmentSender:
         attempt = 0
         while True:
             attempt += 1
+            if attempt > 1 and self._stopping.is_set():
+                raise SyncStopped("the sync stopped before this record was sent again")
             try:
                 job_id = self._client.create_appointment(request.body())
             except RequestFailure as failure:
@@ -107,7 +116,7 @@ class AppointmentSender:
                             outcomes.NOT_BOOKED,
                             f"not booked after {attempt} attempts; last answer: {failure}",
                         )
-                self._sleep(decision.delay)
+                self._stopping.wait(decision.delay)
                 continue
             return Queued(job_id) if job_id else Accepted(write_status="UNTRACKED")
 
@@ -116,10 +125,10 @@ class AppointmentSender:
     ) -> Accepted | Rejected | None:
         """Adopt a booking the unclear send made; None means none exists, send again."""
         started = time.monotonic()
-        for at in READ_BACK_SCHEDULE:
-            if self._stopping.is_set():
-                break
-            self._sleep(max(0.0, started + at - time.monotonic()))
+        for at in self._schedule:
+            # Stopping is no evidence that nothing was booked: never fall through to a re-send.
+            if self._stopping.wait(max(0.0, started + at - time.monotonic())):
+                raise SyncStopped("the sync stopped while this record's outcome was unclear")
             try:
                 match = _same_slot(
                     self._client.lead_appointments(request.integration_id, request.lead_id),

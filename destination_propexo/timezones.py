@@ -39,6 +39,13 @@ _MAX_OFFSET = dt.timedelta(hours=18)
 # Names the tz database ships that do not name a place: refusing them avoids silently using
 # the machine's own zone ("localtime") or an unspecified one ("Factory").
 _NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
+# Legacy names that read like US zones but keep one offset all year: "EST" for a New York
+# property books every summer tour an hour late. Each maps to (offset, place, Etc/ name).
+_FIXED_OFFSET_NAMES = {
+    "EST": ("-05:00", "America/New_York", "Etc/GMT+5"),
+    "MST": ("-07:00", "America/Denver, or America/Phoenix in Arizona", "Etc/GMT+7"),
+    "HST": ("-10:00", "Pacific/Honolulu", "Etc/GMT+10"),
+}
 
 _DATE = r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
 _CLOCK = (
@@ -93,7 +100,8 @@ def validate_zone(name: str) -> str:
     """Return the tz database spelling of an IANA zone name; raise InvalidTimeValue if unknown.
 
     Matching ignores case and surrounding whitespace. Link names (``US/Central``) are kept as
-    given: they are valid IANA names and resolve to the same rules.
+    given: they are valid IANA names and resolve to the same rules. EST, MST and HST are
+    refused: they never observe daylight saving, which is rarely what their user means.
     """
     field = "source_timezone"
     text = _text(field, name)
@@ -103,6 +111,15 @@ def validate_zone(name: str) -> str:
     if zone is None:
         raise InvalidTimeValue(
             field, name, "is not a known IANA timezone name; use one such as America/Chicago or UTC"
+        )
+    if zone in _FIXED_OFFSET_NAMES:
+        offset, place, etc = _FIXED_OFFSET_NAMES[zone]
+        raise InvalidTimeValue(
+            field,
+            name,
+            f"is a fixed UTC{offset} all year, without daylight saving; name the property's "
+            f"place instead, e.g. {place} (or {etc} if the values really are UTC{offset} "
+            "all year)",
         )
     return zone
 
@@ -194,7 +211,10 @@ def _json_type(value: object) -> str:
 
 
 def _shown(value: object) -> str:
-    shown = repr(value)
+    try:
+        shown = repr(value)
+    except ValueError:  # an int past Python's 4300-digit str limit, maybe inside a list
+        return "a number too large to show"
     if len(shown) <= _SHOWN_VALUE_LENGTH:
         return shown
     return shown[: _SHOWN_VALUE_LENGTH - 3] + "..."

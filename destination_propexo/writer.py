@@ -52,6 +52,7 @@ class _Slot:
     record: RecordMessage
     lead_id: str | None
     outcome: Future[Outcome] = field(default_factory=Future)
+    time_notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -89,8 +90,9 @@ class Pipeline:
         workers: int,
         window_size: int,
         emit_state: Callable[[StateMessage, int, int], None],
-        on_outcome: Callable[[RecordMessage, str | None, Outcome], None],
+        on_outcome: Callable[[RecordMessage, str | None, Outcome, tuple[str, ...]], None],
         progress: Callable[[WriteSummary, int], None] | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._streams = streams
         self._sender = sender
@@ -108,7 +110,8 @@ class Pipeline:
         self._counts: dict[StreamKey, list[int]] = {}
         self._first_of_booking: dict[tuple[str, str, str, str], Future[Outcome]] = {}
         self._fatal: BaseException | None = None
-        self._stopping = threading.Event()
+        # Shared with the sender, so a read-back or back-off wakes as soon as the sync stops.
+        self._stopping = stopping or threading.Event()
         self._last_progress = time.monotonic()
         self.summary = WriteSummary()
 
@@ -185,7 +188,7 @@ class Pipeline:
                 slot.outcome.set_result(Rejected(outcomes.INVALID_RECORD, mapped.reason))
             else:
                 lead_id = mapped.lead_id
-                slot = _Slot(record, lead_id)
+                slot = _Slot(record, lead_id, time_notes=mapped.time_notes)
                 self._dispatch(slot, mapped, stream)
         self._window.append(slot)
         self._records_in_window += 1
@@ -226,7 +229,7 @@ class Pipeline:
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         if done.cancelled() or done.exception() is not None:
             return
-        self._on_outcome(slot.record, slot.lead_id, done.result())
+        self._on_outcome(slot.record, slot.lead_id, done.result(), slot.time_notes)
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
         """Release finished records from the head of the window, and the states behind them."""
@@ -324,9 +327,15 @@ def _stream_name(record: RecordMessage) -> str:
 
 
 def iter_outcome_fields(
-    record: RecordMessage, lead_id: str | None, outcome: Outcome
+    record: RecordMessage,
+    lead_id: str | None,
+    outcome: Outcome,
+    time_notes: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, object]]:
-    """The fields of one outcome's log line (ids and statuses only: never notes or tokens)."""
+    """The fields of one outcome's log line: ids, statuses and how the time was read.
+
+    Never the record's free-text `notes` (they may hold personal details), never a token.
+    """
     yield "stream", _stream_name(record)
     yield "line", record.line_number
     yield "lead_id", lead_id
@@ -341,3 +350,5 @@ def iter_outcome_fields(
     yield "write_status", outcome.write_status
     yield "created_record_id", getattr(outcome, "created_record_id", None)
     yield "errors", list(outcome.errors)
+    # e.g. a fall-back local time that happens twice, and which occurrence was booked
+    yield "time_notes", list(time_notes)

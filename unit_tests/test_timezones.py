@@ -693,6 +693,30 @@ def test_unknown_zone_is_rejected_as_source_timezone(name: str, reason: str) -> 
     assert (raised.value.field, raised.value.reason) == ("source_timezone", reason)
 
 
+@pytest.mark.parametrize(
+    ("name", "offset", "place", "etc"),
+    [
+        pytest.param("EST", "-05:00", "America/New_York", "Etc/GMT+5", id="est"),
+        pytest.param("mst", "-07:00", "America/Phoenix in Arizona", "Etc/GMT+7", id="mst"),
+        pytest.param(" HST", "-10:00", "Pacific/Honolulu", "Etc/GMT+10", id="hst"),
+    ],
+)
+def test_fixed_offset_names_that_look_like_us_zones_are_refused_naming_the_place(
+    name: str, offset: str, place: str, etc: str
+) -> None:
+    with pytest.raises(InvalidTimeValue) as raised:
+        validate_zone(name)
+    reason = raised.value.reason
+    assert reason.startswith(f"is a fixed UTC{offset} all year, without daylight saving")
+    assert place in reason
+    assert etc in reason
+
+
+@pytest.mark.parametrize("name", ["Etc/GMT+5", "EST5EDT", "America/Phoenix"])
+def test_explicit_fixed_offsets_and_rule_based_names_stay_accepted(name: str) -> None:
+    assert validate_zone(name) == name
+
+
 # --- properties ------------------------------------------------------------------------------
 
 UTC = dt.UTC

@@ -39,7 +39,11 @@ _CREATE_RATES: tuple[tuple[str, CreateFault], ...] = (
 
 @dataclass(frozen=True)
 class FaultPlan:
-    """Fault rates (0..1) per endpoint; `create_script` fixes the first create answers in order."""
+    """Fault rates (0..1) per endpoint; `create_script` fixes the first create answers in order.
+
+    `revoke_after_creates` revokes the token once that many creates have been answered, so
+    a test can refuse the token in the middle of a sync at an exact point.
+    """
 
     rate_429: float = 0.0
     rate_503: float = 0.0
@@ -55,6 +59,7 @@ class FaultPlan:
     read_back_503_rate: float = 0.0
     status_503_rate: float = 0.0
     create_script: tuple[str, ...] = ()
+    revoke_after_creates: int | None = None
 
     def __post_init__(self) -> None:
         # A JSON list arrives as a list; keep the plan hashable and immutable.
@@ -68,6 +73,12 @@ class FaultPlan:
             raise ValueError("the create fault rates add up to more than 1")
         if self.hang_seconds < 0 or (self.retry_after is not None and self.retry_after < 0):
             raise ValueError("hang_seconds and retry_after must not be negative")
+        if self.revoke_after_creates is not None and (
+            isinstance(self.revoke_after_creates, bool)
+            or not isinstance(self.revoke_after_creates, int)
+            or self.revoke_after_creates < 0
+        ):
+            raise ValueError("revoke_after_creates must be a whole number >= 0")
         known = {fault.value for fault in CreateFault}
         unknown = [name for name in self.create_script if name not in known]
         if unknown:
@@ -99,6 +110,7 @@ class FaultDice:
         self._create = random.Random(plan.seed)
         self._read_back = random.Random(plan.seed + 1)
         self._status = random.Random(plan.seed + 2)
+        self._creates = 0
 
     def create(self) -> CreateFault:
         """The fault for the next create request."""
@@ -112,6 +124,13 @@ class FaultDice:
             if draw < threshold:
                 return fault
         return CreateFault.OK
+
+    def revokes_at_this_create(self) -> bool:
+        """Count one create; True once `revoke_after_creates` creates were let through."""
+        with self._lock:
+            self._creates += 1
+            limit = self.plan.revoke_after_creates
+            return limit is not None and self._creates > limit
 
     def read_back_503(self) -> bool:
         """Whether the next read-back answers 503."""

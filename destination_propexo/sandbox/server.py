@@ -141,6 +141,8 @@ class Sandbox:
             self._stopping.wait(seconds)
 
     def _answer(self, endpoint: str, params: dict[str, str], request: _Request) -> Reply:
+        if endpoint == "create" and self._dice.revokes_at_this_create():
+            self._revoked = True
         if self._revoked or request.authorization != f"Bearer {self._token}":
             refused = api.error(401, "unauthorized", "Missing or invalid bearer token")
             return replace(refused, delay=self._latency)

@@ -544,6 +544,13 @@ def test_the_script_runs_before_the_rates() -> None:
     ]
 
 
+def test_the_token_is_revoked_after_the_planned_number_of_creates(sandbox: Sandbox) -> None:
+    sandbox.set_faults(FaultPlan(revoke_after_creates=2))
+    answers = [post(sandbox, appointment_body(lead_id=f"lead-{i}")).status_code for i in range(4)]
+    assert answers == [200, 200, 401, 401]
+    assert get(sandbox, "/v1/appointments/", lead_id="lead-0").status_code == 401
+
+
 @pytest.mark.parametrize(
     "plan",
     [
@@ -551,6 +558,8 @@ def test_the_script_runs_before_the_rates() -> None:
         {"rate_500": 0.6, "rate_drop": 0.6},
         {"create_script": ["explode"]},
         {"no_such_field": 1},
+        {"revoke_after_creates": -1},
+        {"revoke_after_creates": 1.5},
     ],
 )
 def test_an_invalid_fault_plan_is_refused(plan: dict[str, Any]) -> None:

@@ -1,0 +1,110 @@
+"""`discover`: the appointment object as protocol v0.18's DESTINATION_CATALOG describes it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from destination_propexo.discover import appointment_schema, destination_catalog
+from destination_propexo.mapping import API_FIELDS, AppointmentRequest, FieldMatcher, map_record
+from destination_propexo.protocol import Emitter
+from destination_propexo.run import main
+
+IDS = {"lead_id": "lead-1", "lead_source_id": "src-1"}
+
+
+def test_the_schema_lists_exactly_the_fields_the_mapping_reads() -> None:
+    assert tuple(appointment_schema()["properties"]) == API_FIELDS
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param({**IDS, "appointment_datetime": "2024-07-20T14:00:00Z"}, id="timestamp"),
+        pytest.param(
+            {**IDS, "appointment_date": "2024-07-20", "appointment_time": "14:00:00"},
+            id="date-and-time",
+        ),
+        pytest.param(
+            {
+                **IDS,
+                "unit_id": "unit-9",
+                "notes": "dog",
+                "appointment_datetime": "2024-07-20 09:00",
+            },
+            id="optional-fields",
+        ),
+    ],
+)
+def test_rows_the_schema_describes_as_complete_carry_what_the_mapping_needs(
+    row: dict[str, Any],
+) -> None:
+    jsonschema.validate(row, appointment_schema())
+    mapped = map_record(
+        row, default_integration_id="intg-1", zone="UTC", matcher=FieldMatcher.build()
+    )
+    assert isinstance(mapped, AppointmentRequest), mapped
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param({"lead_source_id": "s", "appointment_datetime": "x"}, id="no-lead"),
+        pytest.param({"lead_id": "l", "appointment_datetime": "x"}, id="no-lead-source"),
+        pytest.param({**IDS}, id="no-time"),
+        pytest.param({**IDS, "appointment_date": "2024-07-20"}, id="date-without-time"),
+        pytest.param({**IDS, "appointment_time": "14:00"}, id="time-without-date"),
+        pytest.param({**IDS, "appointment_datetime": "x", "lead_id": "a b"}, id="space-in-id"),
+    ],
+)
+def test_rows_missing_what_the_mapping_requires_fail_the_schema(row: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(row, appointment_schema())
+    mapped = map_record(
+        row, default_integration_id="intg-1", zone="UTC", matcher=FieldMatcher.build()
+    )
+    assert not isinstance(mapped, AppointmentRequest)
+
+
+def test_dedup_matches_on_lead_date_and_time_and_append_on_nothing() -> None:
+    operations = destination_catalog()["operations"]
+    keys = {op["sync_mode"]: op.get("matching_keys") for op in operations}
+    assert keys == {
+        "append": None,
+        "append_dedup": [["lead_id"], ["appointment_date"], ["appointment_time"]],
+    }
+    for op in operations:
+        for key in op.get("matching_keys", []):
+            assert key[0] in op["json_schema"]["properties"]
+
+
+def run_discover(tmp_path: Path, config: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    out = io.BytesIO()
+    code = main(["discover", "--config", str(path)], emitter=Emitter(out))
+    return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_discover_prints_one_destination_catalog_message(tmp_path: Path) -> None:
+    code, messages = run_discover(tmp_path, {"token": "t0ken-x", "integration_id": "intg-1"})
+    assert code == 0
+    assert messages == [
+        {"type": "DESTINATION_CATALOG", "destination_catalog": destination_catalog()}
+    ]
+
+
+def test_discover_with_an_invalid_config_is_a_config_error(tmp_path: Path) -> None:
+    config = {"token": "t0ken-secret-x", "integration_id": "intg-1", "source_timezone": "Mars"}
+    code, messages = run_discover(tmp_path, config)
+    assert code == 1
+    (message,) = messages
+    error = message["trace"]["error"]
+    assert error["failure_type"] == "config_error"
+    assert "source_timezone" in error["message"]
+    assert "t0ken-secret-x" not in json.dumps(messages)

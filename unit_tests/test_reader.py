@@ -1,0 +1,81 @@
+"""The stdin reader: a broken stream stops at its line; odd but valid JSON reaches the mapper."""
+
+from __future__ import annotations
+
+import pytest
+
+from destination_propexo.errors import InputError
+from destination_propexo.mapping import FieldMatcher, Rejection, map_record
+from destination_propexo.protocol import RecordMessage, StateMessage, read_messages
+
+RECORD = b'{"type": "RECORD", "record": {"stream": "tours", "data": {"lead_id": "l1"}}}\n'
+STATE = b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"cursor": 1}}}\n'
+
+
+def error_of(lines: list[bytes]) -> InputError:
+    with pytest.raises(InputError) as raised:
+        list(read_messages(lines))
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b'{"type": "RECORD", "record": {"stream": "tours", "da', "not a JSON message"),
+        (b"tours,lead-1,2024-07-20\n", "not a JSON message"),
+        (b'[{"type": "RECORD"}]\n', "not a JSON object"),
+        (b"NaN\n", "not a JSON message"),
+        (b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": Infinity}}}', "not a JSON"),
+        (b"\xff\xfe{}\n", "not a JSON message"),
+        (b"[" * 5000 + b"\n", "not a JSON message"),
+        (b'{"type": "record", "record": {}}\n', "unknown message type 'record'"),
+        (b'{"record": {}}\n', "message without a type"),
+        (b'{"type": "RECORD", "record": {"stream": "t", "data": []}}\n', "a data object"),
+        (b'{"type": "RECORD", "record": {"stream": "t", "namespace": 5, "data": {}}}', "namespace"),
+        (b'{"type": "STATE", "state": {"type": "STREAM", "stream": "tours"}}\n', "STREAM state"),
+        (b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"c": "\\ud800"}}}', "surrogate"),
+    ],
+)
+def test_a_broken_line_stops_the_reader_naming_its_number(line: bytes, reason: str) -> None:
+    error = error_of([RECORD, STATE, b"\n", line, RECORD])
+    assert error.line_number == 4
+    assert reason in str(error)
+    assert str(error).startswith("input line 4: ")
+
+
+def test_a_truncated_last_line_is_an_error_after_the_messages_before_it() -> None:
+    read: list[RecordMessage | StateMessage] = []
+    with pytest.raises(InputError, match="input line 3: not a JSON message"):
+        for message in read_messages([RECORD, STATE, RECORD[:-20]]):
+            read.append(message)
+    assert [type(m) for m in read] == [RecordMessage, StateMessage]
+
+
+def test_a_lone_surrogate_in_a_record_reaches_the_mapper_which_rejects_the_field() -> None:
+    line = (
+        b'{"type": "RECORD", "record": {"stream": "tours", "data": {"lead_id": "l1", '
+        b'"lead_source_id": "s", "appointment_datetime": "2024-07-20T14:00:00Z", '
+        b'"notes": "call \\ud83d back"}}}'
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
+    assert message.data["notes"] == "call \ud83d back"
+    result = map_record(
+        message.data, default_integration_id="i", zone="UTC", matcher=FieldMatcher.build()
+    )
+    assert isinstance(result, Rejection)
+    assert result.reason.startswith("notes: contains control characters")
+
+
+def test_a_valid_surrogate_pair_is_one_character() -> None:
+    line = b'{"type": "RECORD", "record": {"stream": "tours", "data": {"notes": "\\ud83d\\ude00"}}}'
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
+    assert message.data["notes"] == "\N{GRINNING FACE}"
+
+
+def test_non_data_messages_are_read_past() -> None:
+    log = b'{"type": "LOG", "log": {"level": "INFO", "message": "hi"}}\n'
+    trace = b'{"type": "TRACE", "trace": {"type": "ESTIMATE"}}\n'
+    messages = list(read_messages([log, RECORD, trace, STATE]))
+    assert [m.line_number for m in messages] == [2, 4]
