@@ -18,6 +18,7 @@ booked exactly once. Numbers are printed, never asserted: this is not part of th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -91,21 +92,18 @@ class Result:
 
 def tour_lines(count: int, *, valid: bool = True) -> Iterator[bytes]:
     """RECORD lines (unique leads, so each books one appointment) with a STATE every 100."""
-    lead = '"lead_id":"lead-{n}",' if valid else ""
-    template = (
-        '{"type":"RECORD","record":{"stream":"tours","emitted_at":0,"data":{'
-        + lead
-        + '"lead_source_id":"src-web","appointment_date":"2024-07-20",'
-        '"appointment_time":"{hh:02d}:{mm:02d}","notes":"bench"}}}\n'
-    )
-    state = (
-        '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":'
-        '{"name":"tours"},"stream_state":{"row":{n}}}}}\n'
-    )
     for n in range(1, count + 1):
-        yield template.replace("{n}", str(n)).format(hh=n % 24, mm=n % 60).encode()
+        lead = f'"lead_id":"lead-{n}",' if valid else ""
+        yield (
+            '{"type":"RECORD","record":{"stream":"tours","emitted_at":0,"data":{'
+            f'{lead}"lead_source_id":"src-web","appointment_date":"2024-07-20",'
+            f'"appointment_time":"{n % 24:02d}:{n % 60:02d}","notes":"bench"}}}}}}\n'
+        ).encode()
         if n % STATE_EVERY == 0 or n == count:
-            yield state.replace("{n}", str(n)).encode()
+            yield (
+                '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":'
+                f'{{"name":"tours"}},"stream_state":{{"row":{n}}}}}}}}}\n'
+            ).encode()
 
 
 def run_cli(
@@ -128,17 +126,21 @@ def run_cli(
     assert process.stdin is not None and process.stdout is not None
 
     def feed() -> None:
+        stdin = process.stdin
+        assert stdin is not None
         batch: list[bytes] = []
         try:
             for line in lines:
                 batch.append(line)
                 if len(batch) >= 1000:
-                    process.stdin.write(b"".join(batch))  # type: ignore[union-attr]
+                    stdin.write(b"".join(batch))
                     batch.clear()
-            process.stdin.write(b"".join(batch))  # type: ignore[union-attr]
-            process.stdin.close()  # type: ignore[union-attr]
+            stdin.write(b"".join(batch))
         except BrokenPipeError:
             pass  # the connector stopped early; its exit code tells why
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()

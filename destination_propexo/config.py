@@ -78,9 +78,11 @@ class PropexoConfig(BaseModel):
     @field_validator("token")
     @classmethod
     def _token_not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
+        # A token pasted with a trailing newline would make every request fail.
+        token = value.get_secret_value().strip()
+        if not token:
             raise ValueError("the API token is empty")
-        return value
+        return SecretStr(token)
 
     @field_validator("integration_id")
     @classmethod

@@ -9,27 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from destination_propexo.timezones import InvalidTimeValue, appointment_slot
+from destination_propexo.values import shown
 
 ID_FIELDS = ("integration_id", "lead_id", "lead_source_id", "unit_id")
 TIME_FIELDS = ("appointment_date", "appointment_time", "appointment_datetime")
 API_FIELDS = (*ID_FIELDS, *TIME_FIELDS, "notes")
 MAX_ID_LENGTH = 255
 MAX_NOTES_LENGTH = 4000
-SHOWN_VALUE_LENGTH = 60
 # Tab, newline and carriage return are ordinary in notes; other C0/C1 controls and lone
 # surrogates are not text a leasing office can read, so such values are rejected.
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def shown(value: object) -> str:
-    """A value as it may appear in a reason: repr, truncated."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int past Python's 4300-digit str limit, maybe inside a list
-        return "a number too large to show"
-    if len(text) > SHOWN_VALUE_LENGTH:
-        return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(str(value))} characters)"
-    return text
 
 
 @dataclass(frozen=True)
@@ -78,8 +67,10 @@ class AppointmentRequest:
 
 
 class _Invalid(Exception):
-    def __init__(self, field: str, value: object, reason: str) -> None:
-        super().__init__(f"{field}: {reason} (got {shown(value)})")
+    def __init__(self, field: str, value: object, reason: str, *, quote: bool = True) -> None:
+        # Free-text notes are never quoted: reasons reach the logs.
+        got = shown(value) if quote else f"{len(str(value))} characters of text"
+        super().__init__(f"{field}: {reason} (got {got})")
 
 
 def normalise_column(name: str) -> str:
@@ -149,9 +140,9 @@ def _notes_value(value: object) -> str | None:
     if not isinstance(value, str):
         raise _Invalid("notes", value, f"must be a string, not {_type(value)}")
     if len(value) > MAX_NOTES_LENGTH:
-        raise _Invalid("notes", value, f"is longer than {MAX_NOTES_LENGTH} characters")
+        raise _Invalid("notes", value, f"is longer than {MAX_NOTES_LENGTH} characters", quote=False)
     if _UNPRINTABLE.search(value):
-        raise _Invalid("notes", value, "contains control characters")
+        raise _Invalid("notes", value, "contains control characters", quote=False)
     return value
 
 

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import pendulum
 
+from destination_propexo.values import shown
+
 __all__ = ["InvalidTimeValue", "UtcSlot", "appointment_slot", "validate_zone"]
 
 MAX_VALUE_LENGTH = 64
-_SHOWN_VALUE_LENGTH = 60
 # Real offsets lie within -12:00..+14:00; ISO 8601 tooling commonly allows up to 18 hours.
 _MAX_OFFSET = dt.timedelta(hours=18)
 # Names the tz database ships that do not name a place: refusing them avoids silently using
@@ -91,7 +92,7 @@ class InvalidTimeValue(ValueError):
 
     def __init__(self, field: str, value: object, reason: str) -> None:
         self.field = field
-        self.value = _shown(value)
+        self.value = shown(value)
         self.reason = reason
         super().__init__(f"{field}: {reason} (got {self.value})")
 
@@ -208,16 +209,6 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
-
-
-def _shown(value: object) -> str:
-    try:
-        shown = repr(value)
-    except ValueError:  # an int past Python's 4300-digit str limit, maybe inside a list
-        return "a number too large to show"
-    if len(shown) <= _SHOWN_VALUE_LENGTH:
-        return shown
-    return shown[: _SHOWN_VALUE_LENGTH - 3] + "..."
 
 
 def _parse_date(text: str, raw: object) -> dt.date:

@@ -52,6 +52,7 @@ class _Slot:
     record: RecordMessage
     lead_id: str | None
     outcome: Future[Outcome] = field(default_factory=Future)
+    booking: tuple[str, str, str, str] | None = None
     time_notes: tuple[str, ...] = ()
 
 
@@ -200,7 +201,10 @@ class Pipeline:
             if first is not None:
                 first.add_done_callback(lambda done: slot.outcome.set_result(_mirror(done)))
                 return
+            # Held only while the first row is in the window; after that the sender's
+            # per-lead cache knows the booking, so memory stays bounded by the window.
             self._first_of_booking[request.slot_key] = slot.outcome
+            slot.booking = request.slot_key
         self._pool.submit(self._send, slot, request)
 
     def _send(self, slot: _Slot, request: AppointmentRequest) -> None:
@@ -248,6 +252,11 @@ class Pipeline:
                 continue
             self._window.popleft()
             self._records_in_window -= 1
+            if (
+                head.booking is not None
+                and self._first_of_booking.get(head.booking) is head.outcome
+            ):
+                del self._first_of_booking[head.booking]
             self._count(head, head.outcome.result())
         self._maybe_report_progress()
 

@@ -172,3 +172,22 @@ def test_rate_limited_creates_wait_and_are_booked_once(cli: Cli) -> None:
     result = cli.write([tour("lead-1"), stream_state("tours", 1)])
     assert result.states[0]["destinationStats"] == {"recordCount": 1, "rejectedRecordCount": 0}
     assert booked_slots(cli.sandbox) == [("lead-1", "2024-07-20T14:00:00.000Z")]
+
+
+def test_append_dedup_sends_duplicate_rows_once_near_and_far_apart(cli: Cli) -> None:
+    # 1,200 rows push the first copy out of the 1,000-record window before the last copy.
+    filler = [tour(f"lead-f{i}", time="09:00") for i in range(1200)]
+    messages = [tour("lead-1"), tour("lead-1"), *filler, tour("lead-1"), stream_state("tours", 1)]
+    result = cli.write(
+        messages,
+        catalog_=catalog(("tours", "append_dedup")),
+        config=cli.config(
+            track_write_status=False, max_requests_in_flight=32, requests_per_minute=60000
+        ),
+    )
+    booked = booked_slots(cli.sandbox)
+    assert booked.count(("lead-1", "2024-07-20T14:00:00.000Z")) == 1
+    assert len(booked) == len(set(booked)) == 1201
+    hows = [o["how"] for o in result.outcomes if o["lead_id"] == "lead-1"]
+    assert sorted(hows) == ["already booked", "created", "duplicate row in this sync"]
+    assert result.states[0]["destinationStats"] == {"recordCount": 1203, "rejectedRecordCount": 0}

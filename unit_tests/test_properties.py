@@ -159,25 +159,30 @@ MESSAGE_LINES = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.lists(MESSAGE_LINES, max_size=6))
-def test_the_reader_yields_typed_messages_or_stops_at_the_right_line(lines: list[bytes]) -> None:
+def read_all(lines: list[bytes]) -> tuple[list[RecordMessage | StateMessage], InputError | None]:
+    """The messages read, and the error that stopped the reader, if any."""
     yielded: list[RecordMessage | StateMessage] = []
     try:
         for message in read_messages(lines):
             yielded.append(message)
     except InputError as error:
+        return yielded, error
+    return yielded, None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(MESSAGE_LINES, max_size=6))
+def test_the_reader_yields_typed_messages_or_stops_at_the_right_line(lines: list[bytes]) -> None:
+    yielded, error = read_all(lines)
+    if error is not None:
         assert 1 <= error.line_number <= len(lines)
         assert lines[error.line_number - 1].strip()
         assert str(error).startswith(f"input line {error.line_number}: ")
         # The lines before the broken one read cleanly; the broken one alone does not.
-        assert len(list(read_messages(lines[: error.line_number - 1]))) == len(yielded)
-        try:
-            list(read_messages([lines[error.line_number - 1]]))
-        except InputError as alone:
-            assert alone.line_number == 1
-        else:
-            raise AssertionError("the line named in the error reads cleanly on its own")
+        before, none = read_all(lines[: error.line_number - 1])
+        assert none is None and len(before) == len(yielded)
+        _, alone = read_all([lines[error.line_number - 1]])
+        assert alone is not None and alone.line_number == 1
     for message in yielded:
         if isinstance(message, RecordMessage):
             assert isinstance(message.stream, str) and isinstance(message.data, dict)

@@ -86,3 +86,9 @@ def test_the_operator_tools_sit_in_the_advanced_group() -> None:
     assert PROPERTIES["dry_run"]["default"] is False
     assert PROPERTIES["rejected_records_path"]["group"] == "advanced"
     assert PROPERTIES["rejected_records_path"]["examples"] == ["/local/propexo/rejected.jsonl"]
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+def test_each_option_is_in_the_user_guides_table(name: str) -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "propexo.md").read_text(encoding="utf-8")
+    assert f"| {PROPERTIES[name]['title']} | `{name}` |" in guide
