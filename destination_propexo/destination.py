@@ -143,7 +143,7 @@ def write_sync(
                 fatal(ConfigError(f"rejected_records_path: writing {rejected_file.path}: {reason}"))
         fields = dict(iter_outcome_fields(record, lead_id, outcome, time_notes))
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
-        emitter.log(level, "record outcome: " + orjson.dumps(fields).decode())
+        emitter.log(level, "record outcome: " + orjson.dumps(fields).decode(), batch=True)
 
     def on_state(state: StateMessage, accepted: int, rejected: int) -> None:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
@@ -302,9 +302,10 @@ class _QueueStream:
     def __init__(self, out: queue.Queue[bytes | BaseException | None]) -> None:
         self._out = out
 
-    def write(self, line: bytes) -> int:
-        self._out.put(line)
-        return len(line)
+    def write(self, lines: bytes) -> int:
+        for line in lines.splitlines():
+            self._out.put(line)
+        return len(lines)
 
     def flush(self) -> None:
         return None

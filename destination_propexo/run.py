@@ -79,6 +79,7 @@ def main(argv: Sequence[str] | None = None, *, emitter: Emitter | None = None) -
         return _dispatch(args, emitter)
     finally:
         root.removeHandler(handler)
+        emitter.flush()
 
 
 def _dispatch(args: argparse.Namespace, emitter: Emitter) -> int:

@@ -53,6 +53,8 @@ class _Slot:
     lead_id: str | None
     outcome: Future[Outcome] = field(default_factory=Future)
     booking: tuple[str, str, str, str] | None = None
+    # Set once the outcome is logged (and filed), so no STATE can overtake that line.
+    announced: threading.Event = field(default_factory=threading.Event)
     time_notes: tuple[str, ...] = ()
 
 
@@ -233,7 +235,10 @@ class Pipeline:
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         if done.cancelled() or done.exception() is not None:
             return
-        self._on_outcome(slot.record, slot.lead_id, done.result(), slot.time_notes)
+        try:
+            self._on_outcome(slot.record, slot.lead_id, done.result(), slot.time_notes)
+        finally:
+            slot.announced.set()
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
         """Release finished records from the head of the window, and the states behind them."""
@@ -243,10 +248,10 @@ class Pipeline:
                 self._window.popleft()
                 self._release_state(head)
                 continue
-            if not head.outcome.done():
+            if not head.announced.is_set():
                 if not (block or until_empty):
                     break
-                self._wait(head.outcome)
+                self._wait(head.announced)
                 if not until_empty:
                     block = False
                 continue
@@ -260,10 +265,8 @@ class Pipeline:
             self._count(head, head.outcome.result())
         self._maybe_report_progress()
 
-    def _wait(self, outcome: Future[Outcome]) -> None:
-        try:
-            outcome.exception(timeout=QUEUE_WAIT)
-        except TimeoutError:
+    def _wait(self, announced: threading.Event) -> None:
+        if not announced.wait(timeout=QUEUE_WAIT):
             self._maybe_report_progress()
 
     def _count(self, slot: _Slot, outcome: Outcome) -> None:
