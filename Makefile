@@ -34,6 +34,9 @@ unit: $(STAMP)            ## pure-function tests
 integration: $(STAMP)     ## the real CLI against the local sandbox
 	$(BIN)/pytest integration_tests -q
 
+bench: $(STAMP)           ## throughput and memory of the real CLI against the sandbox (~2 min)
+	$(BIN)/python benchmarks/bench.py
+
 test: lint typecheck $(STAMP)  ## everything CI runs on the code: lint, types, all tests
 	$(BIN)/pytest -q
 

@@ -72,7 +72,8 @@ class RequestCounts:
 
 
 class PropexoClient:
-    """Thread-safe; every request waits on the shared `RateBudget` first."""
+    """Thread-safe; at most `pool_size` requests in flight, each paced by the shared
+    `RateBudget`."""
 
     def __init__(
         self,
@@ -101,6 +102,10 @@ class PropexoClient:
             }
         )
         self._counts_lock = threading.Lock()
+        # One bound on requests awaiting an answer, shared by creates, write-status polls and
+        # read-backs (each from its own thread pool), so `max_requests_in_flight` holds as a
+        # whole; taken before the rate budget, so a paced request leaves the moment it may.
+        self._in_flight = threading.BoundedSemaphore(pool_size)
         self.counts = RequestCounts()
 
     def close(self) -> None:
@@ -196,36 +201,40 @@ class PropexoClient:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        self._budget.acquire()
-        with self._counts_lock:
-            setattr(self.counts, counter, getattr(self.counts, counter) + 1)
-        try:
-            response = self._session.request(
-                method,
-                self._base + path,
-                json=json,
-                params=params,
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise RequestFailure(FailureKind.CONNECT, "connection to Propexo timed out") from None
-        except requests.exceptions.ReadTimeout:
-            raise RequestFailure(
-                FailureKind.READ_TIMEOUT, f"no answer from Propexo within {self._timeout[1]:g} s"
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            if _certificate_refused(exc):
-                raise CertificateRefused(
-                    f"The TLS certificate of {urlsplit(self._base).hostname} could not be "
-                    "verified, so nothing was sent. Check api_url, or the proxy or CA bundle "
-                    "between this connector and Propexo."
+        with self._in_flight:
+            self._budget.acquire()
+            with self._counts_lock:
+                setattr(self.counts, counter, getattr(self.counts, counter) + 1)
+            try:
+                response = self._session.request(
+                    method,
+                    self._base + path,
+                    json=json,
+                    params=params,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.ConnectTimeout:
+                raise RequestFailure(
+                    FailureKind.CONNECT, "connection to Propexo timed out"
                 ) from None
-            raise _connection_failure(exc) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise _connection_failure(exc) from None
-        except requests.exceptions.RequestException as exc:
-            raise RequestFailure(FailureKind.UNEXPECTED, type(exc).__name__) from None
+            except requests.exceptions.ReadTimeout:
+                raise RequestFailure(
+                    FailureKind.READ_TIMEOUT,
+                    f"no answer from Propexo within {self._timeout[1]:g} s",
+                ) from None
+            except requests.exceptions.SSLError as exc:
+                if _certificate_refused(exc):
+                    raise CertificateRefused(
+                        f"The TLS certificate of {urlsplit(self._base).hostname} could not be "
+                        "verified, so nothing was sent. Check api_url, or the proxy or CA bundle "
+                        "between this connector and Propexo."
+                    ) from None
+                raise _connection_failure(exc) from None
+            except requests.exceptions.ConnectionError as exc:
+                raise _connection_failure(exc) from None
+            except requests.exceptions.RequestException as exc:
+                raise RequestFailure(FailureKind.UNEXPECTED, type(exc).__name__) from None
         self._budget.observe(response.headers)
         return self._answer(response)
 

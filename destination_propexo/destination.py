@@ -107,7 +107,7 @@ def _client(
         config.token.get_secret_value(),
         budget,
         timeout=config.request_timeout_seconds,
-        pool_size=config.max_requests_in_flight + 4,
+        pool_size=config.max_requests_in_flight,
         policy=policy or RetryPolicy(),
     )
 
@@ -170,7 +170,9 @@ def write_sync(
             tracker = StatusTracker(
                 client,
                 timeout_seconds=config.write_status_timeout_seconds,
-                workers=max(2, config.max_requests_in_flight // 2),
+                # Polls share the client's in-flight bound with creates; a smaller pool
+                # here would cap the polls' share of the budget below what tracking needs.
+                workers=config.max_requests_in_flight,
                 on_fatal=fatal,
             )
         stopping = threading.Event()

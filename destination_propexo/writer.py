@@ -1,6 +1,6 @@
 """The write pipeline: records in, outcomes out in input order, each STATE when it is due.
 
-    stdin -> reader thread -> [bounded queue] -> map -> [ordered window] -> STATE / summary
+    stdin -> reader thread -> [bounded inbox] -> map -> [ordered window] -> STATE / summary
                                                           |        ^
                                                    create pool -- outcomes
                                                           |
@@ -18,7 +18,6 @@ Four promises hold at once (see docs/design.md):
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import Counter, deque
@@ -29,6 +28,7 @@ from typing import Protocol
 
 from destination_propexo import outcomes
 from destination_propexo.errors import PropexoError, TokenRefused
+from destination_propexo.inbox import Inbox
 from destination_propexo.mapping import AppointmentRequest, FieldMatcher, Rejection, map_record
 from destination_propexo.outcomes import Accepted, Outcome, Queued, Rejected
 from destination_propexo.protocol import InputMessage, RecordMessage, StateMessage
@@ -56,6 +56,17 @@ class _Slot:
     # Set once the outcome is logged (and filed), so no STATE can overtake that line.
     announced: threading.Event = field(default_factory=threading.Event)
     time_notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A record rejected before any request: final, and logged, the moment it is read.
+
+    It needs none of a `_Slot`'s future and event, whose creation and hand-offs were a
+    quarter of the cost of a locally rejected record."""
+
+    record: RecordMessage
+    outcome: Rejected
 
 
 @dataclass
@@ -108,7 +119,7 @@ class Pipeline:
         self._on_outcome = on_outcome
         self._progress = progress
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="create")
-        self._window: deque[_Slot | StateMessage] = deque()
+        self._window: deque[_Slot | _Decided | StateMessage] = deque()
         self._records_in_window = 0
         self._counts: dict[StreamKey, list[int]] = {}
         self._first_of_booking: dict[tuple[str, str, str, str], Future[Outcome]] = {}
@@ -129,9 +140,8 @@ class Pipeline:
         self._stopping.set()
 
     def run(self, messages: Iterable[InputMessage]) -> WriteSummary:
-        inbox: queue.Queue[InputMessage | BaseException | None] = queue.Queue(
-            maxsize=self._window_size
-        )
+        # Half the window: read-ahead plus the batch being mapped stay within one window.
+        inbox: Inbox[InputMessage | BaseException | None] = Inbox(max(1, self._window_size // 2))
         reader = threading.Thread(
             target=_read_into, args=(messages, inbox, self._stopping), daemon=True, name="reader"
         )
@@ -147,55 +157,53 @@ class Pipeline:
             raise self._fatal
         return self.summary
 
-    def _consume(self, inbox: queue.Queue[InputMessage | BaseException | None]) -> None:
+    def _consume(self, inbox: Inbox[InputMessage | BaseException | None]) -> None:
         while self._fatal is None:
-            try:
-                item = inbox.get(timeout=QUEUE_WAIT)
-            except queue.Empty:
-                self._drain()
-                continue
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                self.fail(item)
-                return
-            if isinstance(item, StateMessage):
-                self._window.append(item)
-            else:
-                self._accept_record(item)
+            items = inbox.take_all(timeout=QUEUE_WAIT)
+            for item in items:
+                if self._fatal is not None:
+                    return
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    self.fail(item)
+                    return
+                if isinstance(item, StateMessage):
+                    self._window.append(item)
+                else:
+                    self._accept_record(item)
+                while self._records_in_window >= self._window_size and self._fatal is None:
+                    self._drain(block=True)
+            # Once per batch rather than per message: a batch is what was waiting, so the
+            # states in it leave as promptly, and the window check above bounds memory.
             self._drain()
-            while self._records_in_window >= self._window_size and self._fatal is None:
-                self._drain(block=True)
 
     def _accept_record(self, record: RecordMessage) -> None:
         self.summary.received += 1
         stream = self._streams.get(record.stream_key)
-        lead_id = None
         if stream is None:
-            slot = _Slot(record, None)
-            slot.outcome.set_result(
-                Rejected(
-                    outcomes.UNKNOWN_STREAM,
-                    f"stream {_stream_name(record)!r} is not in the configured catalog",
-                )
-            )
-        else:
-            mapped = map_record(
-                record.data,
-                default_integration_id=self._integration_id,
-                zone=self._zone,
-                matcher=self._matcher,
-            )
-            if isinstance(mapped, Rejection):
-                slot = _Slot(record, None)
-                slot.outcome.set_result(Rejected(outcomes.INVALID_RECORD, mapped.reason))
-            else:
-                lead_id = mapped.lead_id
-                slot = _Slot(record, lead_id, time_notes=mapped.time_notes)
-                self._dispatch(slot, mapped, stream)
+            reason = f"stream {_stream_name(record)!r} is not in the configured catalog"
+            self._decide(record, Rejected(outcomes.UNKNOWN_STREAM, reason))
+            return
+        mapped = map_record(
+            record.data,
+            default_integration_id=self._integration_id,
+            zone=self._zone,
+            matcher=self._matcher,
+        )
+        if isinstance(mapped, Rejection):
+            self._decide(record, Rejected(outcomes.INVALID_RECORD, mapped.reason))
+            return
+        slot = _Slot(record, mapped.lead_id, time_notes=mapped.time_notes)
+        self._dispatch(slot, mapped, stream)
         self._window.append(slot)
         self._records_in_window += 1
         slot.outcome.add_done_callback(lambda done: self._announce(slot, done))
+
+    def _decide(self, record: RecordMessage, outcome: Rejected) -> None:
+        self._on_outcome(record, None, outcome, ())
+        self._window.append(_Decided(record, outcome))
+        self._records_in_window += 1
 
     def _dispatch(self, slot: _Slot, request: AppointmentRequest, stream: Stream) -> None:
         if stream.dedup:
@@ -248,6 +256,11 @@ class Pipeline:
                 self._window.popleft()
                 self._release_state(head)
                 continue
+            if isinstance(head, _Decided):
+                self._window.popleft()
+                self._records_in_window -= 1
+                self._count(head.record, head.outcome)
+                continue
             if not head.announced.is_set():
                 if not (block or until_empty):
                     break
@@ -262,15 +275,15 @@ class Pipeline:
                 and self._first_of_booking.get(head.booking) is head.outcome
             ):
                 del self._first_of_booking[head.booking]
-            self._count(head, head.outcome.result())
+            self._count(head.record, head.outcome.result())
         self._maybe_report_progress()
 
     def _wait(self, announced: threading.Event) -> None:
         if not announced.wait(timeout=QUEUE_WAIT):
             self._maybe_report_progress()
 
-    def _count(self, slot: _Slot, outcome: Outcome) -> None:
-        window = self._counts.setdefault(slot.record.stream_key, [0, 0])
+    def _count(self, record: RecordMessage, outcome: Outcome) -> None:
+        window = self._counts.setdefault(record.stream_key, [0, 0])
         if isinstance(outcome, Accepted):
             window[0] += 1
             self.summary.accepted[outcome.how] += 1
@@ -299,22 +312,21 @@ class Pipeline:
 
 def _read_into(
     messages: Iterable[InputMessage],
-    inbox: queue.Queue[InputMessage | BaseException | None],
+    inbox: Inbox[InputMessage | BaseException | None],
     stopping: threading.Event,
 ) -> None:
+    def hand_over(item: InputMessage | BaseException | None) -> None:
+        while not stopping.is_set() and not inbox.put(item, timeout=QUEUE_WAIT):
+            continue
+
     try:
         for message in messages:
-            while not stopping.is_set():
-                try:
-                    inbox.put(message, timeout=QUEUE_WAIT)
-                    break
-                except queue.Full:
-                    continue
+            hand_over(message)
             if stopping.is_set():
                 return
-        inbox.put(None)
+        hand_over(None)
     except BaseException as exc:  # handed to the main thread, which stops the sync with it
-        inbox.put(exc)
+        hand_over(exc)
 
 
 def _mirror(first: Future[Outcome]) -> Outcome:

@@ -1,0 +1,137 @@
+"""The shared rate budget, on a fake clock: pacing, header refinement, pauses after 429s."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from destination_propexo.ratelimit import HEADROOM, PAUSE_SECONDS, RateBudget
+
+
+class FakeClock:
+    """Time that moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def budget(per_minute: int) -> tuple[RateBudget, FakeClock]:
+    clock = FakeClock()
+    return RateBudget(per_minute, clock=clock, sleep=clock.sleep), clock
+
+
+def send_times(rate: RateBudget, clock: FakeClock, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        rate.acquire()
+        times.append(clock.now)
+    return times
+
+
+def test_requests_are_paced_evenly_just_below_the_limit() -> None:
+    rate, clock = budget(150)
+    times = send_times(rate, clock, 5)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps == pytest.approx([60 / (150 * HEADROOM)] * 4)
+
+
+def test_a_full_minute_of_demand_stays_within_the_limit() -> None:
+    rate, clock = budget(3600)
+    times = send_times(rate, clock, 4000)
+    in_first_minute = [t for t in times if t < times[0] + 60]
+    assert 0.97 * 3600 <= len(in_first_minute) <= 3600
+
+
+def test_the_first_request_and_one_after_a_quiet_spell_go_at_once() -> None:
+    rate, clock = budget(60)
+    rate.acquire()
+    clock.now += 30
+    rate.acquire()
+    assert clock.sleeps == []
+
+
+def test_a_lower_limit_in_the_headers_slows_the_pace() -> None:
+    rate, clock = budget(150)
+    rate.observe({"x-ratelimit-limit": "60", "x-ratelimit-remaining": "59"})
+    assert rate.limit == 60
+    times = send_times(rate, clock, 3)
+    assert times[2] - times[1] == pytest.approx(60 / (60 * HEADROOM))
+
+
+@pytest.mark.parametrize("header", ["600", "0", "-5", "not a number", ""])
+def test_the_headers_never_raise_the_configured_limit_nor_break_it(header: str) -> None:
+    rate, _ = budget(150)
+    rate.observe({"x-ratelimit-limit": header})
+    assert rate.limit == 150
+
+
+def test_no_remaining_requests_pauses_every_sender() -> None:
+    rate, clock = budget(150)
+    rate.acquire()
+    rate.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0"})
+    start = clock.now
+    rate.acquire()
+    assert clock.now - start == pytest.approx(PAUSE_SECONDS)
+
+
+def test_a_429_without_retry_after_pauses_for_a_quarter_minute() -> None:
+    rate, clock = budget(150)
+    rate.acquire()
+    rate.rate_limited(None)
+    start = clock.now
+    rate.acquire()
+    assert clock.now - start == pytest.approx(PAUSE_SECONDS)
+    assert rate.stats.rate_limited == 1
+
+
+def test_a_429_with_retry_after_pauses_that_long() -> None:
+    rate, clock = budget(150)
+    rate.acquire()
+    rate.rate_limited(42.0)
+    start = clock.now
+    rate.acquire()
+    assert clock.now - start == pytest.approx(42.0)
+
+
+def test_after_a_pause_requests_are_paced_again_not_sent_in_a_burst() -> None:
+    rate, clock = budget(150)
+    rate.acquire()
+    rate.rate_limited(5.0)
+    times = send_times(rate, clock, 3)
+    assert times[2] - times[1] == pytest.approx(60 / (150 * HEADROOM))
+
+
+def test_a_later_shorter_retry_after_does_not_cut_a_pause_short() -> None:
+    rate, clock = budget(150)
+    rate.acquire()
+    rate.rate_limited(30.0)
+    rate.rate_limited(1.0)
+    start = clock.now
+    rate.acquire()
+    assert clock.now - start == pytest.approx(30.0)
+
+
+def test_threads_share_one_pace() -> None:
+    rate = RateBudget(6000)  # the real clock: one slot every ~10 ms
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=lambda: [rate.acquire() for _ in range(5)]) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 20 requests from 4 threads take 19 slots, as from one thread: never a burst.
+    assert rate.stats.requests == 20
+    assert time.monotonic() - started >= 19 * 60 / (6000 * HEADROOM) * 0.95
