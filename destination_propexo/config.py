@@ -153,10 +153,6 @@ class PropexoConfig(BaseModel):
         """`field_mappings` as source column -> API field."""
         return {m.source_column: m.api_field for m in self.field_mappings}
 
-    @property
-    def api_host(self) -> str:
-        return urlsplit(self.api_url).hostname or ""
-
 
 def load_config(raw: Mapping[str, Any]) -> PropexoConfig:
     """Validate the raw config; a bad one raises ConfigError naming each bad option."""

@@ -285,10 +285,13 @@ class DestinationPropexo(Destination):
         out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=WINDOW_SIZE)
 
         def produce() -> None:
+            emitter = Emitter(_QueueStream(out))
             try:
-                write_sync(config, catalog, lines, Emitter(_QueueStream(out)))
+                write_sync(config, catalog, lines, emitter)
+                emitter.flush()
                 out.put(None)
             except BaseException as exc:  # re-raised in the consuming generator below
+                emitter.flush()
                 out.put(exc)
 
         threading.Thread(target=produce, name="write", daemon=True).start()

@@ -173,9 +173,10 @@ class Emitter:
     A message sent with `batch=True` (the per-record outcome logs) may wait in a small
     buffer: written one by one, each would be a system call of its own (stdout is unbuffered
     under PYTHONUNBUFFERED, as in most connector images), costing more than the rest of the
-    record's processing. The buffer leaves with the next other message, so outcome lines
-    always precede the STATE that counts them, or once it holds `BATCH_BYTES` or has waited
-    `BATCH_SECONDS`.
+    record's processing. The buffer leaves with the next other message (so outcome lines
+    always precede the STATE that counts them, and a write's progress logs carry them out at
+    least every few seconds), with a batched message once it holds `BATCH_BYTES` or has
+    waited `BATCH_SECONDS`, and at `flush()`.
     """
 
     BATCH_BYTES = 64 * 1024

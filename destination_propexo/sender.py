@@ -112,10 +112,7 @@ class AppointmentSender:
                     if settled is not None:
                         return settled
                     if not decision.may_resend:
-                        return Rejected(
-                            outcomes.NOT_BOOKED,
-                            f"not booked after {attempt} attempts; last answer: {failure}",
-                        )
+                        return _not_booked(failure, attempt)
                 self._stopping.wait(decision.delay)
                 continue
             return Queued(job_id) if job_id else Accepted(write_status="UNTRACKED")
@@ -166,6 +163,10 @@ def _given_up(failure: RequestFailure, attempt: int) -> Rejected:
         return Rejected(outcomes.REFUSED_BY_PROPEXO, f"Propexo refused the record: {failure}")
     if failure.kind is FailureKind.NOT_FOUND:
         return Rejected(outcomes.REFUSED_BY_PROPEXO, f"Propexo answered {failure}")
+    return _not_booked(failure, attempt)
+
+
+def _not_booked(failure: RequestFailure, attempt: int) -> Rejected:
     return Rejected(
         outcomes.NOT_BOOKED, f"not booked after {attempt} attempts; last answer: {failure}"
     )

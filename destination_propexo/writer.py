@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from destination_propexo import outcomes
-from destination_propexo.errors import PropexoError, TokenRefused
+from destination_propexo.errors import PropexoError
 from destination_propexo.inbox import Inbox
 from destination_propexo.mapping import AppointmentRequest, FieldMatcher, Rejection, map_record
 from destination_propexo.outcomes import Accepted, Outcome, Queued, Rejected
@@ -222,10 +222,7 @@ class Pipeline:
             return
         try:
             result = self._sender.send(request)
-        except TokenRefused as exc:
-            self.fail(exc)
-            return
-        except PropexoError as exc:
+        except PropexoError as exc:  # a refused token, a stop: the whole sync ends
             self.fail(exc)
             return
         except Exception as exc:  # a bug: stop the sync loudly rather than lose the record
