@@ -63,9 +63,17 @@ class RejectedRecordsFile:
         }
         line = filter_secrets(orjson.dumps(entry).decode()) + "\n"
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            try:
+                self._file.write(line)
+                self._file.flush()
+            except OSError as exc:  # stop rather than lose a rejection the user asked to keep
+                raise ConfigError(
+                    f"rejected_records_path: writing {self.path}: {exc.strerror or exc}"
+                ) from None
             self.written += 1
+
+    def describe(self) -> str:
+        return f"rejected records appended to {self.path}: {self.written}"
 
     def close(self) -> None:
         with self._lock:

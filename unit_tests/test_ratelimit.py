@@ -9,33 +9,20 @@ import time
 import pytest
 
 from destination_propexo.ratelimit import HEADROOM, PAUSE_SECONDS, RateBudget
-
-
-class FakeClock:
-    """Time that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from destination_propexo.stop import Stop
+from unit_tests.support import FakeClock
 
 
 def budget(per_minute: int) -> tuple[RateBudget, FakeClock]:
     clock = FakeClock()
-    return RateBudget(per_minute, clock=clock, sleep=clock.sleep), clock
+    return RateBudget(per_minute, stop=Stop(clock)), clock
 
 
 def send_times(rate: RateBudget, clock: FakeClock, count: int) -> list[float]:
     times = []
     for _ in range(count):
         rate.acquire()
-        times.append(clock.now)
+        times.append(clock.time)
     return times
 
 
@@ -56,9 +43,9 @@ def test_a_full_minute_of_demand_stays_within_the_limit() -> None:
 def test_the_first_request_and_one_after_a_quiet_spell_go_at_once() -> None:
     rate, clock = budget(60)
     rate.acquire()
-    clock.now += 30
+    clock.time += 30
     rate.acquire()
-    assert clock.sleeps == []
+    assert clock.waits == []
 
 
 def test_a_lower_limit_in_the_headers_slows_the_pace() -> None:
@@ -80,18 +67,18 @@ def test_no_remaining_requests_pauses_every_sender() -> None:
     rate, clock = budget(150)
     rate.acquire()
     rate.observe({"x-ratelimit-limit": "150", "x-ratelimit-remaining": "0"})
-    start = clock.now
+    start = clock.time
     rate.acquire()
-    assert clock.now - start == pytest.approx(PAUSE_SECONDS)
+    assert clock.time - start == pytest.approx(PAUSE_SECONDS)
 
 
 def test_a_429_without_retry_after_pauses_for_a_quarter_minute() -> None:
     rate, clock = budget(150)
     rate.acquire()
     rate.rate_limited(None)
-    start = clock.now
+    start = clock.time
     rate.acquire()
-    assert clock.now - start == pytest.approx(PAUSE_SECONDS)
+    assert clock.time - start == pytest.approx(PAUSE_SECONDS)
     assert rate.stats.rate_limited == 1
 
 
@@ -99,9 +86,9 @@ def test_a_429_with_retry_after_pauses_that_long() -> None:
     rate, clock = budget(150)
     rate.acquire()
     rate.rate_limited(42.0)
-    start = clock.now
+    start = clock.time
     rate.acquire()
-    assert clock.now - start == pytest.approx(42.0)
+    assert clock.time - start == pytest.approx(42.0)
 
 
 def test_after_a_pause_requests_are_paced_again_not_sent_in_a_burst() -> None:
@@ -117,9 +104,9 @@ def test_a_later_shorter_retry_after_does_not_cut_a_pause_short() -> None:
     rate.acquire()
     rate.rate_limited(30.0)
     rate.rate_limited(1.0)
-    start = clock.now
+    start = clock.time
     rate.acquire()
-    assert clock.now - start == pytest.approx(30.0)
+    assert clock.time - start == pytest.approx(30.0)
 
 
 def test_threads_share_one_pace() -> None:
