@@ -23,8 +23,8 @@ from destination_propexo.client import PropexoClient
 from destination_propexo.config import load_config
 from destination_propexo.errors import ConfigError, PropexoError, RequestFailure
 from destination_propexo.ratelimit import RateBudget
-from destination_propexo.stop import Stop
 from destination_propexo.sandbox import Sandbox
+from destination_propexo.stop import Stop
 from integration_tests.conftest import Cli, stream_state, tour
 
 SECRET = "pxo_live_Sx81Kd0QmZr5TvB2wN6c"

@@ -57,7 +57,9 @@ def job(job_id: str) -> Answer:
 
 
 def status(write_status: str, *errors: str, record_id: str | None = None) -> Answer:
-    return ok({"write_status": write_status, "errors": list(errors), "created_record_id": record_id})
+    return ok(
+        {"write_status": write_status, "errors": list(errors), "created_record_id": record_id}
+    )
 
 
 def appointments(*events: Mapping[str, Any]) -> Answer:
