@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
@@ -73,8 +73,14 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
     return value
 
 
-def main(argv: Sequence[str] | None = None, *, emitter: Emitter | None = None) -> int:
-    """Run one command; returns the process exit code."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    emitter: Emitter | None = None,
+    stdin: BinaryIO | None = None,
+) -> int:
+    """Run one command; returns the process exit code. `emitter` and `stdin` default to the
+    process's stdout and stdin (tests run commands in-process with their own)."""
     args = _parser().parse_args(argv)
     emitter = emitter or Emitter(sys.stdout.buffer)
     # Ours is the only handler while a command runs: the CDK puts one of its own on the
@@ -84,14 +90,14 @@ def main(argv: Sequence[str] | None = None, *, emitter: Emitter | None = None) -
     root.handlers[:] = [_ProtocolLogHandler(emitter)]
     root.setLevel(logging.INFO)
     try:
-        return _dispatch(args, emitter)
+        return _dispatch(args, emitter, stdin or sys.stdin.buffer)
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
         emitter.flush()
 
 
-def _dispatch(args: argparse.Namespace, emitter: Emitter) -> int:
+def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> int:
     spec = load_spec()
     if args.command == "spec":
         emitter.spec(spec)
@@ -111,7 +117,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter) -> int:
             emitter.destination_catalog(destination_catalog())
             return 0
         catalog = _read_json(args.catalog, "catalog")
-        write_records(config, catalog, sys.stdin.buffer, emitter)
+        write_records(config, catalog, stdin, emitter)
         return 0
     except ConfigError as exc:
         if args.command == "check":
