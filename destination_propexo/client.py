@@ -1,4 +1,5 @@
-"""The Propexo HTTP client: integration lookup, create, write status, appointment read-back.
+"""The Propexo HTTP client: integration lookup, create, write status, the write-logs feed,
+appointment read-back.
 
 Every low-level failure is mapped here, at one boundary, to a `RequestFailure` of a known
 kind (or `TokenRefused`), so the rest of the connector never sees a `requests` exception.
@@ -10,6 +11,9 @@ so it is never sent to another host.
 The transport is a seam: `adapter` (a `requests` transport adapter) carries every request,
 so unit tests script Propexo's answers without a socket, and the sandbox tests use the
 real one.
+
+Requests awaiting an answer are bounded by one `InFlightLimit` (`inflight.py`), shared by
+every endpoint, and each waits on the one `RateBudget` before it leaves.
 """
 
 from __future__ import annotations
@@ -34,15 +38,19 @@ from destination_propexo.errors import (
     RequestFailure,
     TokenRefused,
 )
+from destination_propexo.inflight import MAX_IN_FLIGHT, InFlightLimit
 from destination_propexo.ratelimit import RateBudget, parse_retry_after
 from destination_propexo.retry import RetryPolicy, retrying
 from destination_propexo.stop import Stop
 
 CREATE_PATH = "/v1/events/appointments/leads/resman/"
+WRITE_LOGS_PATH = "/v1/admin/logs/writes/"
 READ_BACK_PAGE = 250
+# The feed's largest page (`limit` is 1..100).
+WRITE_LOGS_PAGE = 100
 MAX_MESSAGE = 300
-# How often a request waiting for a free in-flight place looks at the stop event.
-IN_FLIGHT_RECHECK_SECONDS = 0.1
+# Requests that confirm jobs already queued go ahead of creates for a place in flight.
+CONFIRMING = frozenset({"write_logs", "write_status"})
 # One exchange, no retry: for callers that retry on their own terms (the status tracker).
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 
@@ -77,6 +85,54 @@ class WriteStatusAnswer(_Answer):
         if value is None:
             return ()
         return (value,) if isinstance(value, str) else value
+
+
+class WriteLog(_Answer):
+    """One entry of GET /v1/admin/logs/writes/: the latest record of one finished write job."""
+
+    id: str = Field(min_length=1)
+    job_id: str = Field(min_length=1)
+    status: Literal["SUCCESS", "FAILURE"]
+    error: str | None = None
+    created_at: str | None = None
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error_text(cls, value: object) -> object:
+        # Documented as a string; anything else is still the PMS's words: keep them as text.
+        if value is None or isinstance(value, str):
+            return value
+        return str(value)
+
+    @property
+    def finished_at(self) -> float | None:
+        """`created_at` (when the job finished) as POSIX seconds, or None if unreadable."""
+        if self.created_at is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(self.created_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+
+
+class _WriteLogResults(_Answer):
+    # Entries are checked one by one: one odd entry must not hide the page's other jobs.
+    logs: tuple[dict[str, Any], ...] = ()
+
+
+class WriteLogsAnswer(_Answer):
+    results: _WriteLogResults
+
+
+@dataclass(frozen=True)
+class WriteLogPage:
+    """One page of the feed: its readable entries, newest first, and how many it held."""
+
+    entries: tuple[WriteLog, ...]
+    size: int
 
 
 class Event(_Answer):
@@ -135,6 +191,7 @@ class BookedAppointment:
 @dataclass
 class RequestCounts:
     create: int = 0
+    write_logs: int = 0
     write_status: int = 0
     read_back: int = 0
     integration: int = 0
@@ -145,8 +202,8 @@ class RequestCounts:
 
 
 class PropexoClient:
-    """Thread-safe; at most `pool_size` requests in flight, each paced by the shared
-    `RateBudget`, none started once `stop` is set."""
+    """Thread-safe; requests in flight bounded by Little's law within `max_in_flight`, each
+    paced by the shared `RateBudget`, none started once `stop` is set."""
 
     def __init__(
         self,
@@ -157,7 +214,7 @@ class PropexoClient:
         stop: Stop,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
-        pool_size: int = 16,
+        max_in_flight: int = MAX_IN_FLIGHT,
         policy: RetryPolicy | None = None,
         adapter: BaseAdapter | None = None,
     ) -> None:
@@ -168,7 +225,7 @@ class PropexoClient:
         self._policy = policy or RetryPolicy()
         self._session = requests.Session()
         transport = adapter or HTTPAdapter(
-            pool_connections=2, pool_maxsize=pool_size, max_retries=0
+            pool_connections=2, pool_maxsize=max_in_flight, max_retries=0
         )
         self._session.mount("https://", transport)
         self._session.mount("http://", transport)
@@ -180,14 +237,19 @@ class PropexoClient:
             }
         )
         self._counts_lock = threading.Lock()
-        # One bound on requests awaiting an answer, shared by creates, write-status polls and
+        # One bound on requests awaiting an answer, shared by creates, feed reads, polls and
         # read-backs (each from its own thread pool), so `max_requests_in_flight` holds as a
         # whole; taken before the rate budget, so a paced request leaves the moment it may.
-        self._in_flight = threading.BoundedSemaphore(pool_size)
+        self._in_flight = InFlightLimit(stop, lambda: 1.0 / budget.interval, cap=max_in_flight)
         self.counts = RequestCounts()
 
     def close(self) -> None:
         self._session.close()
+
+    @property
+    def request_interval(self) -> float:
+        """Seconds between two requests at the rate budget's pace."""
+        return self._budget.interval
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -205,6 +267,35 @@ class PropexoClient:
         path = f"/v1/admin/write-status/{quote(job_id, safe='')}"
         answer = self._get(path, "write_status", WriteStatusAnswer, policy=policy)
         return WriteStatus(answer.write_status, answer.errors, answer.created_record_id)
+
+    def write_logs(
+        self,
+        integration_id: str | None,
+        *,
+        offset: int,
+        limit: int = WRITE_LOGS_PAGE,
+        policy: RetryPolicy | None = None,
+    ) -> WriteLogPage:
+        """One page of the write-logs feed of the last hour, event writes only, newest first;
+        every integration's when `integration_id` is None."""
+        params: dict[str, Any] = {
+            "write_category": "events",
+            "time_range": "hour",
+            "limit": limit,
+            "offset": offset,
+        }
+        if integration_id is not None:
+            params["integration_id"] = integration_id
+        answer = self._get(
+            WRITE_LOGS_PATH, "write_logs", WriteLogsAnswer, params=params, policy=policy
+        )
+        entries = []
+        for raw in answer.results.logs:
+            try:
+                entries.append(WriteLog.model_validate(raw))
+            except ValidationError:
+                continue
+        return WriteLogPage(tuple(entries), len(answer.results.logs))
 
     def lead_appointments(self, integration_id: str, lead_id: str) -> list[BookedAppointment]:
         """Every appointment of one lead, all pages."""
@@ -265,17 +356,17 @@ class PropexoClient:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> object:
-        while not self._in_flight.acquire(timeout=IN_FLIGHT_RECHECK_SECONDS):
-            self._stop.check()
+        ticket = self._in_flight.take(first=counter in CONFIRMING)
         try:
             self._budget.acquire()
             # The last look before anything leaves: after a stop, no request starts.
             self._stop.check()
             with self._counts_lock:
                 setattr(self.counts, counter, getattr(self.counts, counter) + 1)
+            self._in_flight.sent(ticket)
             response = self._send(method, path, json=json, params=params)
         finally:
-            self._in_flight.release()
+            self._in_flight.give_back(ticket)
         return self._answer(response)
 
     def _send(

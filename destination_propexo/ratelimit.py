@@ -18,6 +18,11 @@ a window, which allows the burst that triggers Propexo's slow-down.
 Every wait here is a wait on the sync's stop event (`Stop.sleep`), so a stopped sync never
 lets a paced request out. A 429's pause holds every request, including those that had
 already reserved a later send time: each checks the pause again when its time comes.
+
+A request that confirms jobs already queued (`acquire(first=True)`: a feed read, a poll)
+takes the earliest send time reserved by a waiting create, which moves to the end of the
+queue: the pace is unchanged, but the read does not wait behind every create in flight
+(after a slow-down ends, that queue is seconds long, while jobs finish by the hundred).
 `Retry-After` is parsed once (seconds or an HTTP date) and honoured up to
 `RETRY_AFTER_CAP_SECONDS`; an API that asks for longer waits `LONG_WAITS_TO_GIVE_UP` times in
 a row ends the sync with a transient error (Airbyte retries the attempt later) rather than
@@ -27,6 +32,7 @@ freezing it.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -74,6 +80,13 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+@dataclass(eq=False)
+class _Reservation:
+    """A send time held by a waiting request; a confirming request may take it over."""
+
+    slot: float
+
+
 class RateBudget:
     """Paces requests to a per-minute limit; thread-safe."""
 
@@ -86,6 +99,8 @@ class RateBudget:
         self._next_slot = self._clock.now()
         self._paused_until = 0.0
         self._long_waits = 0
+        # Reservations of waiting requests that may be moved back, in send-time order.
+        self._movable: deque[_Reservation] = deque()
         self.stats = BudgetStats()
 
     @property
@@ -96,19 +111,47 @@ class RateBudget:
     def interval(self) -> float:
         return WINDOW_SECONDS / (self._limit * HEADROOM)
 
-    def acquire(self) -> None:
-        """Block until this caller may send one request; SyncStopped once the sync stops."""
+    def acquire(self, *, first: bool = False) -> None:
+        """Block until this caller may send one request; SyncStopped once the sync stops.
+        `first`: take the send time of the next waiting request that was not `first`."""
         with self._lock:
             self.stats.requests += 1
-            slot = self._reserve()
-        while True:
-            self._stop.sleep_until(slot)
+            mine = _Reservation(self._reserve())
+            self._enqueue(mine, first)
+        try:
+            while True:
+                self._stop.sleep_until(mine.slot)
+                with self._lock:
+                    now = self._clock.now()
+                    if now < mine.slot:  # a confirming request took this send time
+                        continue
+                    if now >= self._paused_until:
+                        return
+                    # A 429 arrived while this request waited for its turn: queue again behind
+                    # the pause, paced, rather than go out into the pause or in a burst after.
+                    self._discard(mine)
+                    mine.slot = self._reserve()
+                    self._enqueue(mine, first)
+        finally:
             with self._lock:
-                if self._clock.now() >= self._paused_until:
-                    return
-                # A 429 arrived while this request waited for its turn: queue again behind
-                # the pause, paced, rather than go out into the pause or in a burst after it.
-                slot = self._reserve()
+                self._discard(mine)
+
+    def _enqueue(self, mine: _Reservation, first: bool) -> None:
+        if not first:
+            self._movable.append(mine)
+            return
+        now = self._clock.now()
+        for index, waiting in enumerate(self._movable):
+            if now < waiting.slot < mine.slot:
+                # Swap send times: `waiting` now holds the latest one, so it goes last.
+                mine.slot, waiting.slot = waiting.slot, mine.slot
+                del self._movable[index]
+                self._movable.append(waiting)
+                return
+
+    def _discard(self, mine: _Reservation) -> None:
+        if mine in self._movable:
+            self._movable.remove(mine)
 
     def _reserve(self) -> float:
         now = self._clock.now()
