@@ -12,6 +12,7 @@ re-queued when the first row's outcome is final.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -46,10 +47,20 @@ class Booker:
         self._ledger = ledger
         self._tracker = tracker
         self._pool = WorkerPool(stop, workers, "create")
+        self._unsent_lock = threading.Lock()
+        self._unsent = 0
+
+    @property
+    def unsent(self) -> int:
+        """Records handed over whose create has not been answered yet (the jobs to come)."""
+        with self._unsent_lock:
+            return self._unsent
 
     def book(self, request: AppointmentRequest, *, dedup: bool) -> Future[Outcome]:
         """Start booking; the future gets the record's final outcome (none if the sync stops)."""
         outcome: Future[Outcome] = Future()
+        with self._unsent_lock:
+            self._unsent += 1
         self._pool.submit(lambda: self._book(request, dedup, outcome), "a create")
         return outcome
 
@@ -63,6 +74,7 @@ class Booker:
             ledger = self._ledger
             claim = ledger.claim(request, outcome)
             if isinstance(claim, Settled):
+                self._sent()
                 outcome.set_result(claim.outcome)
                 return
             if not isinstance(claim, Granted):
@@ -75,14 +87,25 @@ class Booker:
             )
         self._send(request, outcome)
 
+    def _sent(self) -> None:
+        with self._unsent_lock:
+            self._unsent -= 1
+
     def _retry_claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
         self._pool.submit(lambda: self._book(request, True, outcome), "a repeated booking")
 
     def _send(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
-        result = self._sender.send(request)
-        if not isinstance(result, Queued):
-            outcome.set_result(result)
-        elif self._tracker is not None:
-            self._tracker.track(result.job_id, outcome.set_result)
-        else:
+        try:
+            result = self._sender.send(request)
+            if isinstance(result, Queued) and self._tracker is not None:
+                # Tracked before it stops counting as unsent: the job is never out of sight.
+                self._tracker.track(
+                    result.job_id, outcome.set_result, integration_id=request.integration_id
+                )
+                return
+        finally:
+            self._sent()
+        if isinstance(result, Queued):
             outcome.set_result(Accepted(job_id=result.job_id, write_status="UNTRACKED"))
+        else:
+            outcome.set_result(result)

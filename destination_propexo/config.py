@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from destination_propexo.errors import ConfigError
+from destination_propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.mapping import API_FIELDS, normalise_column
 from destination_propexo.timezones import InvalidTimeValue, validate_zone
 
@@ -67,8 +68,9 @@ class PropexoConfig(BaseModel):
     api_url: str = PRODUCTION_URL
     source_timezone: str = "UTC"
     requests_per_minute: int = Field(default=150, ge=1, le=100_000)
-    max_requests_in_flight: int = Field(default=16, ge=1, le=256)
+    max_requests_in_flight: int | None = Field(default=None, ge=1, le=MAX_IN_FLIGHT)
     track_write_status: bool = True
+    use_write_logs_feed: bool = True
     write_status_timeout_seconds: float = Field(default=120.0, ge=0, le=3600)
     request_timeout_seconds: float = Field(default=30.0, ge=1, le=300)
     field_mappings: list[FieldMapping] = Field(default_factory=list)

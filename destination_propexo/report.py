@@ -94,16 +94,26 @@ class SyncReport:
             f"rejected {sum(summary.rejected.values())} ({_breakdown(summary.rejected)})",
             f"still pending in ResMan {summary.pending}",
             f"states {summary.states}",
-            f"requests {counts.total} (create {counts.create}, write status "
-            f"{counts.write_status}, read back {counts.read_back}, integration "
-            f"{counts.integration}), 429s {self._budget.stats.rate_limited}",
-            f"polls per job {self._tracker.polls_per_job:.2f}"
-            if self._tracker
-            else "write status not tracked",
+            f"requests {counts.total} (create {counts.create}, write logs "
+            f"{counts.write_logs}, write status {counts.write_status}, read back "
+            f"{counts.read_back}, integration {counts.integration}), 429s "
+            f"{self._budget.stats.rate_limited}",
+            _confirmations(self._tracker),
             f"duration {elapsed:.1f} s ({summary.received / max(elapsed, 1e-9):.1f} records/s)",
             *(sink.describe() for sink in self._sinks),
         ]
         self._emitter.log("INFO", "; ".join(parts))
+
+
+def _confirmations(tracker: StatusTracker | None) -> str:
+    if tracker is None:
+        return "write status not tracked"
+    stats = tracker.stats
+    return (
+        f"jobs confirmed from the write-logs feed {stats.from_feed} ({stats.feed_reads} "
+        f"reads), by write status {stats.from_status}; polls per job "
+        f"{tracker.polls_per_job:.2f}"
+    )
 
 
 def _breakdown(counter: Mapping[str, int]) -> str:

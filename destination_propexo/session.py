@@ -22,6 +22,7 @@ from destination_propexo.catalog import Stream, StreamKey
 from destination_propexo.client import PropexoClient
 from destination_propexo.config import PropexoConfig
 from destination_propexo.dryrun import DryRunSender
+from destination_propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.ledger import BookingLedger
 from destination_propexo.mapping import FieldMatcher
 from destination_propexo.protocol import Emitter, read_messages
@@ -52,7 +53,7 @@ def build_client(
         budget,
         stop=stop,
         timeout=config.request_timeout_seconds,
-        pool_size=config.max_requests_in_flight,
+        max_in_flight=config.max_requests_in_flight or MAX_IN_FLIGHT,
         policy=policy,
         adapter=adapter,
     )
@@ -85,19 +86,23 @@ class WriteSession:
                 self._sinks.append(
                     RejectedRecordsFile(config.rejected_records_path, dry_run=config.dry_run)
                 )
+            # Every pool may use the client's whole in-flight bound (its threads start only
+            # as tasks need them): a smaller pool would cap its share of the budget.
+            workers = config.max_requests_in_flight or MAX_IN_FLIGHT
             if config.track_write_status and not config.dry_run:
                 self.tracker = StatusTracker(
                     self.client,
                     self.stop,
                     timeout_seconds=config.write_status_timeout_seconds,
-                    # Polls share the client's in-flight bound with creates; a smaller pool
-                    # here would cap the polls' share of the budget below what tracking needs.
-                    workers=config.max_requests_in_flight,
+                    workers=workers,
+                    feed=config.use_write_logs_feed,
+                    coming=lambda: self._booker.unsent if self._booker is not None else 0,
+                    say=lambda text: emitter.log("WARN", text),
                 )
             self._booker = Booker(
                 sender=self._sender(),
                 stop=self.stop,
-                workers=config.max_requests_in_flight,
+                workers=workers,
                 ledger=(
                     BookingLedger(self.client.lead_appointments, self.stop)
                     if any(stream.dedup for stream in streams.values())
