@@ -69,8 +69,20 @@ def test_each_outcome_log_names_stream_lead_job_and_write_status(cli: Cli) -> No
     assert outcome["lead_id"] == "lead-1"
     assert outcome["job_id"].startswith("job-")
     assert outcome["write_status"] == "SUCCESS"
-    assert outcome["created_record_id"] == cli.sandbox.appointments()[0]["id"]
+    # Confirmed from the write-logs feed, which carries no created_record_id.
+    assert outcome["created_record_id"] is None
     assert outcome["errors"] == []
+    assert cli.sandbox.stats()["write_status"] == 0
+
+
+def test_without_the_feed_each_outcome_log_names_the_created_record(cli: Cli) -> None:
+    result = cli.write(
+        [tour("lead-1"), stream_state("tours", 1)], config=cli.config(use_write_logs_feed=False)
+    )
+    (outcome,) = result.outcomes
+    assert outcome["write_status"] == "SUCCESS"
+    assert outcome["created_record_id"] == cli.sandbox.appointments()[0]["id"]
+    assert cli.sandbox.stats()["write_logs"] == 0
 
 
 def test_the_summary_counts_everything(cli: Cli) -> None:

@@ -6,11 +6,13 @@ transport for Propexo on the other side of `requests` (the client's `adapter` se
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
@@ -70,6 +72,63 @@ def event(event_id: str, lead_id: str, utc: str) -> dict[str, Any]:
     return {"id": event_id, "associated_lead_ids": [lead_id], "appointment_datetime": utc}
 
 
+_log_ids = itertools.count(1)
+
+
+def log_entry(
+    job_id: str,
+    status: str = "SUCCESS",
+    error: str | None = None,
+    *,
+    created_at: str | None = None,
+    integration_id: str = "intg-1",
+) -> dict[str, Any]:
+    """One entry of the write-logs feed, as the reference documents its fields."""
+    number = next(_log_ids)
+    return {
+        "id": f"wlog-{number}",
+        "created_at": created_at,
+        "job_id": job_id,
+        "job_log_id": f"jlog-{number}",
+        "status": status,
+        "integration_id": integration_id,
+        "job_type": "CREATE_LEAD_APPOINTMENT",
+        "parameters": {},
+        "error": error,
+        "name": "Sandbox ResMan",
+        "vendor": "RESMAN",
+    }
+
+
+def logs(*entries: Mapping[str, Any]) -> Answer:
+    return ok({"results": {"logs": list(entries)}})
+
+
+class WriteLogFeed:
+    """A stand-in for the write-logs feed (a route for `ScriptedTransport`): finished jobs,
+    newest first, paged by `offset` and `limit`; records the query of each read."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.queries: list[dict[str, str]] = []
+
+    def finish(
+        self, job_id: str, status: str = "SUCCESS", error: str | None = None, **extra: Any
+    ) -> None:
+        """The job finished now: its entry goes on top."""
+        self.entries.insert(0, log_entry(job_id, status, error, **extra))
+
+    @property
+    def offsets(self) -> list[int]:
+        return [int(query.get("offset", "0")) for query in self.queries]
+
+    def __call__(self, request: requests.PreparedRequest) -> Answer:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
+        self.queries.append(query)
+        offset, limit = int(query.get("offset", "0")), int(query.get("limit", "100"))
+        return logs(*self.entries[offset : offset + limit])
+
+
 Route = Callable[[requests.PreparedRequest], Answer]
 
 
@@ -77,7 +136,8 @@ class ScriptedTransport(BaseAdapter):
     """Answers each request from a script per endpoint; records what was sent.
 
     `script[endpoint]` is a list of answers served in order (the last one repeats) or a
-    function of the request. Endpoints: create, write_status, read_back, integration.
+    function of the request. Endpoints: create, write_status, write_logs, read_back,
+    integration.
     """
 
     def __init__(self, **script: list[Answer] | Route) -> None:
@@ -123,6 +183,8 @@ def _endpoint(request: requests.PreparedRequest) -> str:
         return "create"
     if path.startswith("/v1/admin/write-status/"):
         return "write_status"
+    if path.startswith("/v1/admin/logs/writes"):
+        return "write_logs"
     if path.startswith("/v1/appointments/"):
         return "read_back"
     if path.startswith("/v1/admin/integrations/"):
