@@ -96,7 +96,7 @@ def feed_verdict(
 
 @dataclass(frozen=True)
 class FeedRead:
-    """What one read found: the entries of every page read, newest first."""
+    """What one read found: the entries no complete read had seen, newest first."""
 
     entries: tuple[WriteLog, ...]
     pages: int
@@ -119,10 +119,12 @@ class FeedCursor:
         self._unclaimed: OrderedDict[str, WriteLog] = OrderedDict()
         self._unclaimed_capacity = unclaimed_capacity
 
-    def reaches_seen(self, page: WriteLogPage) -> bool:
-        """Whether the page holds an entry a complete read saw: below it, all was read."""
+    def unseen(self, page: WriteLogPage) -> tuple[list[WriteLog], bool]:
+        """The page's entries no complete read saw (those were matched when seen), and
+        whether it holds one that a complete read saw: below that, all was read."""
         with self._lock:
-            return any(entry.id in self._seen for entry in page.entries)
+            new = [entry for entry in page.entries if entry.id not in self._seen]
+        return new, len(new) < len(page.entries)
 
     def covered(self, read: FeedRead) -> None:
         """Mark the entries of a complete read as seen."""
@@ -162,6 +164,7 @@ def read_new(
     (POSIX seconds) is the time before which no job looked for can have finished. A failure
     ends the read with what it has."""
     entries: list[WriteLog] = []
+    ids: set[str] = set()  # pages overlap: each entry once
     # The oldest entry this read has read without a gap above it.
     anchor: WriteLog | None = None
     offset = 0
@@ -170,8 +173,10 @@ def read_new(
             page = fetch(offset)
         except RequestFailure as failure:
             return FeedRead(tuple(entries), number, complete=False, failure=failure)
-        entries.extend(page.entries)
-        if cursor.reaches_seen(page) or page.size < page_size or _older(page, cutoff):
+        new, reached = cursor.unseen(page)
+        entries += [entry for entry in new if entry.id not in ids]
+        ids.update(entry.id for entry in new)
+        if reached or page.size < page_size or _older(page, cutoff):
             done = FeedRead(tuple(entries), number + 1, complete=True)
             cursor.covered(done)
             return done

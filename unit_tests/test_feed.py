@@ -223,7 +223,7 @@ def test_a_read_still_paging_is_no_landmark_for_another() -> None:
     new = _entries(*"abcdefgh")
     # A read whose first page is in, but which has not reached x, y, z yet...
     first_page = WriteLogPage(tuple(new[:4]), 4)
-    assert not cursor.reaches_seen(first_page)
+    assert cursor.unseen(first_page) == (list(new[:4]), False)
     # ... leaves the next read to go all the way down itself.
     pages = Pages(new + old)
     later = read(pages, cursor)
@@ -245,8 +245,8 @@ def test_the_cursor_forgets_the_oldest_seen_entries_past_its_capacity() -> None:
     cursor = FeedCursor(seen_capacity=2)
     first, second, third = _entries("a", "b", "c")
     cursor.covered(FeedRead((first, second, third), pages=1, complete=True))
-    assert not cursor.reaches_seen(WriteLogPage((first,), 1))
-    assert cursor.reaches_seen(WriteLogPage((third,), 1))
+    assert cursor.unseen(WriteLogPage((first,), 1)) == ([first], False)
+    assert cursor.unseen(WriteLogPage((third,), 1)) == ([], True)
 
 
 def test_an_entry_with_an_undocumented_status_is_left_out_of_the_page() -> None:

@@ -4,6 +4,8 @@ the user's cap; and the places it hands out, on a fake clock."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import pytest
 
@@ -86,3 +88,29 @@ def test_requests_still_out_raise_the_bound_before_any_slow_answer_arrives() -> 
         limit.sent(limit.take())
         clock.time += 0.2  # sent evenly, none answered yet
     assert limit.bound > before
+
+
+def test_places_go_in_the_order_asked_for_confirming_requests_first() -> None:
+    limit = InFlightLimit(Stop(FakeClock()), lambda: PACE_150, cap=1)
+    held = limit.take()
+    admitted: list[str] = []
+
+    def take(name: str, first: bool = False) -> threading.Thread:
+        def body() -> None:
+            ticket = limit.take(first=first)
+            admitted.append(name)
+            limit.give_back(ticket)
+
+        thread = threading.Thread(target=body)
+        lane = limit._waiting_first if first else limit._waiting
+        queued = len(lane) + 1
+        thread.start()
+        while len(lane) < queued:  # in the queue before the next one asks
+            time.sleep(0.001)
+        return thread
+
+    threads = [take("create 1"), take("create 2"), take("feed read", first=True)]
+    limit.give_back(held)
+    for thread in threads:
+        thread.join()
+    assert admitted == ["feed read", "create 1", "create 2"]

@@ -122,3 +122,22 @@ def test_threads_share_one_pace() -> None:
     # 20 requests from 4 threads take 19 slots, as from one thread: never a burst.
     assert rate.stats.requests == 20
     assert time.monotonic() - started >= 19 * 60 / (6000 * HEADROOM) * 0.95
+
+
+def test_a_confirming_request_takes_the_next_send_time_of_a_waiting_create() -> None:
+    rate = RateBudget(600)  # the real clock: one slot every ~0.1 s
+    interval = 60 / (600 * HEADROOM)
+    rate.acquire()  # the pace starts now
+    creates = [threading.Thread(target=rate.acquire) for _ in range(5)]
+    for create in creates:
+        create.start()
+    while rate.stats.requests < 6:  # every create holds a send time, up to 0.5 s ahead
+        time.sleep(0.001)
+    started = time.monotonic()
+    rate.acquire(first=True)
+    # It went out at the first create's time, not after all five.
+    assert time.monotonic() - started < 2 * interval
+    for create in creates:
+        create.join()
+    # And the pace held: seven requests took six intervals.
+    assert time.monotonic() - started >= 5 * interval * 0.95
