@@ -35,6 +35,8 @@ from destination_propexo.session import WINDOW_SIZE, build_client, write_sync
 from destination_propexo.stop import Stop
 from destination_propexo.writer import WriteSummary
 
+logger = logging.getLogger("destination_propexo")
+
 CHECK_POLICY = RetryPolicy(max_attempts=3, max_total_seconds=10, backoff_initial=0.5)
 
 
@@ -118,7 +120,7 @@ def write_records(
     streams = configured_streams(catalog)
     warning = unknown_options_warning(raw_config)
     if warning:
-        emitter.log("WARN", warning)
+        logger.warning(warning)
     return write_sync(config, streams, lines, emitter)
 
 

@@ -57,6 +57,7 @@ class StatusTracker:
         *,
         timeout_seconds: float,
         workers: int,
+        first_delay: float = FIRST_DELAY,
     ) -> None:
         self._client = client
         self._stop = stop
@@ -67,7 +68,7 @@ class StatusTracker:
         self._seq = itertools.count()
         self._wake = threading.Condition()
         self._closed = False
-        self._first_delay = FIRST_DELAY
+        self._first_delay = first_delay
         self._stats_lock = threading.Lock()
         self.jobs = 0
         self.polls = 0
