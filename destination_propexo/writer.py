@@ -30,7 +30,7 @@ from destination_propexo import outcomes
 from destination_propexo.booking import Booker
 from destination_propexo.brake import RejectionBrake
 from destination_propexo.catalog import Stream, StreamKey
-from destination_propexo.errors import SyncStopped
+from destination_propexo.errors import SyncStopped, TooManyRejected
 from destination_propexo.inbox import Inbox
 from destination_propexo.mapping import FieldMatcher, Rejection, map_record
 from destination_propexo.outcomes import Accepted, Outcome, Rejected
@@ -192,19 +192,10 @@ class Pipeline:
         self._sink.outcome(record, lead_id, outcome, ())
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
-        if self._brake is not None:
-            try:
-                self._brake.observe(outcome)
-            except Exception as exc:  # the brake's stop, raised on the main thread
-                self._stop.stop(exc)
-                raise SyncStopped("the rejection brake stopped the sync") from None
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         outcome = done.result()
         self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes)
-        if self._brake is not None:
-            # Before `announced`: past the threshold, the stop comes before any later STATE.
-            self._brake.observe(outcome)
         slot.announced.set()
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
@@ -239,6 +230,14 @@ class Pipeline:
         self._maybe_report_progress()
 
     def _count(self, outcome: Outcome) -> None:
+        if self._brake is not None:
+            # Judged in input order, as records leave the window: local rejections are
+            # known at once and accepts later, so judging as outcomes arrive would be biased.
+            try:
+                self._brake.observe(outcome)
+            except TooManyRejected as exc:
+                self._stop.stop(exc)
+                raise SyncStopped("the rejection brake stopped the sync") from None
         if isinstance(outcome, Accepted):
             self.summary.accepted[outcome.how] += 1
             self.summary.pending += outcome.write_status == "PENDING"
