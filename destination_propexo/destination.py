@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,7 @@ from destination_propexo.mapping import FieldMatcher
 from destination_propexo.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.protocol import Emitter, RecordMessage, StateMessage, read_messages
 from destination_propexo.ratelimit import RateBudget
-from destination_propexo.rejected_file import RejectedRecordsFile, open_for_append
+from destination_propexo.rejection_sinks import check_sinks, close_sinks, open_sinks
 from destination_propexo.retry import RetryPolicy
 from destination_propexo.sender import AppointmentSender, LeadAppointments
 from destination_propexo.status import StatusTracker
@@ -59,8 +60,7 @@ def check_connection(raw_config: Mapping[str, Any]) -> tuple[bool, str]:
     """Whether the token is accepted and the integration is an active ResMan one, and why."""
     try:
         config = load_config(raw_config)
-        if config.rejected_records_path:
-            open_for_append(config.rejected_records_path).close()
+        check_sinks(config)
     except ConfigError as exc:
         return False, str(exc)
     # A person is waiting for `check`: a short retry budget, then a clear answer.
@@ -121,11 +121,7 @@ def write_sync(
     """Run one write: every record to an outcome, every STATE echoed when due."""
     config = load_config(raw_config)
     streams = configured_streams(catalog)
-    rejected_file = (
-        RejectedRecordsFile(config.rejected_records_path, dry_run=config.dry_run)
-        if config.rejected_records_path
-        else None
-    )
+    sinks = open_sinks(config)
     budget = RateBudget(config.requests_per_minute)
     client = _client(config, budget)
     policy = RetryPolicy()
@@ -135,12 +131,12 @@ def write_sync(
     def on_outcome(
         record: RecordMessage, lead_id: str | None, outcome: Outcome, time_notes: tuple[str, ...]
     ) -> None:
-        if rejected_file is not None and isinstance(outcome, Rejected):
-            try:
-                rejected_file.append(record, outcome)
-            except OSError as exc:  # stop rather than lose a rejection the user asked to keep
-                reason = exc.strerror or str(exc)
-                fatal(ConfigError(f"rejected_records_path: writing {rejected_file.path}: {reason}"))
+        if isinstance(outcome, Rejected):
+            for sink in sinks:
+                try:
+                    sink.append(record, outcome)
+                except ConfigError as exc:  # stop rather than lose a kept rejection
+                    fatal(exc)
         fields = dict(iter_outcome_fields(record, lead_id, outcome, time_notes))
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
         emitter.log(level, "record outcome: " + orjson.dumps(fields).decode(), batch=True)
@@ -149,6 +145,8 @@ def write_sync(
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
         # next real sync would start after records that were never sent.
         if not config.dry_run:
+            for sink in sinks:  # a confirmed state must not cover a rejection held in memory
+                sink.flush()
             emitter.state(state.state, accepted, rejected)
 
     def progress(summary: WriteSummary, in_window: int) -> None:
@@ -219,11 +217,10 @@ def write_sync(
         if tracker is not None:
             tracker.close()
         client.close()
-        if rejected_file is not None:
-            rejected_file.close()
+        # Uploads the open parts, also when the sync stops on an error (then the one reported).
+        close_sinks(sinks, stopping=sys.exc_info()[1] is not None)
     line = _summary_line(summary, client, budget, tracker, dry_run=config.dry_run)
-    if rejected_file is not None:
-        line += f"; rejected records appended to {rejected_file.path}: {rejected_file.written}"
+    line += "".join(f"; {sink.summary()}" for sink in sinks)
     emitter.log("INFO", line)
     return summary
 
