@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from destination_propexo.mapping import API_FIELDS, normalise_column
 from destination_propexo.timezones import InvalidTimeValue, validate_zone
 
 PRODUCTION_URL = "https://api.propexo.com"
+REGION_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"
 SANDBOX_URL = "https://api.sandbox.propexo.com"
 
 
@@ -117,8 +119,11 @@ class S3ObjectStorage(BaseModel):
 
     @field_validator("s3_bucket_region")
     @classmethod
-    def _strip_region(cls, value: str) -> str:
-        return value.strip()
+    def _region_code(cls, value: str) -> str:
+        region = value.strip().lower()
+        if region and not re.fullmatch(REGION_PATTERN, region):
+            raise ValueError("must be a region code such as us-east-1, or empty")
+        return region
 
     @field_validator("s3_endpoint")
     @classmethod

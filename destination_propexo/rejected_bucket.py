@@ -149,7 +149,7 @@ class RejectedRecordsBucket:
     def summary(self) -> str:
         return (
             f"rejected records uploaded to {self.store.url(self.folder + '/')}: "
-            f"{self.written} in {self.objects} objects"
+            f"{self.written} (objects {self.objects})"
         )
 
     def _stream_folder(self, record: RecordMessage) -> str:

@@ -73,7 +73,7 @@ def test_a_sync_writes_each_rejected_record_with_its_reason_under_the_job(
     assert [e["job_id"] is not None for e in found] == [False, False, False, True, False]
     (summary,) = result.log_containing("write summary")
     assert summary.endswith(
-        f"rejected records uploaded to s3://{BUCKET}/rejected/{JOB}/: 5 in {len(keys)} objects"
+        f"rejected records uploaded to s3://{BUCKET}/rejected/{JOB}/: 5 (objects {len(keys)})"
     )
 
 
@@ -94,7 +94,7 @@ def test_the_file_and_the_bucket_can_both_keep_the_rejections(
     rows = [row for body in parts.values() for row in csv.DictReader(io.StringIO(body.decode()))]
     assert sorted(int(row["line"]) for row in rows) == REJECTED_LINES
     (summary,) = result.log_containing("write summary")
-    assert f"; rejected records uploaded to s3://{BUCKET}/rejected/{JOB}/: 5 in " in summary
+    assert f"; rejected records uploaded to s3://{BUCKET}/rejected/{JOB}/: 5 (objects " in summary
     assert summary.endswith(f"; rejected records appended to {path}: 5")
 
 

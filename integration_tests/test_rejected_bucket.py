@@ -69,7 +69,7 @@ def test_objects_land_under_the_prefix_the_sync_id_the_namespace_and_the_stream(
         f"rejected/4242/leads/{PART}_0.jsonl",
     ]
     assert sink.summary() == (
-        f"rejected records uploaded to s3://{BUCKET}/rejected/4242/: 2 in 2 objects"
+        f"rejected records uploaded to s3://{BUCKET}/rejected/4242/: 2 (objects 2)"
     )
 
 

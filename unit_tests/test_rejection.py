@@ -152,6 +152,7 @@ def test_an_s3_block_is_read_into_its_typed_config() -> None:
         ({"s3_endpoint": " http://minio:9000/ "}, {"s3_endpoint": "http://minio:9000"}),
         ({"bucket_path": "/rejected/propexo/"}, {"bucket_path": "rejected/propexo"}),
         ({"bucket_path": ""}, {"bucket_path": ""}),
+        ({"s3_bucket_region": " EU-West-3 "}, {"s3_bucket_region": "eu-west-3"}),
         (
             {"format": {"format_type": "CSV", "flattening": "No flattening"}},
             {"format": CsvFormat()},
@@ -173,6 +174,7 @@ def test_the_s3_block_is_normalised(given: dict[str, Any], read: dict[str, Any])
         ({"s3_bucket_name": "a/b"}, "object_storage_config.S3.s3_bucket_name"),
         ({"bucket_path": "a//b"}, "object_storage_config.S3.bucket_path"),
         ({"bucket_path": "a/../b"}, "'..' segments"),
+        ({"s3_bucket_region": "us east 1"}, "object_storage_config.S3.s3_bucket_region"),
         (
             {"secret_access_key": "  "},
             "object_storage_config.S3.secret_access_key: Value error, is empty",

@@ -156,6 +156,24 @@ def test_the_choices_use_airbytes_object_storage_field_names_and_titles() -> Non
     assert formats == [["JSONL"], ["CSV"]]
 
 
+def test_the_region_pattern_matches_what_the_config_accepts() -> None:
+    pattern = re.compile(OBJECT_STORAGE["oneOf"][1]["properties"]["s3_bucket_region"]["pattern"])
+    for region in ("", "us-east-1", " eu-west-3 ", "us-gov-west-1", "ap-southeast-5"):
+        assert pattern.search(region)
+        S3ObjectStorage.model_validate({**S3_BLOCK, "s3_bucket_region": region})
+    for region in ("us east 1", "us-east-1/", "-us"):
+        assert not pattern.search(region)
+
+
+S3_BLOCK = {
+    "storage_type": "S3",
+    "access_key_id": "AKIAEXAMPLE",
+    "secret_access_key": "example",
+    "s3_bucket_name": "b",
+    "bucket_path": "p",
+}
+
+
 def test_both_keys_of_the_bucket_are_secrets_and_every_other_field_shows_examples() -> None:
     s3 = OBJECT_STORAGE["oneOf"][1]["properties"]
     assert [n for n, option in s3.items() if option.get("airbyte_secret")] == [
