@@ -1,5 +1,5 @@
 """The S3 boundary: one boto3 client from the typed config, and every botocore failure mapped
-to a ConfigError that says what failed and names the bucket and key, never a key or secret.
+to a ConfigError that says what failed and names the bucket and object, never a credential.
 
 boto3 rather than hand-written request signing: it signs (SigV4) for Amazon S3 and
 S3-compatible stores alike and retries throttled and dropped requests.
@@ -46,6 +46,9 @@ class ObjectStore:
                 # Checksum headers only where S3 requires them: several S3-compatible stores
                 # refuse the ones boto3 adds by default since 1.36.
                 request_checksum_calculation="when_required",
+                # The store is the one configured, never one named by AWS_ENDPOINT_URL
+                # (botocore-stubs do not list this botocore option yet).
+                ignore_configured_endpoint_urls=True,  # type: ignore[call-arg]
             ),
         )
         self.endpoint = storage.s3_endpoint or self._client.meta.endpoint_url

@@ -19,6 +19,7 @@ from destination_propexo.config import (
     load_config,
 )
 from destination_propexo.errors import ConfigError
+from destination_propexo.object_store import ObjectStore
 from destination_propexo.outcomes import Rejected
 from destination_propexo.protocol import RecordMessage
 from destination_propexo.rejected_bucket import csv_row, sync_id
@@ -197,3 +198,17 @@ def test_the_config_never_shows_the_keys() -> None:
     for text in (repr(config), str(config), config.model_dump_json(), repr(config.model_dump())):
         assert S3["secret_access_key"] not in text
         assert S3["access_key_id"] not in text
+
+
+def test_the_store_is_the_configured_one_never_one_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")
+    aws = ObjectStore(S3ObjectStorage.model_validate({**S3, "s3_bucket_region": "eu-west-3"}))
+    minio = ObjectStore(S3ObjectStorage.model_validate({**S3, "s3_endpoint": "http://minio:9000"}))
+    assert (aws.endpoint, minio.endpoint) == (
+        "https://s3.eu-west-3.amazonaws.com",
+        "http://minio:9000",
+    )
+    assert S3["secret_access_key"] not in repr(aws) + repr(minio)
