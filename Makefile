@@ -1,18 +1,40 @@
 # Everyday commands. `make demo` and `make test` work on a fresh machine with Python 3.11.
+# Every install is the exact set locked in uv.lock (versions and hashes); pyproject.toml only
+# gives the ranges that `make lock` resolves within.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv, pinned by version and hashes in scripts/uv-requirements.txt, in a venv of its own.
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# Always the machine's Python, never one uv would download; and the machine's CA certificates,
+# as pip uses them (a network that re-signs TLS needs its CA, which uv's own roots lack).
+export UV_PYTHON_DOWNLOADS := never
+export UV_SYSTEM_CERTS ?= 1
+LOCK_CHECK = $(UV) lock --check --quiet || { \
+	echo 'FAIL: uv.lock is out of date with pyproject.toml: run `make lock` and commit uv.lock with pyproject.toml' >&2; \
+	exit 1; }
 
-.PHONY: setup demo test lint format typecheck unit integration bench image clean
+.PHONY: setup lock lock-check demo test lint format typecheck unit integration bench image clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(UV): scripts/uv-requirements.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r scripts/uv-requirements.txt
+	touch $(UV)
+
+$(STAMP): pyproject.toml uv.lock $(UV)
+	@$(LOCK_CHECK)
+	$(UV) sync --locked --extra dev --python $(PYTHON) --quiet
 	touch $(STAMP)
 
-setup: $(STAMP)           ## create .venv and install the connector with its dev tools
+setup: $(STAMP)           ## create .venv with exactly the locked packages, dev tools and the connector (editable)
+
+lock: $(UV)               ## re-resolve uv.lock after editing pyproject.toml (UPGRADE=pkg or UPGRADE=all to move pins up)
+	$(UV) lock $(if $(filter all,$(UPGRADE)),--upgrade,$(if $(UPGRADE),--upgrade-package $(UPGRADE)))
+
+lock-check: $(UV)         ## fail if uv.lock does not match pyproject.toml (CI runs it)
+	@$(LOCK_CHECK)
 
 demo: $(STAMP)            ## start the local sandbox and run spec, check and write on demo/tours.csv
 	$(BIN)/python scripts/demo.py
@@ -37,7 +59,7 @@ integration: $(STAMP)     ## the real CLI against the local sandbox
 bench: $(STAMP)           ## throughput and memory of the real CLI against the sandbox (~2 min)
 	$(BIN)/python benchmarks/bench.py
 
-test: lint typecheck $(STAMP)  ## everything CI runs on the code: lint, types, all tests
+test: lock-check lint typecheck $(STAMP)  ## everything CI runs on the code: lock in sync, lint, types, all tests
 	$(BIN)/pytest -q
 
 image:                    ## build the Docker image with podman and smoke-test it (root)
@@ -45,4 +67,4 @@ image:                    ## build the Docker image with podman and smoke-test i
 	bash scripts/image.sh smoke
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from destination_propexo.errors import ConfigError
-from destination_propexo.writer import Stream, StreamKey
+
+StreamKey = tuple[str, str | None]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A configured stream: how its records are written."""
+
+    dedup: bool = False
+
 
 SUPPORTED_MODES = {"append": Stream(dedup=False), "append_dedup": Stream(dedup=True)}
 

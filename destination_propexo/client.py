@@ -2,24 +2,29 @@
 
 Every low-level failure is mapped here, at one boundary, to a `RequestFailure` of a known
 kind (or `TokenRefused`), so the rest of the connector never sees a `requests` exception.
+Answers are parsed into typed models here too: a 2xx whose body is not the documented
+shape is a `GARBLED` failure, retried (reads) or read back (creates) like a lost answer.
 The token lives only in the session's Authorization header; redirects are not followed,
 so it is never sent to another host.
+
+The transport is a seam: `adapter` (a `requests` transport adapter) carries every request,
+so unit tests script Propexo's answers without a socket, and the sandbox tests use the
+real one.
 """
 
 from __future__ import annotations
 
-import random
 import ssl
 import threading
-import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from destination_propexo import __version__
@@ -29,12 +34,80 @@ from destination_propexo.errors import (
     RequestFailure,
     TokenRefused,
 )
-from destination_propexo.ratelimit import RateBudget
-from destination_propexo.retry import Action, RetryPolicy
+from destination_propexo.ratelimit import RateBudget, parse_retry_after
+from destination_propexo.retry import RetryPolicy, retrying
+from destination_propexo.stop import Stop
 
 CREATE_PATH = "/v1/events/appointments/leads/resman/"
 READ_BACK_PAGE = 250
 MAX_MESSAGE = 300
+# How often a request waiting for a free in-flight place looks at the stop event.
+IN_FLIGHT_RECHECK_SECONDS = 0.1
+# One exchange, no retry: for callers that retry on their own terms (the status tracker).
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _JobMeta(_Answer):
+    job_id: str = Field(min_length=1)
+
+
+class CreateAnswer(_Answer):
+    """200 of a create: the queued job."""
+
+    meta: _JobMeta
+
+
+class WriteStatusAnswer(_Answer):
+    """GET /v1/admin/write-status/{job_id}."""
+
+    write_status: Literal["SUCCESS", "PARTIAL_SUCCESS", "FAILURE", "PENDING"]
+    errors: tuple[str, ...] = ()
+    created_record_id: str | None = None
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _errors_list(cls, value: object) -> object:
+        # Seen as null, and a lone string is still the PMS's words: keep them.
+        if value is None:
+            return ()
+        return (value,) if isinstance(value, str) else value
+
+
+class Event(_Answer):
+    """One appointment of GET /v1/appointments/ (only the fields the connector reads)."""
+
+    id: str
+    associated_lead_ids: tuple[str, ...] = ()
+    appointment_datetime: str | None = None
+    event_datetime: str | None = None
+
+
+class _PageMeta(_Answer):
+    hasMore: bool = False
+
+
+class AppointmentsPage(_Answer):
+    meta: _PageMeta = _PageMeta()
+    # Events are checked one by one: one odd event must not hide the lead's other bookings.
+    results: tuple[dict[str, Any], ...] = ()
+
+
+class Integration(_Answer):
+    id: str | None = None
+    name: str | None = None
+    vendor: str | None = None
+    active: bool | None = None
+    system: str | None = None
+
+
+class IntegrationAnswer(_Answer):
+    results: Integration
 
 
 @dataclass(frozen=True)
@@ -68,12 +141,12 @@ class RequestCounts:
 
     @property
     def total(self) -> int:
-        return self.create + self.write_status + self.read_back + self.integration
+        return sum(getattr(self, f.name) for f in fields(self))
 
 
 class PropexoClient:
     """Thread-safe; at most `pool_size` requests in flight, each paced by the shared
-    `RateBudget`."""
+    `RateBudget`, none started once `stop` is set."""
 
     def __init__(
         self,
@@ -81,19 +154,24 @@ class PropexoClient:
         token: str,
         budget: RateBudget,
         *,
+        stop: Stop,
         timeout: float = 30.0,
         connect_timeout: float = 10.0,
         pool_size: int = 16,
         policy: RetryPolicy | None = None,
+        adapter: BaseAdapter | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._budget = budget
+        self._stop = stop
         self._timeout = (connect_timeout, timeout)
         self._policy = policy or RetryPolicy()
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        transport = adapter or HTTPAdapter(
+            pool_connections=2, pool_maxsize=pool_size, max_retries=0
+        )
+        self._session.mount("https://", transport)
+        self._session.mount("http://", transport)
         self._session.headers.update(
             {
                 "Authorization": f"Bearer {token}",
@@ -113,32 +191,20 @@ class PropexoClient:
 
     # -- endpoints -------------------------------------------------------------------------
 
-    def get_integration(self, integration_id: str) -> Mapping[str, Any]:
+    def get_integration(self, integration_id: str) -> Integration:
         """The integration record (`results` of GET /v1/admin/integrations/{id}/)."""
-        body = self._get_with_retry(
-            f"/v1/admin/integrations/{quote(integration_id)}/", "integration"
-        )
-        results = body.get("results")
-        if not isinstance(results, dict):
-            raise RequestFailure(FailureKind.UNEXPECTED, "integration lookup returned no results")
-        return results
+        path = f"/v1/admin/integrations/{quote(integration_id, safe='')}/"
+        return self._get(path, "integration", IntegrationAnswer).results
 
-    def create_appointment(self, body: Mapping[str, str]) -> str | None:
+    def create_appointment(self, body: Mapping[str, str]) -> str:
         """Queue one create; returns the job id. Sent once: the caller decides on retries."""
         answer = self._request("POST", CREATE_PATH, "create", json=body)
-        meta = answer.get("meta")
-        job_id = meta.get("job_id") if isinstance(meta, dict) else None
-        return job_id if isinstance(job_id, str) and job_id else None
+        return _parsed(answer, CreateAnswer).meta.job_id
 
-    def write_status(self, job_id: str) -> WriteStatus:
-        body = self._get_with_retry(f"/v1/admin/write-status/{quote(job_id)}", "write_status")
-        errors = body.get("errors") or []
-        record_id = body.get("created_record_id")
-        return WriteStatus(
-            status=str(body.get("write_status", "UNKNOWN")),
-            errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (str(errors),),
-            created_record_id=record_id if isinstance(record_id, str) else None,
-        )
+    def write_status(self, job_id: str, *, policy: RetryPolicy | None = None) -> WriteStatus:
+        path = f"/v1/admin/write-status/{quote(job_id, safe='')}"
+        answer = self._get(path, "write_status", WriteStatusAnswer, policy=policy)
+        return WriteStatus(answer.write_status, answer.errors, answer.created_record_id)
 
     def lead_appointments(self, integration_id: str, lead_id: str) -> list[BookedAppointment]:
         """Every appointment of one lead, all pages."""
@@ -149,9 +215,10 @@ class PropexoClient:
     ) -> Iterator[BookedAppointment]:
         offset = 0
         while True:
-            body = self._get_with_retry(
+            page = self._get(
                 "/v1/appointments/",
                 "read_back",
+                AppointmentsPage,
                 params={
                     "lead_id": lead_id,
                     "integration_id": integration_id,
@@ -159,38 +226,35 @@ class PropexoClient:
                     "limit": READ_BACK_PAGE,
                 },
             )
-            results = body.get("results") or []
-            for event in results:
+            for raw in page.results:
+                try:
+                    event = Event.model_validate(raw)
+                except ValidationError:
+                    continue
                 booked = _booked(event, lead_id)
                 if booked is not None:
                     yield booked
-            meta = body.get("meta") or {}
-            if not meta.get("hasMore") or not results:
+            if not page.meta.hasMore or not page.results:
                 return
-            offset += len(results)
+            offset += len(page.results)
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _get_with_retry(
-        self, path: str, counter: str, params: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._request("GET", path, counter, params=params)
-            except RequestFailure as failure:
-                decision = self._policy.decide(
-                    failure,
-                    attempt=attempt,
-                    elapsed=time.monotonic() - started,
-                    idempotent=True,
-                    rand=random.random(),
-                )
-                if decision.action is not Action.RETRY:
-                    raise
-                time.sleep(decision.delay)
+    def _get(
+        self,
+        path: str,
+        counter: str,
+        model: type[Model],
+        *,
+        params: Mapping[str, Any] | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> Model:
+        return retrying(
+            lambda: _parsed(self._request("GET", path, counter, params=params), model),
+            policy=policy or self._policy,
+            stop=self._stop,
+            idempotent=True,
+        )
 
     def _request(
         self,
@@ -200,71 +264,82 @@ class PropexoClient:
         *,
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        with self._in_flight:
+    ) -> object:
+        while not self._in_flight.acquire(timeout=IN_FLIGHT_RECHECK_SECONDS):
+            self._stop.check()
+        try:
             self._budget.acquire()
+            # The last look before anything leaves: after a stop, no request starts.
+            self._stop.check()
             with self._counts_lock:
                 setattr(self.counts, counter, getattr(self.counts, counter) + 1)
-            try:
-                response = self._session.request(
-                    method,
-                    self._base + path,
-                    json=json,
-                    params=params,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
-            except requests.exceptions.ConnectTimeout:
-                raise RequestFailure(
-                    FailureKind.CONNECT, "connection to Propexo timed out"
-                ) from None
-            except requests.exceptions.ReadTimeout:
-                raise RequestFailure(
-                    FailureKind.READ_TIMEOUT,
-                    f"no answer from Propexo within {self._timeout[1]:g} s",
-                ) from None
-            except requests.exceptions.SSLError as exc:
-                if _certificate_refused(exc):
-                    raise CertificateRefused(
-                        f"The TLS certificate of {urlsplit(self._base).hostname} could not be "
-                        "verified, so nothing was sent. Check api_url, or the proxy or CA bundle "
-                        "between this connector and Propexo."
-                    ) from None
-                raise _connection_failure(exc) from None
-            except requests.exceptions.ConnectionError as exc:
-                raise _connection_failure(exc) from None
-            except requests.exceptions.RequestException as exc:
-                raise RequestFailure(FailureKind.UNEXPECTED, type(exc).__name__) from None
-        self._budget.observe(response.headers)
+            response = self._send(method, path, json=json, params=params)
+        finally:
+            self._in_flight.release()
         return self._answer(response)
 
-    def _answer(self, response: requests.Response) -> dict[str, Any]:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+    ) -> requests.Response:
+        try:
+            return self._session.request(
+                method,
+                self._base + path,
+                json=json,
+                params=params,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise RequestFailure(FailureKind.CONNECT, "connection to Propexo timed out") from None
+        except requests.exceptions.ReadTimeout:
+            raise RequestFailure(
+                FailureKind.READ_TIMEOUT,
+                f"no answer from Propexo within {self._timeout[1]:g} s",
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            if _certificate_refused(exc):
+                raise CertificateRefused(
+                    f"The TLS certificate of {urlsplit(self._base).hostname} could not be "
+                    "verified, so nothing was sent. Check api_url, or the proxy or CA bundle "
+                    "between this connector and Propexo."
+                ) from None
+            raise _connection_failure(exc) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _connection_failure(exc) from None
+        except requests.exceptions.RequestException as exc:
+            raise RequestFailure(FailureKind.UNEXPECTED, type(exc).__name__) from None
+
+    def _answer(self, response: requests.Response) -> object:
         status = response.status_code
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+            self._budget.rate_limited(retry_after)
+            raise RequestFailure(
+                FailureKind.RATE_LIMITED,
+                f"HTTP 429: {error_message(response)}",
+                status=status,
+                retry_after=retry_after,
+            )
+        self._budget.observe(response.headers)
         if 200 <= status < 300:
             try:
-                body = response.json()
+                return response.json()
             except ValueError:
-                body = None
-            if not isinstance(body, dict):
                 raise RequestFailure(
-                    FailureKind.GARBLED, f"HTTP {status} without a JSON object", status=status
-                )
-            return body
+                    FailureKind.GARBLED, f"HTTP {status} without a JSON body", status=status
+                ) from None
         message = error_message(response)
         if status in (401, 403):
             raise TokenRefused(
                 f"Propexo refused the API token (HTTP {status}: {message}). Check that the "
                 "token is current and belongs to this integration, then update the "
                 "destination's configuration."
-            )
-        if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            self._budget.rate_limited(retry_after)
-            raise RequestFailure(
-                FailureKind.RATE_LIMITED,
-                f"HTTP 429: {message}",
-                status=status,
-                retry_after=retry_after,
             )
         if status in (400, 422):
             raise RequestFailure(FailureKind.BAD_REQUEST, message, status=status)
@@ -275,9 +350,25 @@ class PropexoClient:
                 FailureKind.SERVER_ERROR,
                 f"HTTP {status}: {message}",
                 status=status,
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(
+                    response.headers.get("Retry-After"), datetime.now(UTC)
+                ),
             )
         raise RequestFailure(FailureKind.UNEXPECTED, f"HTTP {status}: {message}", status=status)
+
+
+def _parsed(body: object, model: type[Model]) -> Model:
+    """A 2xx body as its typed answer; any other shape is a GARBLED failure."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)[:3]
+        )
+        raise RequestFailure(
+            FailureKind.GARBLED, f"an answer of the wrong shape ({problems})", status=200
+        ) from None
 
 
 def _connection_failure(exc: requests.exceptions.ConnectionError) -> RequestFailure:
@@ -301,15 +392,6 @@ def _certificate_refused(exc: BaseException) -> bool:
     return False
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
 def error_message(response: requests.Response) -> str:
     """Propexo's error body summarised: message, then each Zod issue's path and message."""
     try:
@@ -329,19 +411,16 @@ def error_message(response: requests.Response) -> str:
     return "; ".join(parts)[:MAX_MESSAGE]
 
 
-def _booked(event: object, lead_id: str) -> BookedAppointment | None:
-    if not isinstance(event, dict):
+def _booked(event: Event, lead_id: str) -> BookedAppointment | None:
+    if event.associated_lead_ids and lead_id not in event.associated_lead_ids:
         return None
-    leads = event.get("associated_lead_ids")
-    if isinstance(leads, list) and leads and lead_id not in leads:
-        return None
-    instant = event.get("appointment_datetime") or event.get("event_datetime")
-    if not isinstance(instant, str):
+    instant = event.appointment_datetime or event.event_datetime
+    if instant is None:
         return None
     date, time_of_day = utc_date_time(instant)
     if date is None or time_of_day is None:
         return None
-    return BookedAppointment(id=str(event.get("id", "")), date=date, time=time_of_day)
+    return BookedAppointment(id=event.id, date=date, time=time_of_day)
 
 
 def utc_date_time(instant: str) -> tuple[str | None, str | None]:

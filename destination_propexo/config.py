@@ -168,6 +168,7 @@ class PropexoConfig(BaseModel):
     field_mappings: list[FieldMapping] = Field(default_factory=list)
     dry_run: bool = False
     rejected_records_path: str | None = None
+    max_rejected_percent: int | None = Field(default=None, ge=1, le=100)
     object_storage_config: ObjectStorage = Field(default_factory=NoObjectStorage)
 
     @field_validator("token")
@@ -247,6 +248,11 @@ class PropexoConfig(BaseModel):
     def column_renames(self) -> dict[str, str]:
         """`field_mappings` as source column -> API field."""
         return {m.source_column: m.api_field for m in self.field_mappings}
+
+
+def unknown_options(raw: Mapping[str, Any]) -> list[str]:
+    """Top-level config keys the spec does not know (a misspelt option is otherwise ignored)."""
+    return sorted(key for key in raw if key not in PropexoConfig.model_fields)
 
 
 def load_config(raw: Mapping[str, Any]) -> PropexoConfig:

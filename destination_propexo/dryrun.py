@@ -1,13 +1,13 @@
 """The dry run: every record mapped and validated, nothing written.
 
-`DryRunSender` stands where `sender.AppointmentSender` stands in the pipeline. It makes no
+`DryRunSender` stands where `sender.AppointmentSender` stands in the booking. It makes no
 write request: each valid record is logged as the request it would become (ids and the UTC
-slot only, never notes) and accepted as `DRY_RUN`. On append_dedup streams it still reads
-each lead's booked appointments (reads are not writes), so the dry run tells which records
-would be created and which are already booked, as a real sync would.
+slot only, never notes) and accepted as `DRY_RUN`. On append_dedup streams the booking
+ledger still reads each lead's booked appointments (reads are not writes), so the dry run
+tells which records would be created and which are already booked, as a real sync would.
 
-A dry run echoes no STATE (see `destination.write_sync`): an echoed state tells Airbyte its
-records were written, and the next real sync would then skip them.
+A dry run echoes no STATE (see `report.SyncReport.state`): an echoed state tells Airbyte
+its records were written, and the next real sync would then skip them.
 """
 
 from __future__ import annotations
@@ -19,23 +19,17 @@ import orjson
 from destination_propexo import outcomes
 from destination_propexo.mapping import AppointmentRequest
 from destination_propexo.outcomes import Accepted
-from destination_propexo.sender import LeadAppointments
 
 DRY_RUN_STATUS = "DRY_RUN"
 
 
 class DryRunSender:
-    """A `writer.RequestSender` that reports what it would send instead of sending it."""
+    """A `booking.RequestSender` that reports what it would send instead of sending it."""
 
-    def __init__(
-        self, report: Callable[[str], None], *, existing: LeadAppointments | None = None
-    ) -> None:
+    def __init__(self, report: Callable[[str], None]) -> None:
         self._report = report
-        self._existing = existing
 
     def send(self, request: AppointmentRequest) -> Accepted:
-        if self._existing is not None and self._existing.booked(request):
-            return Accepted(how=outcomes.EXISTING, write_status="EXISTING")
         self._report("dry run, would send: " + orjson.dumps(would_send(request)).decode())
         return Accepted(how=outcomes.DRY_RUN, write_status=DRY_RUN_STATUS)
 

@@ -23,10 +23,13 @@ _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 @dataclass(frozen=True)
 class Rejection:
-    """Why a record cannot be sent; `reason` names the field and the bad value."""
+    """Why a record cannot be sent; `reason` names the field and the bad value.
+
+    `lead_id` is the row's lead id when it has a valid one, so an operator can find the
+    tour that failed."""
 
     reason: str
-    category: str = "invalid record"
+    lead_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,17 @@ def _type(value: object) -> str:
     )
 
 
+def _lead_id_of(data: Mapping[str, Any], matcher: FieldMatcher) -> str | None:
+    """The row's lead id for the record of a rejection, when one can be read at all."""
+    for column, value in data.items():
+        if matcher.mappings.get(normalise_column(column)) == "lead_id":
+            try:
+                return _id_value("lead_id", value, required=False)
+            except _Invalid:
+                return None
+    return None
+
+
 def map_record(
     data: Mapping[str, Any],
     *,
@@ -178,7 +192,7 @@ def map_record(
             zone=zone,
         )
     except (_Invalid, InvalidTimeValue) as exc:
-        return Rejection(str(exc))
+        return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
     # required=True never returns None
     assert lead_id is not None
     assert lead_source_id is not None

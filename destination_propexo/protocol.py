@@ -46,6 +46,11 @@ class RecordMessage:
     def stream_key(self) -> tuple[str, str | None]:
         return (self.stream, self.namespace)
 
+    @property
+    def qualified_name(self) -> str:
+        """`namespace.stream`, or the stream alone, as logs name it."""
+        return f"{self.namespace}.{self.stream}" if self.namespace else self.stream
+
 
 @dataclass(frozen=True)
 class StateMessage:

@@ -14,14 +14,26 @@ blocking `max_delay`, but measured with 8 threads it let 4.25 requests a second 
 50 ms while holding its lock); it has no pause for a 429's Retry-After; and a rate learnt
 from a header would mean swapping its bucket mid-sync. `limits` only answers yes or no for
 a window, which allows the burst that triggers Propexo's slow-down.
+
+Every wait here is a wait on the sync's stop event (`Stop.sleep`), so a stopped sync never
+lets a paced request out. A 429's pause holds every request, including those that had
+already reserved a later send time: each checks the pause again when its time comes.
+`Retry-After` is parsed once (seconds or an HTTP date) and honoured up to
+`RETRY_AFTER_CAP_SECONDS`; an API that asks for longer waits `LONG_WAITS_TO_GIVE_UP` times in
+a row ends the sync with a transient error (Airbyte retries the attempt later) rather than
+freezing it.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+from destination_propexo.errors import RateLimitedTooLong
+from destination_propexo.stop import Stop
 
 WINDOW_SECONDS = 60.0
 # Pacing exactly at the limit lets latency jitter put one request too many into a server
@@ -30,6 +42,10 @@ HEADROOM = 0.98
 # A spent minute resets within 60 s, at a moment the headers do not tell; a quarter window
 # at a time finds it without hammering: at most four rounds of refused requests.
 PAUSE_SECONDS = WINDOW_SECONDS / 4
+# Propexo's limit is per minute: a longer Retry-After is not a rate window but an outage or
+# a misbehaving proxy, and waiting it out would freeze a scheduled sync for hours.
+RETRY_AFTER_CAP_SECONDS = WINDOW_SECONDS
+LONG_WAITS_TO_GIVE_UP = 3
 
 
 @dataclass
@@ -39,23 +55,37 @@ class BudgetStats:
     waited_seconds: float = 0.0
 
 
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent
+    or unreadable. Uncapped: the budget decides what to do with a long one."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
 class RateBudget:
     """Paces requests to a per-minute limit; thread-safe."""
 
-    def __init__(
-        self,
-        requests_per_minute: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, requests_per_minute: int, *, stop: Stop | None = None) -> None:
         self._configured = requests_per_minute
         self._limit = requests_per_minute
-        self._clock = clock
-        self._sleep = sleep
+        self._stop = stop or Stop()
+        self._clock = self._stop.clock
         self._lock = threading.Lock()
-        self._next_slot = clock()
+        self._next_slot = self._clock.now()
         self._paused_until = 0.0
+        self._long_waits = 0
         self.stats = BudgetStats()
 
     @property
@@ -67,22 +97,32 @@ class RateBudget:
         return WINDOW_SECONDS / (self._limit * HEADROOM)
 
     def acquire(self) -> None:
-        """Block until this caller may send one request."""
+        """Block until this caller may send one request; SyncStopped once the sync stops."""
         with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot, self._paused_until)
-            self._next_slot = slot + self.interval
             self.stats.requests += 1
-            wait = slot - now
-            self.stats.waited_seconds += wait
-        if wait > 0:
-            self._sleep(wait)
+            slot = self._reserve()
+        while True:
+            self._stop.sleep_until(slot)
+            with self._lock:
+                if self._clock.now() >= self._paused_until:
+                    return
+                # A 429 arrived while this request waited for its turn: queue again behind
+                # the pause, paced, rather than go out into the pause or in a burst after it.
+                slot = self._reserve()
+
+    def _reserve(self) -> float:
+        now = self._clock.now()
+        slot = max(now, self._next_slot, self._paused_until)
+        self._next_slot = slot + self.interval
+        self.stats.waited_seconds += slot - now
+        return slot
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Learn from a response's `x-ratelimit-*` headers."""
+        """Learn from the `x-ratelimit-*` headers of an answer that was not a 429."""
         limit = _header_int(headers, "x-ratelimit-limit")
         remaining = _header_int(headers, "x-ratelimit-remaining")
         with self._lock:
+            self._long_waits = 0
             if limit is not None and 0 < limit < self._limit:
                 self._limit = limit
             if remaining == 0:
@@ -91,13 +131,26 @@ class RateBudget:
                 self._pause(PAUSE_SECONDS)
 
     def rate_limited(self, retry_after: float | None) -> None:
-        """A 429 arrived: pause every sender until the window resets."""
+        """A 429 arrived: pause every sender (for at most the cap), or give up on the API."""
         with self._lock:
             self.stats.rate_limited += 1
-            self._pause(retry_after if retry_after is not None else PAUSE_SECONDS)
+            if retry_after is not None and retry_after > RETRY_AFTER_CAP_SECONDS:
+                self._long_waits += 1
+                if self._long_waits >= LONG_WAITS_TO_GIVE_UP:
+                    raise RateLimitedTooLong(
+                        f"Propexo answered 429 asking to wait {retry_after:.0f} s "
+                        f"{self._long_waits} times in a row, longer than the "
+                        f"{RETRY_AFTER_CAP_SECONDS:.0f} s this connector waits; the sync stops "
+                        "so that Airbyte retries it later. If this persists, check the rate "
+                        "limit of your Propexo contract with Propexo support."
+                    )
+            else:
+                self._long_waits = 0
+            wait = PAUSE_SECONDS if retry_after is None else retry_after
+            self._pause(min(wait, RETRY_AFTER_CAP_SECONDS))
 
     def _pause(self, seconds: float) -> None:
-        until = self._clock() + seconds
+        until = self._clock.now() + seconds
         if until > self._paused_until:
             self._paused_until = until
             self._next_slot = max(self._next_slot, until)

@@ -146,7 +146,7 @@ class RejectedRecordsBucket:
             self._failure = None
         self.flush()
 
-    def summary(self) -> str:
+    def describe(self) -> str:
         return (
             f"rejected records uploaded to {self.store.url(self.folder + '/')}: "
             f"{self.written} (objects {self.objects})"

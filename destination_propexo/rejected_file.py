@@ -53,8 +53,9 @@ class RejectedRecordsFile:
                 self._file.write(line)
                 self._file.flush()
             except OSError as exc:  # stop rather than lose a rejection the user asked to keep
-                reason = exc.strerror or str(exc)
-                raise ConfigError(f"rejected_records_path: writing {self.path}: {reason}") from None
+                raise ConfigError(
+                    f"rejected_records_path: writing {self.path}: {exc.strerror or exc}"
+                ) from None
             self.written += 1
 
     def flush(self) -> None:
@@ -64,5 +65,5 @@ class RejectedRecordsFile:
         with self._lock:
             self._file.close()
 
-    def summary(self) -> str:
+    def describe(self) -> str:
         return f"rejected records appended to {self.path}: {self.written}"

@@ -1,4 +1,4 @@
-"""One rejected record as the user keeps it, and the interface of every place that keeps it.
+"""One rejected record as the user keeps it, written the same way by every `RejectionSink`.
 
 A rejection entry is the record's data as received (notes included, so it can be fixed and
 sent again) and why it was rejected. Both the rejected-records file and the bucket write the
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
@@ -69,25 +69,3 @@ def to_json(value: Any) -> bytes:
     except orjson.JSONEncodeError:
         # orjson refuses lone surrogates; the standard library writes them as \\ud800 escapes.
         return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode()
-
-
-class RejectionSink(Protocol):
-    """A place that keeps rejected records: the local file, the bucket.
-
-    The writer calls `append` from worker threads for every Rejected outcome, `flush`
-    before it echoes a STATE, and `close` once at the end of the sync, also when the sync
-    stops on an error. Each raises ConfigError when rejections cannot be kept, so the sync
-    stops rather than lose them.
-    """
-
-    def append(self, record: RecordMessage, outcome: Rejected) -> None:
-        """Keep one rejection (thread-safe)."""
-
-    def flush(self) -> None:
-        """Make every rejection appended so far durable."""
-
-    def close(self) -> None:
-        """Flush and release; safe to call twice."""
-
-    def summary(self) -> str:
-        """One clause for the write summary, e.g. `rejected records appended to P: 5`."""

@@ -16,7 +16,7 @@ from destination_propexo.errors import ConfigError
 from destination_propexo.object_store import ObjectStore
 from destination_propexo.rejected_bucket import RejectedRecordsBucket, sync_id
 from destination_propexo.rejected_file import RejectedRecordsFile, open_for_append
-from destination_propexo.rejection import RejectionSink
+from destination_propexo.report import RejectionSink
 
 logger = logging.getLogger("destination_propexo")
 

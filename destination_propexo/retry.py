@@ -7,15 +7,24 @@ Propexo has no idempotency keys, so a create (POST) is never re-sent blindly:
   have queued a job: the caller must read the lead's appointments back before re-sending;
 - FINAL failures (400, 404, 422, anything else unexpected) are not retried.
 Reads (GET) are idempotent, so every transient failure is simply retried.
+
+`retrying` is the one retry loop, used for reads and creates alike: the decision is the
+pure `RetryPolicy.decide`, and the waits between attempts are waits on the stop event.
 """
 
 from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from destination_propexo.errors import FailureKind, RequestFailure
+from destination_propexo.errors import FailureKind, RequestFailure, Unresolved
+from destination_propexo.ratelimit import RETRY_AFTER_CAP_SECONDS
+from destination_propexo.stop import Stop
+
+Answer = TypeVar("Answer")
 
 SAFE_KINDS = frozenset({FailureKind.RATE_LIMITED, FailureKind.CONNECT})
 AMBIGUOUS_KINDS = frozenset(
@@ -51,7 +60,7 @@ class RetryPolicy:
     backoff_factor: float = 2.0
     backoff_max: float = 30.0
     jitter: float = 0.25
-    retry_after_cap: float = 120.0
+    retry_after_cap: float = RETRY_AFTER_CAP_SECONDS
 
     def backoff(self, attempt: int, rand: float) -> float:
         """Delay before attempt `attempt + 1`; `rand` in [0, 1) spreads retries apart."""
@@ -80,3 +89,46 @@ class RetryPolicy:
         if failure.kind in AMBIGUOUS_KINDS:
             return Decision(Action.READ_BACK, delay, may_resend=within_budget)
         return Decision(Action.GIVE_UP)
+
+
+def retrying(
+    exchange: Callable[[], Answer],
+    *,
+    policy: RetryPolicy,
+    stop: Stop,
+    idempotent: bool,
+    read_back: Callable[[RequestFailure], Answer | None] | None = None,
+) -> Answer:
+    """Run `exchange` until it answers, as `policy` allows.
+
+    Raises the last `RequestFailure` when the policy gives up (its `attempts` set), and
+    `Unresolved` when an unclear failure was read back, nothing was found, and the policy
+    allows no further send. `read_back` settles an unclear failure of a non-idempotent
+    exchange: an answer adopts what the lost request did, None means it did nothing.
+    """
+    started = stop.clock.now()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return exchange()
+        except RequestFailure as failure:
+            decision = policy.decide(
+                failure,
+                attempt=attempt,
+                elapsed=stop.clock.now() - started,
+                idempotent=idempotent,
+                rand=random.random(),
+            )
+            if decision.action is Action.GIVE_UP:
+                failure.attempts = attempt
+                raise
+            if decision.action is Action.READ_BACK:
+                if read_back is None:
+                    raise Unresolved(failure, attempt) from None
+                settled = read_back(failure)
+                if settled is not None:
+                    return settled
+                if not decision.may_resend:
+                    raise Unresolved(failure, attempt) from None
+            stop.sleep(decision.delay)

@@ -8,16 +8,22 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
-from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
 from destination_propexo.config import load_config
-from destination_propexo.destination import check_connection, load_spec, write_sync
+from destination_propexo.destination import (
+    check_connection,
+    load_spec,
+    unknown_options_warning,
+    write_records,
+)
 from destination_propexo.discover import destination_catalog
-from destination_propexo.errors import ConfigError, InputError
+from destination_propexo.errors import ConfigError, InputError, PropexoError, failure_type
 from destination_propexo.protocol import Emitter
+
+logger = logging.getLogger("destination_propexo")
 
 
 class _ProtocolLogHandler(logging.Handler):
@@ -67,22 +73,31 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
     return value
 
 
-def main(argv: Sequence[str] | None = None, *, emitter: Emitter | None = None) -> int:
-    """Run one command; returns the process exit code."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    emitter: Emitter | None = None,
+    stdin: BinaryIO | None = None,
+) -> int:
+    """Run one command; returns the process exit code. `emitter` and `stdin` default to the
+    process's stdout and stdin (tests run commands in-process with their own)."""
     args = _parser().parse_args(argv)
     emitter = emitter or Emitter(sys.stdout.buffer)
-    handler = _ProtocolLogHandler(emitter)
+    # Ours is the only handler while a command runs: the CDK puts one of its own on the
+    # root logger at import, and with both every log line was printed twice.
     root = logging.getLogger()
-    root.addHandler(handler)
+    saved = (root.handlers[:], root.level)
+    root.handlers[:] = [_ProtocolLogHandler(emitter)]
     root.setLevel(logging.INFO)
     try:
-        return _dispatch(args, emitter)
+        return _dispatch(args, emitter, stdin or sys.stdin.buffer)
     finally:
-        root.removeHandler(handler)
+        root.handlers[:], level = saved
+        root.setLevel(level)
         emitter.flush()
 
 
-def _dispatch(args: argparse.Namespace, emitter: Emitter) -> int:
+def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> int:
     spec = load_spec()
     if args.command == "spec":
         emitter.spec(spec)
@@ -91,32 +106,38 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter) -> int:
         config = _read_json(args.config, "config")
         update_secrets(get_secrets(spec.connectionSpecification, config))
         if args.command == "check":
+            warning = unknown_options_warning(config)
+            if warning:
+                logger.warning(warning)
             ok, message = check_connection(config)
-            emitter.connection_status(ok, message)
+            emitter.connection_status(ok, f"{message} Warning: {warning}." if warning else message)
             return 0
         if args.command == "discover":
             load_config(config)
             emitter.destination_catalog(destination_catalog())
             return 0
         catalog = _read_json(args.catalog, "catalog")
-        write_sync(config, catalog, sys.stdin.buffer, emitter)
+        write_records(config, catalog, stdin, emitter)
         return 0
     except ConfigError as exc:
         if args.command == "check":
             emitter.connection_status(False, str(exc))
             return 0
-        emitter.error_trace(str(exc), FailureType.config_error)
+        emitter.error_trace(str(exc), failure_type(exc))
     except InputError as exc:
         emitter.error_trace(
             f"The sync stopped at input {exc}. No state after that line was confirmed, so "
             "the next attempt re-sends from the last confirmed state.",
-            FailureType.system_error,
+            failure_type(exc),
         )
+    except PropexoError as exc:
+        emitter.error_trace(str(exc), failure_type(exc))
     except Exception as exc:
-        logging.getLogger("destination_propexo").exception("the sync failed")
+        # A worker's error keeps its traceback when the main thread raises it again here.
+        logger.error("the sync failed unexpectedly", exc_info=exc)
         emitter.error_trace(
-            f"destination-propexo failed unexpectedly: {type(exc).__name__}",
-            FailureType.system_error,
+            f"destination-propexo failed unexpectedly: {type(exc).__name__}: {exc}",
+            failure_type(exc),
             internal=str(exc),
         )
     return 1

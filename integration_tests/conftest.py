@@ -1,7 +1,14 @@
-"""Integration fixtures: a real sandbox on 127.0.0.1 and the real CLI as a subprocess."""
+"""Integration fixtures: a real sandbox on 127.0.0.1 and the real CLI.
+
+The CLI runs in-process (`run.main` with its own stdin and stdout) unless a test asks for
+a real subprocess (`subprocess=True`): the same code path from argument parsing to the
+last message, without paying for a new interpreter and the CDK's import on every run. A
+few tests keep real subprocesses, for what only a process shows (exit, signals, stderr).
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from destination_propexo import run as cli_main
+from destination_propexo.protocol import Emitter
 from destination_propexo.sandbox import Sandbox
 from integration_tests.object_storage import S3Server
 
@@ -123,8 +132,9 @@ class Cli:
         catalog_: dict[str, Any] | None = None,
         stdin: bytes = b"",
         timeout: float = 120,
+        subprocess: bool = False,
     ) -> CliResult:
-        args = [sys.executable, "-m", "destination_propexo.run", command]
+        args = [command]
         if command != "spec":
             path = self.tmp / "config.json"
             path.write_text(json.dumps(config if config is not None else self.config()))
@@ -133,14 +143,30 @@ class Cli:
             path = self.tmp / "catalog.json"
             path.write_text(json.dumps(catalog_ or catalog(("tours", "append"))))
             args += ["--catalog", str(path)]
-        done = subprocess.run(args, input=stdin, capture_output=True, timeout=timeout, check=False)
-        stdout = done.stdout.decode()
+        if subprocess:
+            return _run_process(args, stdin, timeout)
+        out = io.BytesIO()
+        returncode = cli_main.main(args, emitter=Emitter(out), stdin=io.BytesIO(stdin))
+        stdout = out.getvalue().decode()
         messages = [json.loads(line) for line in stdout.splitlines()]
-        return CliResult(done.returncode, messages, stdout, done.stderr.decode())
+        return CliResult(returncode, messages, stdout, "")
 
     def write(self, messages: Sequence[dict[str, Any]] | bytes, **kwargs: Any) -> CliResult:
         stdin = messages if isinstance(messages, bytes) else jsonl(messages)
         return self.run("write", stdin=stdin, **kwargs)
+
+
+def _run_process(args: list[str], stdin: bytes, timeout: float) -> CliResult:
+    done = subprocess.run(
+        [sys.executable, "-m", "destination_propexo.run", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    stdout = done.stdout.decode()
+    messages = [json.loads(line) for line in stdout.splitlines()]
+    return CliResult(done.returncode, messages, stdout, done.stderr.decode())
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from destination_propexo.destination import write_sync
+from destination_propexo.destination import write_records
 from destination_propexo.protocol import Emitter
 from integration_tests.conftest import (
     FIXTURES,
@@ -129,7 +129,7 @@ def test_a_state_is_echoed_only_once_the_rejections_it_counts_are_in_the_bucket(
         stream_state("tours", 3),
     ]
     watch = _StateWatch(s3)
-    write_sync(
+    write_records(
         cli.config(object_storage_config=s3.storage()),
         catalog(("tours", "append")),
         jsonl(messages).splitlines(),

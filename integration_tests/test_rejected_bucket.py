@@ -68,7 +68,7 @@ def test_objects_land_under_the_prefix_the_sync_id_the_namespace_and_the_stream(
         f"rejected/4242/crm/tours/{PART}_0.jsonl",
         f"rejected/4242/leads/{PART}_0.jsonl",
     ]
-    assert sink.summary() == (
+    assert sink.describe() == (
         f"rejected records uploaded to s3://{BUCKET}/rejected/4242/: 2 (objects 2)"
     )
 

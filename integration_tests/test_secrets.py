@@ -24,6 +24,7 @@ from destination_propexo.config import load_config
 from destination_propexo.errors import ConfigError, PropexoError, RequestFailure
 from destination_propexo.ratelimit import RateBudget
 from destination_propexo.sandbox import Sandbox
+from destination_propexo.stop import Stop
 from integration_tests.conftest import Cli, stream_state, tour
 
 SECRET = "pxo_live_Sx81Kd0QmZr5TvB2wN6c"
@@ -165,13 +166,13 @@ def test_failures_raised_by_the_client_never_hold_the_token() -> None:
     failures: list[PropexoError] = []
     with Sandbox(token="another-token") as sandbox:
         for token in (SECRET, f"{SECRET}\n"):  # refused; and a header requests cannot send
-            client = PropexoClient(sandbox.url, token, RateBudget(6000))
+            client = PropexoClient(sandbox.url, token, RateBudget(6000), stop=Stop())
             with pytest.raises(PropexoError) as raised:
                 client.get_integration("intg-sandbox-resman")
             failures.append(raised.value)
             client.close()
     with Sandbox(token=SECRET) as sandbox:
-        client = PropexoClient(sandbox.url, SECRET, RateBudget(6000), timeout=1)
+        client = PropexoClient(sandbox.url, SECRET, RateBudget(6000), stop=Stop(), timeout=1)
         sandbox.stop()  # nothing listens any more
         with pytest.raises(RequestFailure) as unreachable:
             client.create_appointment({"lead_id": "x"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from destination_propexo.sandbox import FaultPlan
 from integration_tests.conftest import (
     FIXTURES,
@@ -45,13 +47,19 @@ def test_every_state_is_echoed_in_order_with_its_window_counts(cli: Cli) -> None
 
 def test_a_state_is_echoed_only_after_the_outcomes_of_the_records_before_it(cli: Cli) -> None:
     result = cli.write(MIXED)
+    # Each STATE counts its own window; the running total of what the states counted can
+    # never run ahead of the outcome lines printed before them, and ends equal to them all.
     seen_outcomes = 0
+    counted_by_states = 0
     for message in result.messages:
         if message["type"] == "LOG" and message["log"]["message"].startswith("record outcome"):
             seen_outcomes += 1
         if message["type"] == "STATE":
             stats = message["state"]["destinationStats"]
-            assert seen_outcomes >= stats["recordCount"] + stats["rejectedRecordCount"]
+            counted_by_states += stats["recordCount"] + stats["rejectedRecordCount"]
+            assert seen_outcomes >= counted_by_states
+    assert len(result.states) == 3
+    assert counted_by_states == seen_outcomes == 20
 
 
 def test_each_outcome_log_names_stream_lead_job_and_write_status(cli: Cli) -> None:
@@ -185,9 +193,11 @@ def test_append_dedup_sends_duplicate_rows_once_near_and_far_apart(cli: Cli) -> 
             track_write_status=False, max_requests_in_flight=32, requests_per_minute=60000
         ),
     )
+    time.sleep(0.3)  # untracked jobs show in the sandbox after its write-status delay
     booked = booked_slots(cli.sandbox)
     assert booked.count(("lead-1", "2024-07-20T14:00:00.000Z")) == 1
     assert len(booked) == len(set(booked)) == 1201
     hows = [o["how"] for o in result.outcomes if o["lead_id"] == "lead-1"]
-    assert sorted(hows) == ["already booked", "created", "duplicate row in this sync"]
+    # The far copy is answered by the booking ledger, without a request.
+    assert sorted(hows) == ["created", "duplicate row in this sync", "duplicate row in this sync"]
     assert result.states[0]["destinationStats"] == {"recordCount": 1203, "rejectedRecordCount": 0}

@@ -2,7 +2,8 @@
 # Build and smoke-test the connector image with podman, without a Docker daemon or registry.
 #
 #   bash scripts/image.sh          build localhost/destination-propexo:dev (run as root)
-#   bash scripts/image.sh smoke    run spec, check and write from that image against the sandbox
+#   bash scripts/image.sh smoke    run spec, check and write from that image against the sandbox,
+#                                  and check that it holds exactly uv.lock's runtime packages
 #
 # No image can be pulled on the machines this targets, so the base image is a Debian bookworm
 # minbase with python3, made with debootstrap once per machine and cached as
@@ -14,6 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE_IMAGE="localhost/debian-python:bookworm"
 IMAGE="${DESTINATION_PROPEXO_IMAGE:-localhost/destination-propexo:dev}"
 PYTHON="$ROOT/.venv/bin/python"
+UV="$ROOT/.tools/bin/uv"
 # crun and the default rlimits fail on these machines; runc with these limits works.
 PODMAN=(podman --runtime runc)
 LIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
@@ -114,10 +116,10 @@ PY
     fi
 }
 
-run_image() {  # run_image OUTPUT_FILE ARGS... (stdin is passed through)
+run_image() {  # run_image OUTPUT_FILE ARGS... (stdin is passed through; ENTRYPOINT may override)
     local output=$1
     shift
-    "${PODMAN[@]}" run --rm -i --network=host "${LIMITS[@]}" \
+    "${PODMAN[@]}" run --rm -i --network=host "${LIMITS[@]}" ${ENTRYPOINT:+--entrypoint "$ENTRYPOINT"} \
         -v "$WORKDIR/secrets:/secrets:ro" "$IMAGE" "$@" >"$output" 2>"$output.stderr" \
         && echo 0 >"$output.status" || echo $? >"$output.status"
 }
@@ -141,7 +143,7 @@ start_sandbox() {  # sets SANDBOX_PID and SANDBOX_URL
 }
 
 smoke() {
-    [[ -x "$PYTHON" ]] || die "no $PYTHON: run make setup first"
+    [[ -x "$PYTHON" && -x "$UV" ]] || die "no $PYTHON or $UV: run make setup first"
     "${PODMAN[@]}" image exists "$IMAGE" || die "no image $IMAGE: run bash scripts/image.sh first"
     trap cleanup EXIT
     WORKDIR="$(mktemp -d)"
@@ -177,8 +179,39 @@ JSONL
     verdict "write books 3 records and echoes the STATE with destinationStats" "$WORKDIR/write.out" \
         'any(m["type"] == "STATE" and m["state"]["stream"]["stream_state"] == {"cursor": "3"} and m["state"].get("destinationStats", {}).get("recordCount") == 3 for m in messages)'
 
+    # uv.lock's runtime set, each package kept where its marker holds for the image's Python,
+    # against what the image's venv holds: the same names at the same versions, nothing more.
+    "$UV" export --frozen --no-dev --no-emit-project --no-hashes --no-header --no-annotate \
+        --format requirements-txt --quiet >"$secrets/locked.txt"
+    chmod 644 "$secrets/locked.txt"
+    ENTRYPOINT=python run_image "$WORKDIR/lock.out" - <<'PY'
+import importlib.metadata
+import json
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+locked = {}
+for line in open("/secrets/locked.txt", encoding="utf-8"):
+    if line.strip() and not line.lstrip().startswith("#"):
+        requirement = Requirement(line.strip())
+        if requirement.marker is None or requirement.marker.evaluate():
+            locked[canonicalize_name(requirement.name)] = str(requirement.specifier)[2:]
+installed = {
+    canonicalize_name(dist.metadata["Name"]): dist.version
+    for dist in importlib.metadata.distributions()
+}
+connector = installed.pop("destination-propexo", None)
+differences = sorted(set(locked.items()) ^ set(installed.items()))
+print(json.dumps({"locked": len(locked), "installed": len(installed), "connector": connector,
+                  "differences": [f"{name}=={version}" for name, version in differences]}))
+PY
+    verdict "the image holds exactly uv.lock's runtime packages" "$WORKDIR/lock.out" \
+        'messages[-1]["locked"] > 0 and messages[-1]["connector"] and not messages[-1]["differences"]'
+    tail -n 1 "$WORKDIR/lock.out" | sed 's/^/    /'
+
     if ((FAILURES)); then
-        printf 'FAIL: %d of 3 smoke checks failed\n' "$FAILURES"
+        printf 'FAIL: %d of 4 smoke checks failed\n' "$FAILURES"
         exit 1
     fi
     printf 'PASS: smoke test of %s\n' "$IMAGE"

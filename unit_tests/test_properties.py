@@ -177,7 +177,7 @@ def test_the_reader_yields_typed_messages_or_stops_at_the_right_line(lines: list
     if error is not None:
         assert 1 <= error.line_number <= len(lines)
         assert lines[error.line_number - 1].strip()
-        assert str(error).startswith(f"input line {error.line_number}: ")
+        assert str(error).startswith(f"line {error.line_number}: ")
         # The lines before the broken one read cleanly; the broken one alone does not.
         before, none = read_all(lines[: error.line_number - 1])
         assert none is None and len(before) == len(yielded)

@@ -40,14 +40,14 @@ def test_a_broken_line_stops_the_reader_naming_its_number(line: bytes, reason: s
     error = error_of([RECORD, STATE, b"\n", line, RECORD])
     assert error.line_number == 4
     assert reason in str(error)
-    assert str(error).startswith("input line 4: ")
+    assert str(error).startswith("line 4: ")
 
 
 def test_a_truncated_last_line_is_an_error_after_the_messages_before_it() -> None:
     messages = read_messages([RECORD, STATE, RECORD[:-20]])
     assert isinstance(next(messages), RecordMessage)
     assert isinstance(next(messages), StateMessage)
-    with pytest.raises(InputError, match="input line 3: not a JSON message"):
+    with pytest.raises(InputError, match="line 3: not a JSON message"):
         next(messages)
 
 

@@ -117,7 +117,7 @@ def test_the_rejected_records_file_summarises_what_it_appended(tmp_path: Path) -
     rejected_file.append(RECORD, REFUSED)
     rejected_file.flush()
     rejected_file.close()
-    assert rejected_file.summary() == f"rejected records appended to {tmp_path}/rejected.jsonl: 1"
+    assert rejected_file.describe() == f"rejected records appended to {tmp_path}/rejected.jsonl: 1"
 
 
 def test_a_rejected_records_file_that_cannot_be_written_is_a_config_error() -> None:

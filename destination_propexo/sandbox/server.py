@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from destination_propexo.sandbox import api
 from destination_propexo.sandbox.api import Query, Reply
@@ -23,9 +24,12 @@ from destination_propexo.sandbox.state import Event, Store
 from destination_propexo.sandbox.stats import RequestStats
 
 ADMIN_PREFIX = "/_sandbox/"
+DEFAULT_INTEGRATION_ID = "intg-sandbox-resman"
+_SEED_FIELDS = frozenset({"lead_id", "utc", "integration_id", "unit_id", "notes", "lead_source_id"})
 
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/v1/events/appointments/leads/resman/?"), "create"),
+    ("PUT", re.compile(r"/v1/events/appointments/leads/resman/(?P<event_id>[^/]+)/?"), "update"),
     ("GET", re.compile(r"/v1/admin/write-status/(?P<job_id>[^/]+)/?"), "write_status"),
     ("GET", re.compile(r"/v1/admin/logs/writes/?"), "write_logs"),
     ("GET", re.compile(r"/v1/appointments/?"), "read_back"),
@@ -129,8 +133,39 @@ class Sandbox:
         return f"http://{host!s}:{port}"
 
     def appointments(self) -> list[Event]:
-        """Appointments booked so far, duplicates included."""
+        """Appointments as read back now: seeded and booked ones, duplicates included, in the
+        order they came to exist, each at its latest successfully rescheduled time."""
         return self._store.appointments()
+
+    def appointment(self, event_id: str) -> Event | None:
+        """One appointment as read back now, or None (unknown, or its create not yet done)."""
+        return self._store.appointment(event_id)
+
+    def seed_appointment(
+        self,
+        *,
+        lead_id: str,
+        utc: str | dt.datetime,
+        integration_id: str = DEFAULT_INTEGRATION_ID,
+        unit_id: str | None = None,
+        notes: str | None = None,
+        lead_source_id: str | None = None,
+    ) -> str:
+        """Store an existing appointment (no write job, no request counted); its event id.
+
+        It reads back at once, like one booked before the sync, and a PUT can move it. `utc`
+        is ISO 8601 with an offset (`"2030-01-02T15:00:00Z"`) or an aware `datetime`;
+        `integration_id` must be one of the sandbox's integrations. Raises ValueError.
+        """
+        event = self._store.seed_appointment(
+            lead_id=lead_id,
+            utc=utc,
+            integration_id=integration_id,
+            unit_id=unit_id,
+            notes=notes,
+            lead_source_id=lead_source_id,
+        )
+        return str(event["id"])
 
     def stats(self) -> dict[str, int]:
         """Request counters: per endpoint, per notable status, concurrency and busiest minute."""
@@ -151,6 +186,8 @@ class Sandbox:
 
     def _answer(self, endpoint: str, params: dict[str, str], request: _Request) -> Reply:
         if endpoint == "create" and self._dice.revokes_at_this_create():
+            self._revoked = True
+        if endpoint == "update" and self._dice.revokes_at_this_update():
             self._revoked = True
         if self._revoked or request.authorization != f"Bearer {self._token}":
             refused = api.error(401, "unauthorized", "Missing or invalid bearer token")
@@ -173,9 +210,16 @@ class Sandbox:
         store, plan = self._store, dice.plan
         if endpoint == "create":
             return api.create_appointment(store, dice.create(), plan, request.query, request.body)
+        if endpoint == "update":
+            return api.update_appointment(
+                store, dice.update(), plan, params["event_id"], request.query, request.body
+            )
         if endpoint == "write_status":
             if dice.status_503():
                 return api.unavailable(plan.retry_after)
+            garbled = dice.status_garbled()
+            if garbled is not None:
+                return api.garbled_status(garbled)
             return api.write_status(store, params["job_id"])
         if endpoint == "read_back":
             if dice.read_back_503():
@@ -191,6 +235,8 @@ class Sandbox:
         action = (request.method, request.path.removeprefix(ADMIN_PREFIX).rstrip("/"))
         if action == ("GET", "appointments"):
             return Reply(200, {"appointments": self.appointments()})
+        if action == ("POST", "appointments"):
+            return self._admin_seed(request.body)
         if action == ("GET", "stats"):
             return Reply(200, dict(self.stats()))
         if action == ("GET", "faults"):
@@ -210,6 +256,25 @@ class Sandbox:
             404, "not_found", f"No sandbox admin route for {request.method} {request.path}"
         )
 
+    def _admin_seed(self, raw_body: bytes) -> Reply:
+        # `POST /_sandbox/appointments` with `seed_appointment`'s keyword arguments as JSON.
+        try:
+            data = json.loads(raw_body or b"null")
+        except ValueError:
+            return api.error(400, "invalid_request", "Request body is not valid JSON")
+        if not isinstance(data, dict):
+            return api.error(400, "invalid_request", "Expected a JSON object")
+        unknown = sorted(set(data) - _SEED_FIELDS)
+        missing = sorted({"lead_id", "utc"} - set(data))
+        if unknown or missing:
+            message = f"Unknown fields {unknown}, missing fields {missing}"
+            return api.error(400, "invalid_request", message)
+        try:
+            event_id = self.seed_appointment(**data)
+        except ValueError as exc:
+            return api.error(400, "invalid_request", f"Invalid appointment: {exc}")
+        return Reply(200, {"id": event_id, "appointment": self.appointment(event_id)})
+
 
 def is_loopback(host: str) -> bool:
     """Whether `host` is `localhost` or an IPv4 loopback address."""
@@ -226,7 +291,7 @@ def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
     for route_method, pattern, endpoint in _ROUTES:
         match = pattern.fullmatch(path)
         if match is not None and method == route_method:
-            return endpoint, match.groupdict()
+            return endpoint, {name: unquote(value) for name, value in match.groupdict().items()}
     return "other", {}
 
 
@@ -312,7 +377,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply)
 
     def _send(self, reply: Reply) -> None:
-        payload = json.dumps(reply.body).encode() if reply.body is not None else b""
+        if reply.raw is not None:
+            payload = reply.raw
+        else:
+            payload = json.dumps(reply.body).encode() if reply.body is not None else b""
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json")

@@ -6,7 +6,10 @@ import threading
 import time
 from collections.abc import Callable
 
-ENDPOINTS = ("create", "write_status", "read_back", "integration", "write_logs", "other")
+# One counter per served endpoint: `create` (POST), `update` (PUT, a reschedule),
+# `write_status` (one job), `write_logs` (the feed), `read_back`, `integration`; `other` is
+# every request no route matched.
+ENDPOINTS = ("create", "update", "write_status", "write_logs", "read_back", "integration", "other")
 
 
 class RequestStats:

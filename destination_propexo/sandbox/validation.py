@@ -1,4 +1,4 @@
-"""Validation of the create body the way Propexo's Zod strict schema reports it."""
+"""Validation of the create and update bodies the way Propexo's Zod strict schemas report it."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ import datetime as dt
 import re
 
 Issue = dict[str, object]
-
 # (field, required) in the schema's order, which is the order Zod reports issues in.
-CREATE_FIELDS: tuple[tuple[str, bool], ...] = (
+Schema = tuple[tuple[str, bool], ...]
+
+CREATE_FIELDS: Schema = (
     ("integration_id", True),
     ("lead_id", True),
     ("lead_source_id", True),
+    ("appointment_date", True),
+    ("appointment_time", True),
+    ("unit_id", False),
+    ("notes", False),
+)
+# The reschedule (`PUT .../resman/{event_id}`): no integration, lead or lead source in the body.
+UPDATE_FIELDS: Schema = (
     ("appointment_date", True),
     ("appointment_time", True),
     ("unit_id", False),
@@ -34,15 +42,15 @@ def appointment_day(value: str) -> dt.date | None:
         return None
 
 
-def validate_create_body(
-    body: object, *, ignore_unknown: bool
+def validate_body(
+    body: object, schema: Schema, *, ignore_unknown: bool
 ) -> tuple[dict[str, str], list[Issue]]:
-    """The known fields of a create body and the Zod issues found in it (empty when valid)."""
+    """The fields of `body` that `schema` knows, and the Zod issues found in it."""
     if not isinstance(body, dict):
         return {}, [_invalid_type([], "object", body)]
     fields: dict[str, str] = {}
     issues: list[Issue] = []
-    for name, required in CREATE_FIELDS:
+    for name, required in schema:
         if name not in body:
             if required:
                 missing = _invalid_type([name], "string", None)
@@ -64,7 +72,7 @@ def validate_create_body(
             issues.append({"code": "invalid_date", "message": "Invalid date", "path": [name]})
         else:
             fields[name] = value
-    known = {name for name, _ in CREATE_FIELDS}
+    known = {name for name, _ in schema}
     unknown = [key for key in body if key not in known]
     if unknown and not ignore_unknown:
         quoted = ", ".join(f"'{key}'" for key in unknown)
