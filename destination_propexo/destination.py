@@ -29,7 +29,7 @@ from destination_propexo.catalog import configured_streams
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
 from destination_propexo.protocol import Emitter
-from destination_propexo.rejected_file import open_for_append
+from destination_propexo.rejection_sinks import check_sinks
 from destination_propexo.retry import RetryPolicy
 from destination_propexo.session import WINDOW_SIZE, build_client, write_sync
 from destination_propexo.stop import Stop
@@ -56,8 +56,7 @@ def check_connection(
     """Whether the token is accepted and the integration is an active ResMan one, and why."""
     try:
         config = load_config(raw_config)
-        if config.rejected_records_path:
-            open_for_append(config.rejected_records_path).close()
+        check_sinks(config)
     except ConfigError as exc:
         return False, str(exc)
     # A person is waiting for `check`: a short retry budget, then a clear answer.

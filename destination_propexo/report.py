@@ -21,9 +21,17 @@ from destination_propexo.writer import WriteSummary
 
 
 class RejectionSink(Protocol):
-    """Somewhere rejected records are kept for the user (a local file, object storage)."""
+    """Somewhere rejected records are kept for the user (a local file, object storage).
+
+    `append` is called from worker threads, `flush` before each STATE is echoed, `close` at
+    the end of the sync and on a stop; each raises ConfigError when rejections cannot be
+    kept, so the sync stops rather than lose them."""
 
     def append(self, record: RecordMessage, outcome: Rejected) -> None: ...
+
+    def flush(self) -> None:
+        """Make every rejection appended so far durable."""
+        ...
 
     def close(self) -> None: ...
 
@@ -70,6 +78,8 @@ class SyncReport:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
         # next real sync would start after records that were never sent.
         if not self._dry_run:
+            for sink in self._sinks:  # a confirmed state must not cover a rejection in memory
+                sink.flush()
             self._emitter.state(state.state, accepted, rejected)
 
     def progress(self, summary: WriteSummary, in_window: int) -> None:

@@ -26,7 +26,7 @@ from destination_propexo.ledger import BookingLedger
 from destination_propexo.mapping import FieldMatcher
 from destination_propexo.protocol import Emitter, read_messages
 from destination_propexo.ratelimit import RateBudget
-from destination_propexo.rejected_file import RejectedRecordsFile
+from destination_propexo.rejection_sinks import close_sinks, open_sinks
 from destination_propexo.report import RejectionSink, SyncReport
 from destination_propexo.retry import RetryPolicy
 from destination_propexo.sender import AppointmentSender
@@ -81,10 +81,7 @@ class WriteSession:
         self.tracker: StatusTracker | None = None
         self._booker: Booker | None = None
         try:
-            if config.rejected_records_path:
-                self._sinks.append(
-                    RejectedRecordsFile(config.rejected_records_path, dry_run=config.dry_run)
-                )
+            self._sinks = open_sinks(config)
             if config.track_write_status and not config.dry_run:
                 self.tracker = StatusTracker(
                     self.client,
@@ -131,7 +128,7 @@ class WriteSession:
                 ),
             )
         except BaseException:
-            self.close()
+            self.close(stopping=True)
             raise
 
     def _sender(self) -> RequestSender:
@@ -155,7 +152,7 @@ class WriteSession:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(stopping=error is not None)
 
     def run(self, lines: Iterable[bytes]) -> WriteSummary:
         """Write every message read from `lines`; raises the error that stopped the sync."""
@@ -175,10 +172,11 @@ class WriteSession:
         self.report.summary(summary)
         return summary
 
-    def close(self) -> None:
+    def close(self, *, stopping: bool = False) -> None:
         """Stop the workers and close the client and the rejection sinks (idempotent).
 
-        Sinks are closed on a fatal stop too, so every rejection before it is kept."""
+        Sinks are closed on a fatal stop too, so every rejection before it is kept; a sink
+        that cannot be closed raises, unless the sync is already `stopping` on another error."""
         if self._closed:
             return
         self._closed = True
@@ -187,8 +185,7 @@ class WriteSession:
         if self.tracker is not None:
             self.tracker.close()
         self.client.close()
-        for sink in self._sinks:
-            sink.close()
+        close_sinks(self._sinks, stopping=stopping)
 
 
 def write_sync(
