@@ -28,6 +28,7 @@ from requests.adapters import BaseAdapter
 from destination_propexo.catalog import configured_streams
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
+from destination_propexo.mapping import FieldMatcher
 from destination_propexo.protocol import Emitter
 from destination_propexo.rejection_sinks import check_sinks
 from destination_propexo.retry import RetryPolicy
@@ -116,10 +117,13 @@ def write_records(
 ) -> WriteSummary:
     """`write` from the raw config and catalog: every record to an outcome, STATEs when due."""
     config = load_config(raw_config)
-    streams = configured_streams(catalog)
+    streams = configured_streams(catalog, FieldMatcher.build(config.column_renames))
     warning = unknown_options_warning(raw_config)
     if warning:
         logger.warning(warning)
+    for (name, namespace), stream in streams.items():
+        qualified = f"{namespace}.{name}" if namespace else name
+        logger.info(f"stream {qualified}: {stream.mode.value}")
     return write_sync(config, streams, lines, emitter)
 
 

@@ -104,8 +104,8 @@ class SyncReport:
             f"rejected {sum(summary.rejected.values())} ({_breakdown(summary.rejected)})",
             f"still pending in ResMan {summary.pending}",
             f"states {summary.states}",
-            f"requests {counts.total} (create {counts.create}, write status "
-            f"{counts.write_status}, read back {counts.read_back}, integration "
+            f"requests {counts.total} (create {counts.create}, update {counts.update}, "
+            f"write status {counts.write_status}, read back {counts.read_back}, integration "
             f"{counts.integration}), 429s {self._budget.stats.rate_limited}",
             f"polls per job {self._tracker.polls_per_job:.2f}"
             if self._tracker
@@ -144,5 +144,10 @@ def iter_outcome_fields(
     yield "write_status", outcome.write_status
     yield "created_record_id", getattr(outcome, "created_record_id", None)
     yield "errors", list(outcome.errors)
+    if outcome.reschedule is not None:
+        # Which appointment a move touched, and from when to when (UTC).
+        yield "event_id", outcome.reschedule.event_id
+        yield "moved_from", outcome.reschedule.moved_from
+        yield "moved_to", outcome.reschedule.moved_to
     # e.g. a fall-back local time that happens twice, and which occurrence was booked
     yield "time_notes", list(time_notes)

@@ -4,7 +4,7 @@
         summary = session.run(lines)
 
 The parts, in the order data meets them: the stop event and clock (`stop.py`), the rate
-budget, the HTTP client, the booking ledger (append_dedup streams only), the sender (or
+budget, the HTTP client, the booking ledger (unless every stream is append), the sender (or
 the dry run's), the status tracker, the booker's worker pool, the report, the pipeline.
 """
 
@@ -97,7 +97,7 @@ class WriteSession:
                 workers=config.max_requests_in_flight,
                 ledger=(
                     BookingLedger(self.client.lead_appointments, self.stop)
-                    if any(stream.dedup for stream in streams.values())
+                    if any(stream.uses_ledger for stream in streams.values())
                     else None
                 ),
                 tracker=self.tracker,

@@ -29,10 +29,17 @@ from typing import Protocol
 from destination_propexo import outcomes
 from destination_propexo.booking import Booker
 from destination_propexo.brake import RejectionBrake
-from destination_propexo.catalog import Stream, StreamKey
+from destination_propexo.catalog import Stream, StreamKey, WriteMode
 from destination_propexo.errors import SyncStopped, TooManyRejected
 from destination_propexo.inbox import Inbox
-from destination_propexo.mapping import FieldMatcher, Rejection, map_record
+from destination_propexo.mapping import (
+    AppointmentRequest,
+    FieldMatcher,
+    MoveRequest,
+    Rejection,
+    map_move,
+    map_record,
+)
 from destination_propexo.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.protocol import InputMessage, RecordMessage, StateMessage
 from destination_propexo.stop import Stop
@@ -170,7 +177,8 @@ class Pipeline:
             reason = f"stream {record.qualified_name!r} is not in the configured catalog"
             self._decide(record, None, Rejected(outcomes.UNKNOWN_STREAM, reason))
             return
-        mapped = map_record(
+        map_data = map_move if stream.mode is WriteMode.MOVE_BY_EVENT_ID else map_record
+        mapped = map_data(
             record.data,
             default_integration_id=self._mapper.integration_id,
             zone=self._mapper.zone,
@@ -183,10 +191,17 @@ class Pipeline:
         slot = _Slot(record, mapped.lead_id, mapped.time_notes)
         self._window.append(slot)
         self._records_in_window += 1
-        slot.outcome = self._booker.book(mapped, dedup=stream.dedup)
+        slot.outcome = self._start(stream, mapped)
         slot.outcome.add_done_callback(
             self._stop.guarded(lambda done: self._announce(slot, done), "an outcome report")
         )
+
+    def _start(self, stream: Stream, request: AppointmentRequest | MoveRequest) -> Future[Outcome]:
+        if isinstance(request, MoveRequest):
+            return self._booker.move(request)
+        if stream.mode is WriteMode.ONE_UPCOMING_TOUR:
+            return self._booker.book_upcoming(request)
+        return self._booker.book(request, dedup=stream.mode is WriteMode.CREATE_IF_ABSENT)
 
     def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Rejected) -> None:
         self._sink.outcome(record, lead_id, outcome, ())
