@@ -51,16 +51,16 @@ typecheck: $(STAMP)       ## mypy (strict) on the package
 	$(BIN)/mypy
 
 unit: $(STAMP)            ## pure-function tests
-	$(BIN)/pytest unit_tests -q
+	$(BIN)/pytest unit_tests -q -n 4
 
 integration: $(STAMP)     ## the real CLI against the local sandbox
-	$(BIN)/pytest integration_tests -q
+	$(BIN)/pytest integration_tests -q -n 4
 
 bench: $(STAMP)           ## throughput and memory of the real CLI against the sandbox (~2 min)
 	$(BIN)/python benchmarks/bench.py
 
 test: lock-check lint typecheck $(STAMP)  ## everything CI runs on the code: lock in sync, lint, types, all tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 4
 
 image:                    ## build the Docker image with podman and smoke-test it (root)
 	bash scripts/image.sh

@@ -10,7 +10,6 @@ the most frequent reasons.
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 
 from destination_propexo.errors import TooManyRejected
@@ -24,26 +23,24 @@ _QUOTED = re.compile(r"\(got .*\)$|'[^']*'|\"[^\"]*\"|\b[\w-]*\d[\w-]*\b")
 
 
 class RejectionBrake:
-    """Counts outcomes and raises `TooManyRejected` past the threshold; thread-safe."""
+    """Counts outcomes (in input order) and raises `TooManyRejected` past the threshold."""
 
     def __init__(self, max_rejected_percent: int) -> None:
         self._max = max_rejected_percent
-        self._lock = threading.Lock()
         self._done = 0
         self._reasons: Counter[str] = Counter()
 
     def observe(self, outcome: Outcome) -> None:
-        with self._lock:
-            self._done += 1
-            if isinstance(outcome, Rejected):
-                self._reasons[reason_group(outcome)] += 1
-            rejected = sum(self._reasons.values())
-            if self._done < MIN_OUTCOMES or rejected * 100 <= self._max * self._done:
-                return
-            top = "; ".join(
-                f"{count} x {reason}" for reason, count in self._reasons.most_common(SHOWN_REASONS)
-            )
-            done = self._done
+        self._done += 1
+        if isinstance(outcome, Rejected):
+            self._reasons[reason_group(outcome)] += 1
+        rejected = sum(self._reasons.values())
+        if self._done < MIN_OUTCOMES or rejected * 100 <= self._max * self._done:
+            return
+        top = "; ".join(
+            f"{count} x {reason}" for reason, count in self._reasons.most_common(SHOWN_REASONS)
+        )
+        done = self._done
         raise TooManyRejected(
             f"The sync stopped: {rejected} of the first {done} records were rejected "
             f"({rejected * 100 / done:.0f} %), more than max_rejected_percent "

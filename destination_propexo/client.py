@@ -71,6 +71,12 @@ class CreateAnswer(_Answer):
     meta: _JobMeta
 
 
+class UpdateAnswer(_Answer):
+    """200 of a reschedule (PUT): the queued job."""
+
+    meta: _JobMeta
+
+
 class WriteStatusAnswer(_Answer):
     """GET /v1/admin/write-status/{job_id}."""
 
@@ -191,6 +197,7 @@ class BookedAppointment:
 @dataclass
 class RequestCounts:
     create: int = 0
+    update: int = 0
     write_logs: int = 0
     write_status: int = 0
     read_back: int = 0
@@ -262,6 +269,13 @@ class PropexoClient:
         """Queue one create; returns the job id. Sent once: the caller decides on retries."""
         answer = self._request("POST", CREATE_PATH, "create", json=body)
         return _parsed(answer, CreateAnswer).meta.job_id
+
+    def update_appointment(self, event_id: str, body: Mapping[str, str]) -> str:
+        """Queue one reschedule of appointment `event_id`; returns the job id. Sent once, like
+        a create: the caller decides on retries. An unknown event is a NOT_FOUND failure."""
+        path = f"{CREATE_PATH}{quote(event_id, safe='')}"
+        answer = self._request("PUT", path, "update", json=body)
+        return _parsed(answer, UpdateAnswer).meta.job_id
 
     def write_status(self, job_id: str, *, policy: RetryPolicy | None = None) -> WriteStatus:
         path = f"/v1/admin/write-status/{quote(job_id, safe='')}"

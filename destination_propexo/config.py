@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -22,6 +23,7 @@ from destination_propexo.mapping import API_FIELDS, normalise_column
 from destination_propexo.timezones import InvalidTimeValue, validate_zone
 
 PRODUCTION_URL = "https://api.propexo.com"
+REGION_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"
 SANDBOX_URL = "https://api.sandbox.propexo.com"
 
 
@@ -58,6 +60,98 @@ class FieldMapping(BaseModel):
         return value
 
 
+class JsonLinesFormat(BaseModel):
+    """Rejected records as JSON lines, one object per record (`.jsonl`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format_type: Literal["JSONL"] = "JSONL"
+
+
+class CsvFormat(BaseModel):
+    """Rejected records as CSV, one row per record, the record's data as a JSON column (`.csv`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format_type: Literal["CSV"] = "CSV"
+
+
+class NoObjectStorage(BaseModel):
+    """Rejected records are not written to object storage."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    storage_type: Literal["None"] = "None"
+
+
+class S3ObjectStorage(BaseModel):
+    """An S3 or S3-compatible bucket that receives the rejected records of each sync."""
+
+    # extra="ignore": Airbyte's own data-activation block has hidden options (role_arn,
+    # compression, path_format...) that a copied config may carry and that do not apply here.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    storage_type: Literal["S3"]
+    access_key_id: SecretStr
+    secret_access_key: SecretStr
+    s3_bucket_name: str
+    s3_bucket_region: str = ""
+    s3_endpoint: str | None = None
+    bucket_path: str
+    format: JsonLinesFormat | CsvFormat = Field(
+        default_factory=JsonLinesFormat, discriminator="format_type"
+    )
+
+    @field_validator("access_key_id", "secret_access_key")
+    @classmethod
+    def _key_not_blank(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if not key:
+            raise ValueError("is empty")
+        return SecretStr(key)
+
+    @field_validator("s3_bucket_name")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        name = value.strip()
+        if not name or "/" in name or any(c.isspace() for c in name):
+            raise ValueError("must be a bucket name without spaces or '/', e.g. airbyte-rejected")
+        return name
+
+    @field_validator("s3_bucket_region")
+    @classmethod
+    def _region_code(cls, value: str) -> str:
+        region = value.strip().lower()
+        if region and not re.fullmatch(REGION_PATTERN, region):
+            raise ValueError("must be a region code such as us-east-1, or empty")
+        return region
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        # The Airbyte UI sends an emptied optional field as "": that means AWS itself.
+        if value is None or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as http://minio:9000")
+        if parts.path or parts.query or parts.fragment or parts.username:
+            raise ValueError("must be a plain URL without a path, credentials or query")
+        return url
+
+    @field_validator("bucket_path")
+    @classmethod
+    def _path_prefix(cls, value: str) -> str:
+        path = value.strip().strip("/")
+        if path and any(segment in ("", ".", "..") for segment in path.split("/")):
+            raise ValueError("must not hold empty, '.' or '..' segments")
+        return path
+
+
+ObjectStorage = Annotated[NoObjectStorage | S3ObjectStorage, Field(discriminator="storage_type")]
+
+
 class PropexoConfig(BaseModel):
     """What the user configures; see spec.yaml for each option's meaning."""
 
@@ -77,6 +171,7 @@ class PropexoConfig(BaseModel):
     dry_run: bool = False
     rejected_records_path: str | None = None
     max_rejected_percent: int | None = Field(default=None, ge=1, le=100)
+    object_storage_config: ObjectStorage = Field(default_factory=NoObjectStorage)
 
     @field_validator("token")
     @classmethod

@@ -28,12 +28,15 @@ from requests.adapters import BaseAdapter
 from destination_propexo.catalog import configured_streams
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
+from destination_propexo.mapping import FieldMatcher
 from destination_propexo.protocol import Emitter
-from destination_propexo.rejected_file import open_for_append
+from destination_propexo.rejection_sinks import check_sinks
 from destination_propexo.retry import RetryPolicy
 from destination_propexo.session import WINDOW_SIZE, build_client, write_sync
 from destination_propexo.stop import Stop
 from destination_propexo.writer import WriteSummary
+
+logger = logging.getLogger("destination_propexo")
 
 CHECK_POLICY = RetryPolicy(max_attempts=3, max_total_seconds=10, backoff_initial=0.5)
 
@@ -54,8 +57,7 @@ def check_connection(
     """Whether the token is accepted and the integration is an active ResMan one, and why."""
     try:
         config = load_config(raw_config)
-        if config.rejected_records_path:
-            open_for_append(config.rejected_records_path).close()
+        check_sinks(config)
     except ConfigError as exc:
         return False, str(exc)
     # A person is waiting for `check`: a short retry budget, then a clear answer.
@@ -115,10 +117,13 @@ def write_records(
 ) -> WriteSummary:
     """`write` from the raw config and catalog: every record to an outcome, STATEs when due."""
     config = load_config(raw_config)
-    streams = configured_streams(catalog)
+    streams = configured_streams(catalog, FieldMatcher.build(config.column_renames))
     warning = unknown_options_warning(raw_config)
     if warning:
-        emitter.log("WARN", warning)
+        logger.warning(warning)
+    for (name, namespace), stream in streams.items():
+        qualified = f"{namespace}.{name}" if namespace else name
+        logger.info(f"stream {qualified}: {stream.mode.value}")
     return write_sync(config, streams, lines, emitter)
 
 

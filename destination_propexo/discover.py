@@ -2,7 +2,8 @@
 
 One object, `appointment` (a ResMan lead appointment), described with the field names that
 `mapping.py` matches, in the shape of protocol v0.18's `DestinationCatalog`:
-`{"operations": [{"object_name", "sync_mode", "json_schema", "matching_keys"}]}`.
+`{"operations": [{"object_name", "sync_mode", "json_schema", "matching_keys"}]}`, where each
+matching key is a list of fields. What each sync mode and key does: `catalog.py`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,31 @@ from __future__ import annotations
 from typing import Any
 
 from destination_propexo.catalog import SUPPORTED_MODES
-from destination_propexo.mapping import API_FIELDS, MAX_ID_LENGTH, MAX_NOTES_LENGTH
+from destination_propexo.mapping import (
+    CREATE_FIELDS,
+    MAX_ID_LENGTH,
+    MAX_NOTES_LENGTH,
+    MOVE_FIELDS,
+)
 
 OBJECT_NAME = "appointment"
-# What makes two rows the same booking (`AppointmentRequest.slot_key`; the integration comes
-# from the configuration unless a row names its own).
-MATCHING_KEYS = (("lead_id",), ("appointment_date",), ("appointment_time",))
+# append_dedup: one upcoming tour per lead (moved, or created), or create if absent on
+# lead + UTC date + time (`AppointmentRequest.slot_key`; the integration comes from the
+# configuration unless a row names its own). update: the appointment's Propexo id.
+MATCHING_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "append_dedup": (("lead_id",), ("lead_id", "appointment_date", "appointment_time")),
+    "update": (("event_id",),),
+}
 
 _ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": r"^\S+$"}
 _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "event_id": {
+        **_ID,
+        "description": (
+            "Propexo id of the appointment to move (the id read back from Propexo, or the "
+            "created_record_id of its create)."
+        ),
+    },
     "integration_id": {
         **_ID,
         "description": "Propexo id of the ResMan integration; defaults to the configured one.",
@@ -60,13 +77,24 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
 
 
 def appointment_schema() -> dict[str, Any]:
-    """The JSON schema of one appointment row, as `mapping.map_record` accepts it."""
+    """The JSON schema of one appointment row to create, as `mapping.map_record` accepts it."""
+    return _schema(CREATE_FIELDS, ["lead_id", "lead_source_id"])
+
+
+def move_schema() -> dict[str, Any]:
+    """The JSON schema of one row of an `update` stream, as `mapping.map_move` accepts it.
+
+    `lead_id` is optional; with it, a move whose answer was lost can be read back."""
+    return _schema(MOVE_FIELDS, ["event_id"])
+
+
+def _schema(fields: tuple[str, ...], required: list[str]) -> dict[str, Any]:
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
         "additionalProperties": True,
-        "properties": {name: dict(_FIELD_SCHEMAS[name]) for name in API_FIELDS},
-        "required": ["lead_id", "lead_source_id"],
+        "properties": {name: dict(_FIELD_SCHEMAS[name]) for name in fields},
+        "required": required,
         # The tour's time is either one timestamp or a date and a time.
         "anyOf": [
             {"required": ["appointment_datetime"]},
@@ -78,13 +106,13 @@ def appointment_schema() -> dict[str, Any]:
 def destination_catalog() -> dict[str, Any]:
     """The `destination_catalog` payload: one operation per supported sync mode."""
     operations: list[dict[str, Any]] = []
-    for mode, stream in SUPPORTED_MODES.items():
+    for mode in SUPPORTED_MODES:
         operation: dict[str, Any] = {
             "object_name": OBJECT_NAME,
             "sync_mode": mode,
-            "json_schema": appointment_schema(),
+            "json_schema": move_schema() if mode == "update" else appointment_schema(),
         }
-        if stream.dedup:
-            operation["matching_keys"] = [list(key) for key in MATCHING_KEYS]
+        if mode in MATCHING_KEYS:
+            operation["matching_keys"] = [list(key) for key in MATCHING_KEYS[mode]]
         operations.append(operation)
     return {"operations": operations}

@@ -1,6 +1,9 @@
-"""The booking ledger: per appointment slot, what this sync knows for certain.
+"""The booking ledger: per lead, what this sync knows for certain, and whose turn it is.
 
-Every create-if-absent decision reads it, and only final outcomes are written to it:
+Every create-if-absent decision and every one-upcoming-tour decision reads it, and only
+final outcomes are written to it.
+
+Create if absent (append_dedup on lead + date + time), per appointment slot:
 - booked: write status SUCCESS (or PENDING at the bound, or untracked: counted accepted),
   adopted by a read-back after an unclear answer, or found already in Propexo;
 - failed: ResMan refused the job, Propexo refused the request, or retries ran out; a
@@ -11,10 +14,18 @@ A slot whose first row is still being sent is held as a claim (the first row's o
 future): a repeat waits for it, then asks again.
 
 Per lead, the ledger also holds the appointments Propexo had when the lead was first seen,
-read once per lead per sync.
+read once per lead per sync, kept up to date with what this sync's own writes did.
+
+One upcoming tour per lead (append_dedup on `lead_id`): the lead's records take turns in
+input order (`queue_turn`, called as records are read); in its turn a record is judged by
+`reschedule.plan_for_lead` against the lead's appointments (`claim_upcoming`), and its final
+outcome updates them (`settle_upcoming`) before the next record's turn. An outcome that
+leaves the lead's appointments unknown (an unclear create or move) makes the lead's later
+records of the sync rejected as unknown too: acting on a guess could book twice or move the
+wrong way. Moves by event id (`update` streams) take turns per event id the same way.
 
 Memory: entries are kept per lead, least recently used first out, once more than
-`capacity` slots are held; a lead with a claim in flight is never dropped. Dropping a lead
+`capacity` slots are held; a lead with a claim or a turn in flight is never dropped. Dropping a lead
 is safe: when the lead comes again its appointments are read from Propexo again, and that
 read shows every booking whose job succeeded (Propexo reads back a written appointment
 at once). Claims are bounded by the write window (one per record in it).
@@ -22,6 +33,7 @@ at once). Claims are bounded by the write window (one per record in it).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,6 +45,7 @@ from destination_propexo.client import BookedAppointment
 from destination_propexo.errors import LookupUnavailable, RequestFailure
 from destination_propexo.mapping import AppointmentRequest
 from destination_propexo.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.reschedule import Create, Move, Nothing, Refuse, plan_for_lead, utc_instant
 from destination_propexo.stop import Stop
 
 DEFAULT_CAPACITY = 100_000
@@ -40,6 +53,8 @@ LOAD_RECHECK_SECONDS = 0.1
 
 LeadKey = tuple[str, str]
 SlotKey = tuple[str, str]
+# Whose turn: a lead (integration id, lead id), or an appointment (event id,).
+TurnKey = tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -68,9 +83,15 @@ Claim = Settled | Wait | Granted
 class _Lead:
     ready: threading.Event = field(default_factory=threading.Event)
     load_error: BaseException | None = None
-    in_propexo: dict[SlotKey, BookedAppointment] = field(default_factory=dict)
+    # Every appointment of the lead, duplicates included; an id is "" while unconfirmed.
+    in_propexo: list[BookedAppointment] = field(default_factory=list)
     final: dict[SlotKey, Outcome] = field(default_factory=dict)
     in_flight: dict[SlotKey, Future[Outcome]] = field(default_factory=dict)
+    # An earlier write of the lead whose outcome is unknown (one-upcoming-tour streams).
+    unsure: Rejected | None = None
+
+    def at(self, slot: SlotKey) -> BookedAppointment | None:
+        return next((a for a in self.in_propexo if (a.date, a.time) == slot), None)
 
     @property
     def size(self) -> int:
@@ -78,7 +99,8 @@ class _Lead:
 
 
 class BookingLedger:
-    """Create-if-absent decisions for one sync; thread-safe."""
+    """Booking decisions (create if absent, one upcoming tour per lead) and the turns of
+    records of one lead or event, for one sync; thread-safe."""
 
     def __init__(
         self,
@@ -86,12 +108,16 @@ class BookingLedger:
         stop: Stop,
         *,
         capacity: int = DEFAULT_CAPACITY,
+        sync_start: dt.datetime | None = None,
     ) -> None:
+        """`sync_start` (aware; now by default) is what "upcoming" is measured from."""
         self._read_lead = read_lead
         self._stop = stop
         self._capacity = capacity
+        self.sync_start = sync_start or dt.datetime.now(dt.UTC)
         self._lock = threading.Lock()
         self._leads: OrderedDict[LeadKey, _Lead] = OrderedDict()
+        self._turns: dict[TurnKey, Future[Outcome]] = {}
         self._size = 0
 
     def claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> Claim:
@@ -105,7 +131,7 @@ class BookingLedger:
             known = _repeat_of(lead.final.get(slot))
             if known is not None:
                 return Settled(known)
-            existing = lead.in_propexo.get(slot)
+            existing = lead.at(slot)
             if existing is not None:
                 found = Accepted(
                     how=outcomes.EXISTING,
@@ -131,6 +157,69 @@ class BookingLedger:
             if slot not in lead.final:
                 self._size += 1
             lead.final[slot] = outcome
+            self._evict()
+
+    def queue_turn(self, key: TurnKey, outcome: Future[Outcome]) -> Future[Outcome] | None:
+        """Queue a record behind the earlier records of its lead or event (call in input
+        order); returns the outcome to wait for before its turn, or None to go now.
+
+        The outcome of each record is set only after its `settle_upcoming`, so the next
+        record's turn sees what the earlier one did."""
+        with self._lock:
+            before = self._turns.get(key)
+            self._turns[key] = outcome
+        outcome.add_done_callback(lambda done: self._end_turn(key, done))
+        return before if before is not None and not before.done() else None
+
+    def claim_upcoming(self, request: AppointmentRequest) -> Settled | Create | Move:
+        """In the record's turn: settled without a request, or the create or move to send."""
+        lead = self._lead((request.integration_id, request.lead_id))
+        record = utc_instant(request.appointment_date, request.appointment_time)
+        with self._lock:
+            if lead.unsure is not None:
+                return Settled(_after_unsure(lead.unsure))
+            plan = plan_for_lead(record, self.sync_start, list(lead.in_propexo))
+        if isinstance(plan, Move) and not plan.appointment.id:
+            # Booked earlier in this sync without a confirmed id (write status PENDING or
+            # not tracked): Propexo may show it by now.
+            plan = Move(self._confirmed(request, lead, plan.appointment), plan.to)
+        if isinstance(plan, Nothing):
+            return Settled(
+                Accepted(
+                    how=outcomes.EXISTING,
+                    write_status="EXISTING",
+                    created_record_id=plan.appointment.id or None,
+                )
+            )
+        if isinstance(plan, Refuse):
+            return Settled(Rejected(outcomes.SEVERAL_UPCOMING, plan.reason))
+        return plan
+
+    def settle_upcoming(
+        self, request: AppointmentRequest, plan: Create | Move, outcome: Outcome
+    ) -> None:
+        """Record what a granted create or move did to the lead's appointments."""
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is None:  # never dropped in its turn; kept defensive for clarity
+                return
+            if isinstance(outcome, Rejected):
+                if outcome.category == outcomes.OUTCOME_UNKNOWN:
+                    lead.unsure = outcome
+                return
+            booked = BookedAppointment(
+                id=outcome.created_record_id or "",
+                date=request.appointment_date,
+                time=request.appointment_time,
+            )
+            if isinstance(plan, Move):
+                moved = plan.appointment
+                if moved in lead.in_propexo:
+                    lead.in_propexo.remove(moved)
+                booked = BookedAppointment(moved.id or booked.id, booked.date, booked.time)
+            else:
+                self._size += 1
+            lead.in_propexo.append(booked)
             self._evict()
 
     @property
@@ -165,8 +254,7 @@ class BookingLedger:
             lead.ready.set()
             raise _lookup_unavailable(key, exc) from None
         with self._lock:
-            for appointment in found:
-                lead.in_propexo[(appointment.date, appointment.time)] = appointment
+            lead.in_propexo.extend(found)
             self._size += lead.size
             lead.ready.set()
             self._evict()
@@ -178,12 +266,44 @@ class BookingLedger:
         # The newest lead is kept whatever its size: the caller is about to use it.
         for key in list(self._leads)[:-1]:
             lead = self._leads[key]
-            if lead.in_flight or not lead.ready.is_set():
+            if lead.in_flight or not lead.ready.is_set() or key in self._turns:
                 continue
             del self._leads[key]
             self._size -= lead.size
             if self._size <= self._capacity:
                 return
+
+    def _confirmed(
+        self, request: AppointmentRequest, lead: _Lead, unconfirmed: BookedAppointment
+    ) -> BookedAppointment:
+        """The appointment with its id read back from Propexo, or as it was if not shown."""
+        try:
+            found = self._read_lead(request.integration_id, request.lead_id)
+        except RequestFailure:
+            return unconfirmed
+        slot = (unconfirmed.date, unconfirmed.time)
+        with self._lock:
+            known = {a.id for a in lead.in_propexo}
+            for appointment in found:
+                if (appointment.date, appointment.time) == slot and appointment.id not in known:
+                    lead.in_propexo.remove(unconfirmed)
+                    lead.in_propexo.append(appointment)
+                    return appointment
+        return unconfirmed
+
+    def _end_turn(self, key: TurnKey, done: Future[Outcome]) -> None:
+        with self._lock:
+            if self._turns.get(key) is done:
+                del self._turns[key]
+
+
+def _after_unsure(earlier: Rejected) -> Rejected:
+    return Rejected(
+        outcomes.OUTCOME_UNKNOWN,
+        "not sent: an earlier row of this lead in this sync has an unknown outcome, so where "
+        f"the lead's tour stands is not known ({earlier.reason})",
+        job_id=earlier.job_id,
+    )
 
 
 def _repeat_of(first: Outcome | None) -> Outcome | None:

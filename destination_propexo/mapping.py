@@ -1,4 +1,5 @@
-"""Record -> `AppointmentRequest`, or a `Rejection` naming the field and the value (pure)."""
+"""Record -> `AppointmentRequest` (a create) or `MoveRequest` (a move by event id), or a
+`Rejection` naming the field and the value (pure)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from destination_propexo.timezones import InvalidTimeValue, appointment_slot
+from destination_propexo.timezones import InvalidTimeValue, UtcSlot, appointment_slot
 from destination_propexo.values import shown
 
 ID_FIELDS = ("integration_id", "lead_id", "lead_source_id", "unit_id")
 TIME_FIELDS = ("appointment_date", "appointment_time", "appointment_datetime")
-API_FIELDS = (*ID_FIELDS, *TIME_FIELDS, "notes")
+# What a create reads, and what a move by event id (an `update` stream) reads.
+CREATE_FIELDS = (*ID_FIELDS, *TIME_FIELDS, "notes")
+MOVE_FIELDS = ("event_id", "integration_id", "lead_id", "unit_id", *TIME_FIELDS, "notes")
+API_FIELDS = (*CREATE_FIELDS, "event_id")
 MAX_ID_LENGTH = 255
 MAX_NOTES_LENGTH = 4000
 # Tab, newline and carriage return are ordinary in notes; other C0/C1 controls and lone
@@ -62,6 +66,38 @@ class AppointmentRequest:
             "appointment_date": f"{self.appointment_date}T{self.appointment_time}Z",
             "appointment_time": self.appointment_time,
         }
+        if self.unit_id is not None:
+            body["unit_id"] = self.unit_id
+        if self.notes is not None:
+            body["notes"] = self.notes
+        return body
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """One reschedule (PUT) of an existing appointment to a UTC date and time.
+
+    `event_id` is None only for an appointment booked earlier in this sync whose id is not
+    confirmed; `moved_from` (UTC, `2041-07-21T15:15:00Z`) is None when only the id is known.
+    `lead_id` lets an unclear answer be read back (Propexo reads appointments per lead)."""
+
+    event_id: str | None
+    integration_id: str
+    lead_id: str | None
+    appointment_date: str
+    appointment_time: str
+    unit_id: str | None = None
+    notes: str | None = None
+    moved_from: str | None = None
+    time_notes: tuple[str, ...] = ()
+
+    @property
+    def moved_to(self) -> str:
+        return f"{self.appointment_date}T{self.appointment_time}Z"
+
+    def body(self) -> dict[str, str]:
+        """The PUT body: date and time, and unit and notes only when the row has them."""
+        body = {"appointment_date": self.moved_to, "appointment_time": self.appointment_time}
         if self.unit_id is not None:
             body["unit_id"] = self.unit_id
         if self.notes is not None:
@@ -175,22 +211,13 @@ def map_record(
 ) -> AppointmentRequest | Rejection:
     """Turn one record's data into the request to send, or say why it cannot be sent."""
     try:
-        fields = matcher.match(data)
-        values = {name: value for name, (_, value) in fields.items()}
-        integration_id = (
-            _id_value("integration_id", values.get("integration_id"), required=False)
-            or default_integration_id
-        )
+        values = _values(data, matcher)
+        integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=True)
         lead_source_id = _id_value("lead_source_id", values.get("lead_source_id"), required=True)
         unit_id = _id_value("unit_id", values.get("unit_id"), required=False)
         notes = _notes_value(values.get("notes"))
-        slot = appointment_slot(
-            date=values.get("appointment_date"),
-            time=values.get("appointment_time"),
-            datetime=values.get("appointment_datetime"),
-            zone=zone,
-        )
+        slot = _slot(values, zone)
     except (_Invalid, InvalidTimeValue) as exc:
         return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
     # required=True never returns None
@@ -205,4 +232,51 @@ def map_record(
         unit_id=unit_id,
         notes=notes,
         time_notes=slot.notes,
+    )
+
+
+def map_move(
+    data: Mapping[str, Any],
+    *,
+    default_integration_id: str,
+    zone: str,
+    matcher: FieldMatcher,
+) -> MoveRequest | Rejection:
+    """A record of an `update` stream -> the move of appointment `event_id`, or why not."""
+    try:
+        values = _values(data, matcher)
+        event_id = _id_value("event_id", values.get("event_id"), required=True)
+        integration_id = _integration_id(values, default_integration_id)
+        lead_id = _id_value("lead_id", values.get("lead_id"), required=False)
+        unit_id = _id_value("unit_id", values.get("unit_id"), required=False)
+        notes = _notes_value(values.get("notes"))
+        slot = _slot(values, zone)
+    except (_Invalid, InvalidTimeValue) as exc:
+        return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
+    return MoveRequest(
+        event_id=event_id,
+        integration_id=integration_id,
+        lead_id=lead_id,
+        appointment_date=slot.date,
+        appointment_time=slot.time,
+        unit_id=unit_id,
+        notes=notes,
+        time_notes=slot.notes,
+    )
+
+
+def _values(data: Mapping[str, Any], matcher: FieldMatcher) -> dict[str, Any]:
+    return {name: value for name, (_, value) in matcher.match(data).items()}
+
+
+def _integration_id(values: Mapping[str, Any], default: str) -> str:
+    return _id_value("integration_id", values.get("integration_id"), required=False) or default
+
+
+def _slot(values: Mapping[str, Any], zone: str) -> UtcSlot:
+    return appointment_slot(
+        date=values.get("appointment_date"),
+        time=values.get("appointment_time"),
+        datetime=values.get("appointment_datetime"),
+        zone=zone,
     )

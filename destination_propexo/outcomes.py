@@ -10,6 +10,7 @@ EXISTING = "already booked"
 ADOPTED = "adopted after an unclear answer"
 DUPLICATE_ROW = "duplicate row in this sync"
 DRY_RUN = "dry run"
+RESCHEDULED = "rescheduled"
 
 # Why a record was rejected, grouped by what the user must do about it.
 INVALID_RECORD = "invalid record"
@@ -18,17 +19,33 @@ REFUSED_BY_PROPEXO = "refused by Propexo"
 FAILED_IN_RESMAN = "write failed in ResMan"
 OUTCOME_UNKNOWN = "outcome unknown"
 NOT_BOOKED = "not booked after retries"
+SEVERAL_UPCOMING = "lead has several upcoming tours"
+NOT_CONFIRMED_YET = "earlier write of the lead not confirmed"
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """Which appointment a record moves, from when to when (UTC, `2041-07-21T15:15:00Z`).
+
+    `event_id` is None when the appointment was booked earlier in this sync and its id is
+    not known; `moved_from` is None when only the appointment's id is known (update mode)."""
+
+    event_id: str | None
+    moved_from: str | None
+    moved_to: str
 
 
 @dataclass(frozen=True)
 class Accepted:
-    """Propexo queued (and, when tracked, confirmed) the appointment, or it already existed."""
+    """Propexo queued (and, when tracked, confirmed) the appointment or its move, or it already
+    existed."""
 
     how: str = CREATED
     job_id: str | None = None
     write_status: str = "UNTRACKED"
     created_record_id: str | None = None
     errors: tuple[str, ...] = ()
+    reschedule: Reschedule | None = None
 
 
 @dataclass(frozen=True)
@@ -40,11 +57,13 @@ class Rejected:
     job_id: str | None = None
     write_status: str | None = None
     errors: tuple[str, ...] = ()
+    reschedule: Reschedule | None = None
 
 
 @dataclass(frozen=True)
 class Queued:
-    """An intermediate result: the create was answered with a job still to be confirmed."""
+    """An intermediate result: the write (a create or a move) was answered with a job still to
+    be confirmed."""
 
     job_id: str
 

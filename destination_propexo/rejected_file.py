@@ -12,16 +12,13 @@ such as `/local/propexo/rejected.jsonl` lands in `/tmp/airbyte_local/propexo/` t
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
-
-import orjson
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
 from destination_propexo.errors import ConfigError
 from destination_propexo.outcomes import Rejected
 from destination_propexo.protocol import RecordMessage
+from destination_propexo.rejection import rejection_entry, to_json
 
 
 def open_for_append(path: str) -> IO[str]:
@@ -39,7 +36,7 @@ def open_for_append(path: str) -> IO[str]:
 
 
 class RejectedRecordsFile:
-    """Appends rejected records to one file as JSON lines; thread-safe."""
+    """Appends rejected records to one file as JSON lines; thread-safe (a `RejectionSink`)."""
 
     def __init__(self, path: str, *, dry_run: bool = False) -> None:
         self.path = path
@@ -49,19 +46,8 @@ class RejectedRecordsFile:
         self.written = 0
 
     def append(self, record: RecordMessage, outcome: Rejected) -> None:
-        entry = {
-            "stream": record.stream,
-            "namespace": record.namespace,
-            "line": record.line_number,
-            "category": outcome.category,
-            "reason": outcome.reason,
-            "errors": list(outcome.errors),
-            "job_id": outcome.job_id,
-            "rejected_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            "dry_run": self._dry_run,
-            "data": record.data,
-        }
-        line = filter_secrets(orjson.dumps(entry).decode()) + "\n"
+        entry = rejection_entry(record, outcome, dry_run=self._dry_run)
+        line = to_json(entry).decode() + "\n"
         with self._lock:
             try:
                 self._file.write(line)
@@ -72,9 +58,12 @@ class RejectedRecordsFile:
                 ) from None
             self.written += 1
 
-    def describe(self) -> str:
-        return f"rejected records appended to {self.path}: {self.written}"
+    def flush(self) -> None:
+        """Nothing to do: each line is flushed as it is written."""
 
     def close(self) -> None:
         with self._lock:
             self._file.close()
+
+    def describe(self) -> str:
+        return f"rejected records appended to {self.path}: {self.written}"

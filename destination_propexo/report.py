@@ -21,9 +21,17 @@ from destination_propexo.writer import WriteSummary
 
 
 class RejectionSink(Protocol):
-    """Somewhere rejected records are kept for the user (a local file, object storage)."""
+    """Somewhere rejected records are kept for the user (a local file, object storage).
+
+    `append` is called from worker threads, `flush` before each STATE is echoed, `close` at
+    the end of the sync and on a stop; each raises ConfigError when rejections cannot be
+    kept, so the sync stops rather than lose them."""
 
     def append(self, record: RecordMessage, outcome: Rejected) -> None: ...
+
+    def flush(self) -> None:
+        """Make every rejection appended so far durable."""
+        ...
 
     def close(self) -> None: ...
 
@@ -70,6 +78,8 @@ class SyncReport:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
         # next real sync would start after records that were never sent.
         if not self._dry_run:
+            for sink in self._sinks:  # a confirmed state must not cover a rejection in memory
+                sink.flush()
             self._emitter.state(state.state, accepted, rejected)
 
     def progress(self, summary: WriteSummary, in_window: int) -> None:
@@ -94,8 +104,8 @@ class SyncReport:
             f"rejected {sum(summary.rejected.values())} ({_breakdown(summary.rejected)})",
             f"still pending in ResMan {summary.pending}",
             f"states {summary.states}",
-            f"requests {counts.total} (create {counts.create}, write logs "
-            f"{counts.write_logs}, write status {counts.write_status}, read back "
+            f"requests {counts.total} (create {counts.create}, update {counts.update}, "
+            f"write logs {counts.write_logs}, write status {counts.write_status}, read back "
             f"{counts.read_back}, integration {counts.integration}), 429s "
             f"{self._budget.stats.rate_limited}",
             _confirmations(self._tracker),
@@ -144,5 +154,10 @@ def iter_outcome_fields(
     yield "write_status", outcome.write_status
     yield "created_record_id", getattr(outcome, "created_record_id", None)
     yield "errors", list(outcome.errors)
+    if outcome.reschedule is not None:
+        # Which appointment a move touched, and from when to when (UTC).
+        yield "event_id", outcome.reschedule.event_id
+        yield "moved_from", outcome.reschedule.moved_from
+        yield "moved_to", outcome.reschedule.moved_to
     # e.g. a fall-back local time that happens twice, and which occurrence was booked
     yield "time_notes", list(time_notes)

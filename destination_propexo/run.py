@@ -108,7 +108,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
         if args.command == "check":
             warning = unknown_options_warning(config)
             if warning:
-                emitter.log("WARN", warning)
+                logger.warning(warning)
             ok, message = check_connection(config)
             emitter.connection_status(ok, f"{message} Warning: {warning}." if warning else message)
             return 0

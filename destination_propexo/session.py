@@ -4,7 +4,7 @@
         summary = session.run(lines)
 
 The parts, in the order data meets them: the stop event and clock (`stop.py`), the rate
-budget, the HTTP client, the booking ledger (append_dedup streams only), the sender (or
+budget, the HTTP client, the booking ledger (unless every stream is append), the sender (or
 the dry run's), the status tracker, the booker's worker pool, the report, the pipeline.
 """
 
@@ -27,7 +27,7 @@ from destination_propexo.ledger import BookingLedger
 from destination_propexo.mapping import FieldMatcher
 from destination_propexo.protocol import Emitter, read_messages
 from destination_propexo.ratelimit import RateBudget
-from destination_propexo.rejected_file import RejectedRecordsFile
+from destination_propexo.rejection_sinks import close_sinks, open_sinks
 from destination_propexo.report import RejectionSink, SyncReport
 from destination_propexo.retry import RetryPolicy
 from destination_propexo.sender import AppointmentSender
@@ -82,10 +82,7 @@ class WriteSession:
         self.tracker: StatusTracker | None = None
         self._booker: Booker | None = None
         try:
-            if config.rejected_records_path:
-                self._sinks.append(
-                    RejectedRecordsFile(config.rejected_records_path, dry_run=config.dry_run)
-                )
+            self._sinks = open_sinks(config)
             # Every pool may use the client's whole in-flight bound (its threads start only
             # as tasks need them): a smaller pool would cap its share of the budget.
             workers = config.max_requests_in_flight or MAX_IN_FLIGHT
@@ -105,7 +102,7 @@ class WriteSession:
                 workers=workers,
                 ledger=(
                     BookingLedger(self.client.lead_appointments, self.stop)
-                    if any(stream.dedup for stream in streams.values())
+                    if any(stream.uses_ledger for stream in streams.values())
                     else None
                 ),
                 tracker=self.tracker,
@@ -136,7 +133,7 @@ class WriteSession:
                 ),
             )
         except BaseException:
-            self.close()
+            self.close(stopping=True)
             raise
 
     def _sender(self) -> RequestSender:
@@ -160,7 +157,7 @@ class WriteSession:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(stopping=error is not None)
 
     def run(self, lines: Iterable[bytes]) -> WriteSummary:
         """Write every message read from `lines`; raises the error that stopped the sync."""
@@ -180,10 +177,11 @@ class WriteSession:
         self.report.summary(summary)
         return summary
 
-    def close(self) -> None:
+    def close(self, *, stopping: bool = False) -> None:
         """Stop the workers and close the client and the rejection sinks (idempotent).
 
-        Sinks are closed on a fatal stop too, so every rejection before it is kept."""
+        Sinks are closed on a fatal stop too, so every rejection before it is kept; a sink
+        that cannot be closed raises, unless the sync is already `stopping` on another error."""
         if self._closed:
             return
         self._closed = True
@@ -192,8 +190,7 @@ class WriteSession:
         if self.tracker is not None:
             self.tracker.close()
         self.client.close()
-        for sink in self._sinks:
-            sink.close()
+        close_sinks(self._sinks, stopping=stopping)
 
 
 def write_sync(

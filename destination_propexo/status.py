@@ -105,10 +105,11 @@ class TrackerStats:
 
 
 class StatusTracker:
-    """Confirms write jobs from the feed and by write status; thread-safe.
+    """Confirms write jobs by write status, or from the feed with `feed`; thread-safe.
 
-    `coming` counts jobs on their way (creates not yet answered); `say` logs a line for
-    the operator; `wall` is the clock the feed's times are compared with."""
+    `first_delay`: when a job is first looked for, until one is learnt; `coming` counts jobs
+    on their way (writes not yet answered); `say` logs a line for the operator; `wall` is the
+    clock the feed's times are compared with; `start=False` leaves the schedule to `pump`."""
 
     def __init__(
         self,
@@ -117,7 +118,8 @@ class StatusTracker:
         *,
         timeout_seconds: float,
         workers: int,
-        feed: bool = True,
+        feed: bool = False,
+        first_delay: float = EXPECTED_SECONDS,
         coming: Callable[[], int] = lambda: 0,
         say: Callable[[str], None] = lambda text: None,
         wall: Callable[[], float] = time.time,
@@ -139,7 +141,7 @@ class StatusTracker:
         self._fallbacks: list[_Entry] = []
         self._polls: list[_Entry] = []
         self._order = itertools.count()
-        self._expected = EXPECTED_SECONDS
+        self._expected = first_delay
         self._fruitless = 0
         self._failed_in_a_row = 0
         self._finished_unseen = 0

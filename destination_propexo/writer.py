@@ -29,10 +29,17 @@ from typing import Protocol
 from destination_propexo import outcomes
 from destination_propexo.booking import Booker
 from destination_propexo.brake import RejectionBrake
-from destination_propexo.catalog import Stream, StreamKey
-from destination_propexo.errors import SyncStopped
+from destination_propexo.catalog import Stream, StreamKey, WriteMode
+from destination_propexo.errors import SyncStopped, TooManyRejected
 from destination_propexo.inbox import Inbox
-from destination_propexo.mapping import FieldMatcher, Rejection, map_record
+from destination_propexo.mapping import (
+    AppointmentRequest,
+    FieldMatcher,
+    MoveRequest,
+    Rejection,
+    map_move,
+    map_record,
+)
 from destination_propexo.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.protocol import InputMessage, RecordMessage, StateMessage
 from destination_propexo.stop import Stop
@@ -170,7 +177,8 @@ class Pipeline:
             reason = f"stream {record.qualified_name!r} is not in the configured catalog"
             self._decide(record, None, Rejected(outcomes.UNKNOWN_STREAM, reason))
             return
-        mapped = map_record(
+        map_data = map_move if stream.mode is WriteMode.MOVE_BY_EVENT_ID else map_record
+        mapped = map_data(
             record.data,
             default_integration_id=self._mapper.integration_id,
             zone=self._mapper.zone,
@@ -183,28 +191,26 @@ class Pipeline:
         slot = _Slot(record, mapped.lead_id, mapped.time_notes)
         self._window.append(slot)
         self._records_in_window += 1
-        slot.outcome = self._booker.book(mapped, dedup=stream.dedup)
+        slot.outcome = self._start(stream, mapped)
         slot.outcome.add_done_callback(
             self._stop.guarded(lambda done: self._announce(slot, done), "an outcome report")
         )
+
+    def _start(self, stream: Stream, request: AppointmentRequest | MoveRequest) -> Future[Outcome]:
+        if isinstance(request, MoveRequest):
+            return self._booker.move(request)
+        if stream.mode is WriteMode.ONE_UPCOMING_TOUR:
+            return self._booker.book_upcoming(request)
+        return self._booker.book(request, dedup=stream.mode is WriteMode.CREATE_IF_ABSENT)
 
     def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Rejected) -> None:
         self._sink.outcome(record, lead_id, outcome, ())
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
-        if self._brake is not None:
-            try:
-                self._brake.observe(outcome)
-            except Exception as exc:  # the brake's stop, raised on the main thread
-                self._stop.stop(exc)
-                raise SyncStopped("the rejection brake stopped the sync") from None
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         outcome = done.result()
         self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes)
-        if self._brake is not None:
-            # Before `announced`: past the threshold, the stop comes before any later STATE.
-            self._brake.observe(outcome)
         slot.announced.set()
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
@@ -239,6 +245,14 @@ class Pipeline:
         self._maybe_report_progress()
 
     def _count(self, outcome: Outcome) -> None:
+        if self._brake is not None:
+            # Judged in input order, as records leave the window: local rejections are
+            # known at once and accepts later, so judging as outcomes arrive would be biased.
+            try:
+                self._brake.observe(outcome)
+            except TooManyRejected as exc:
+                self._stop.stop(exc)
+                raise SyncStopped("the rejection brake stopped the sync") from None
         if isinstance(outcome, Accepted):
             self.summary.accepted[outcome.how] += 1
             self.summary.pending += outcome.write_status == "PENDING"

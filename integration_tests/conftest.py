@@ -22,6 +22,7 @@ import pytest
 from destination_propexo import run as cli_main
 from destination_propexo.protocol import Emitter
 from destination_propexo.sandbox import Sandbox
+from integration_tests.object_storage import S3Server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "sandbox-token"
@@ -185,3 +186,18 @@ def booked_slots(sandbox: Sandbox) -> list[tuple[str, str]]:
         (appointment["associated_lead_ids"][0], appointment["appointment_datetime"])
         for appointment in sandbox.appointments()
     ]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: S3Server) -> Iterator[S3Server]:
+    """moto's S3 on 127.0.0.1 with an empty bucket; emptied again after the test."""
+    s3_server.create_bucket()
+    yield s3_server
+    s3_server.reset()

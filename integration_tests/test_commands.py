@@ -14,7 +14,7 @@ def test_spec_prints_one_spec_message_with_the_required_options(cli: Cli) -> Non
     spec = message["spec"]
     assert spec["connectionSpecification"]["required"] == ["token", "integration_id"]
     assert spec["connectionSpecification"]["properties"]["token"]["airbyte_secret"] is True
-    assert spec["supported_destination_sync_modes"] == ["append", "append_dedup"]
+    assert spec["supported_destination_sync_modes"] == ["append", "append_dedup", "update"]
 
 
 def test_check_succeeds_for_an_active_resman_integration(cli: Cli) -> None:

@@ -302,10 +302,15 @@ def test_discover_describes_the_appointment_object_for_each_sync_mode(cli: Cli) 
     assert [(o["object_name"], o["sync_mode"]) for o in operations] == [
         ("appointment", "append"),
         ("appointment", "append_dedup"),
+        ("appointment", "update"),
     ]
-    append, dedup = operations
+    append, dedup, update = operations
     assert "matching_keys" not in append
-    assert dedup["matching_keys"] == [["lead_id"], ["appointment_date"], ["appointment_time"]]
+    assert dedup["matching_keys"] == [
+        ["lead_id"],
+        ["lead_id", "appointment_date", "appointment_time"],
+    ]
+    assert update["matching_keys"] == [["event_id"]]
     schema = dedup["json_schema"]
     assert schema == append["json_schema"]
     assert schema["required"] == ["lead_id", "lead_source_id"]
@@ -321,3 +326,14 @@ def test_discover_describes_the_appointment_object_for_each_sync_mode(cli: Cli) 
     }
     assert schema["properties"]["appointment_date"]["format"] == "date"
     assert schema["properties"]["appointment_datetime"]["format"] == "date-time"
+    assert update["json_schema"]["required"] == ["event_id"]
+    assert set(update["json_schema"]["properties"]) == {
+        "event_id",
+        "integration_id",
+        "lead_id",
+        "unit_id",
+        "appointment_date",
+        "appointment_time",
+        "appointment_datetime",
+        "notes",
+    }

@@ -1,13 +1,18 @@
-"""A real demo sync: the local Propexo sandbox, then spec, check and write on demo/tours.csv.
+"""A real demo: the local Propexo sandbox, then spec, check and two syncs.
 
-The CSV stands for a warehouse export of tours (property-local Chicago times, a few bad
-rows). It is turned into the Airbyte messages a source would send (a STATE every 10 rows)
-and piped into the connector's own command line, exactly as Airbyte runs it.
+demo/tours.csv stands for a warehouse export of tours (property-local Chicago times, a few bad
+rows); demo/tours-rescheduled.csv is the same export a day later, after five tours changed
+time. Each is turned into the Airbyte messages a source would send (a STATE every 10 rows)
+and piped into the connector's own command line, exactly as Airbyte runs it. The stream is
+append_dedup with primary key lead_id (one upcoming tour per lead): the first sync books the
+tours, the second moves the five that changed and books nothing twice.
 """
 
 from __future__ import annotations
 
+import collections
 import csv
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -16,10 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pendulum
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-output"
 CONNECTOR = [sys.executable, "-m", "destination_propexo.run"]
 STATE_EVERY = 10
+ZONE = "America/Chicago"
 
 
 def start_sandbox() -> tuple[subprocess.Popen[str], str]:
@@ -57,11 +65,13 @@ def state(row: int) -> dict[str, Any]:
     }
 
 
-def run(command: str, *args: str, stdin: bytes | None = None) -> list[dict[str, Any]]:
+def run(
+    command: str, *args: str, stdin: bytes | None = None, name: str | None = None
+) -> list[dict[str, Any]]:
     result = subprocess.run(
         [*CONNECTOR, command, *args], input=stdin, capture_output=True, check=False
     )
-    (OUT / f"{command}.jsonl").write_bytes(result.stdout)
+    (OUT / f"{name or command}.jsonl").write_bytes(result.stdout)
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     if result.returncode != 0:
         print(f"{command} exited {result.returncode}")
@@ -77,7 +87,7 @@ def main() -> int:
             "token": "sandbox-token",
             "integration_id": "intg-sandbox-resman",
             "api_url": url,
-            "source_timezone": "America/Chicago",
+            "source_timezone": ZONE,
             "requests_per_minute": 600,
         }
         catalog = {
@@ -90,44 +100,87 @@ def main() -> int:
                     },
                     "sync_mode": "full_refresh",
                     "destination_sync_mode": "append_dedup",
+                    # One upcoming tour per lead: a row whose time changed moves the tour.
+                    "primary_key": [["lead_id"]],
                 }
             ]
         }
         (OUT / "config.json").write_text(json.dumps(config, indent=2))
         (OUT / "catalog.json").write_text(json.dumps(catalog, indent=2))
-        stdin = b"".join(json.dumps(m).encode() + b"\n" for m in messages(ROOT / "demo/tours.csv"))
-        (OUT / "input.jsonl").write_bytes(stdin)
 
         spec = run("spec")[0]["spec"]["connectionSpecification"]["properties"]
         print(f"spec:  {len(spec)} options: {', '.join(spec)}")
         status = run("check", "--config", str(OUT / "config.json"))[-1]["connectionStatus"]
         print(f"check: {status['status']}: {status.get('message')}\n")
 
-        output = run(
-            "write",
-            "--config",
-            str(OUT / "config.json"),
-            "--catalog",
-            str(OUT / "catalog.json"),
-            stdin=stdin,
-        )
+        print("== First sync: demo/tours.csv ==")
+        show_write(write("tours.csv", "write"))
+        first = appointments(url)
+        print(f"\nThe sandbox now holds {len(first)} appointments.\n")
+
+        print("== Second sync: demo/tours-rescheduled.csv (five tours changed time) ==")
+        output = write("tours-rescheduled.csv", "write-rescheduled")
+        show_moves(output)
         show_write(output)
-        with urllib.request.urlopen(f"{url}/_sandbox/appointments") as answer:  # noqa: S310
-            booked = json.load(answer)["appointments"]
-        print(f"\nThe sandbox now holds {len(booked)} appointments. Files: {OUT}")
+        second = appointments(url)
+        per_lead = collections.Counter(lead for a in second for lead in a["associated_lead_ids"])
+        twice = sorted(lead for lead, count in per_lead.items() if count > 1)
+        print(
+            f"\nThe sandbox still holds {len(second)} appointments "
+            f"({len(second) - len(first)} new); leads with two tours: {', '.join(twice) or 'none'}."
+        )
+        print(f"Files: {OUT}")
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
     return 0
 
 
+def write(csv_name: str, name: str) -> list[dict[str, Any]]:
+    """One sync of a demo CSV file through the connector's `write`."""
+    stdin = b"".join(json.dumps(m).encode() + b"\n" for m in messages(ROOT / "demo" / csv_name))
+    (OUT / f"input-{name}.jsonl").write_bytes(stdin)
+    args = ("--config", str(OUT / "config.json"), "--catalog", str(OUT / "catalog.json"))
+    return run("write", *args, stdin=stdin, name=name)
+
+
+def appointments(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{url}/_sandbox/appointments") as answer:  # noqa: S310
+        booked: list[dict[str, Any]] = json.load(answer)["appointments"]
+    return booked
+
+
+def outcomes(output: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    prefix = "record outcome: "
+    for message in output:
+        if message["type"] == "LOG" and message["log"]["message"].startswith(prefix):
+            yield json.loads(message["log"]["message"].removeprefix(prefix))
+
+
+def show_moves(output: list[dict[str, Any]]) -> None:
+    print("write: tours moved")
+    for outcome in sorted(outcomes(output), key=lambda o: o["line"]):
+        if outcome["outcome"] == "accepted" and outcome["how"] == "rescheduled":
+            print(
+                f"  {outcome['lead_id']}  {outcome['event_id']}  "
+                f"{local(outcome['moved_from'])} -> {local(outcome['moved_to'])} (Chicago), "
+                f"{outcome['write_status']}"
+            )
+    hows = collections.Counter(o["how"] for o in outcomes(output) if o["outcome"] == "accepted")
+    print("  accepted: " + ", ".join(f"{how} {n}" for how, n in sorted(hows.items())))
+
+
+def local(utc: str) -> str:
+    # pendulum (the connector's own zone data), so no system tz database is needed.
+    moment = dt.datetime.fromisoformat(utc.replace("Z", "+00:00"))
+    return pendulum.instance(moment).in_timezone(ZONE).strftime("%a %b %d %H:%M")
+
+
 def show_write(output: list[dict[str, Any]]) -> None:
     print("write: rejected records")
-    for message in output:
-        if message["type"] == "LOG" and message["log"]["message"].startswith("record outcome: "):
-            outcome = json.loads(message["log"]["message"].removeprefix("record outcome: "))
-            if outcome["outcome"] == "rejected":
-                print(f"  line {outcome['line']:>3}  {outcome['reason']}")
+    for outcome in sorted(outcomes(output), key=lambda o: o["line"]):
+        if outcome["outcome"] == "rejected":
+            print(f"  line {outcome['line']:>3}  {outcome['reason']}")
     print("write: states echoed")
     for message in output:
         if message["type"] == "STATE":

@@ -136,7 +136,7 @@ class ScriptedTransport(BaseAdapter):
     """Answers each request from a script per endpoint; records what was sent.
 
     `script[endpoint]` is a list of answers served in order (the last one repeats) or a
-    function of the request. Endpoints: create, write_status, write_logs, read_back,
+    function of the request. Endpoints: create, update, write_status, write_logs, read_back,
     integration.
     """
 
@@ -181,6 +181,8 @@ def _endpoint(request: requests.PreparedRequest) -> str:
     path = (request.path_url or "").split("?")[0]
     if request.method == "POST" and path.startswith("/v1/events/appointments/leads/resman/"):
         return "create"
+    if request.method == "PUT" and path.startswith("/v1/events/appointments/leads/resman/"):
+        return "update"
     if path.startswith("/v1/admin/write-status/"):
         return "write_status"
     if path.startswith("/v1/admin/logs/writes"):

@@ -10,16 +10,25 @@ from typing import Any
 import jsonschema
 import pytest
 
-from destination_propexo.discover import appointment_schema, destination_catalog
-from destination_propexo.mapping import API_FIELDS, AppointmentRequest, FieldMatcher, map_record
+from destination_propexo.discover import appointment_schema, destination_catalog, move_schema
+from destination_propexo.mapping import (
+    CREATE_FIELDS,
+    MOVE_FIELDS,
+    AppointmentRequest,
+    FieldMatcher,
+    MoveRequest,
+    map_move,
+    map_record,
+)
 from destination_propexo.protocol import Emitter
 from destination_propexo.run import main
 
 IDS = {"lead_id": "lead-1", "lead_source_id": "src-1"}
 
 
-def test_the_schema_lists_exactly_the_fields_the_mapping_reads() -> None:
-    assert tuple(appointment_schema()["properties"]) == API_FIELDS
+def test_the_schemas_list_exactly_the_fields_the_mappings_read() -> None:
+    assert tuple(appointment_schema()["properties"]) == CREATE_FIELDS
+    assert tuple(move_schema()["properties"]) == MOVE_FIELDS
 
 
 @pytest.mark.parametrize(
@@ -71,16 +80,53 @@ def test_rows_missing_what_the_mapping_requires_fail_the_schema(row: dict[str, A
     assert not isinstance(mapped, AppointmentRequest)
 
 
-def test_dedup_matches_on_lead_date_and_time_and_append_on_nothing() -> None:
+def test_dedup_matches_on_the_lead_or_on_lead_date_and_time_update_on_event_id() -> None:
     operations = destination_catalog()["operations"]
     keys = {op["sync_mode"]: op.get("matching_keys") for op in operations}
     assert keys == {
         "append": None,
-        "append_dedup": [["lead_id"], ["appointment_date"], ["appointment_time"]],
+        "append_dedup": [["lead_id"], ["lead_id", "appointment_date", "appointment_time"]],
+        "update": [["event_id"]],
     }
     for op in operations:
         for key in op.get("matching_keys", []):
-            assert key[0] in op["json_schema"]["properties"]
+            assert set(key) <= set(op["json_schema"]["properties"])
+
+
+MOVE = {"event_id": "appt-1", "appointment_date": "2041-07-20", "appointment_time": "14:00"}
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param(MOVE, id="date-and-time"),
+        pytest.param({"event_id": "appt-1", "appointment_datetime": "2041-07-20 09:00"}, id="ts"),
+        pytest.param({**MOVE, "lead_id": "lead-1", "unit_id": "u-2", "notes": "x"}, id="all"),
+    ],
+)
+def test_update_rows_the_schema_describes_as_complete_map_to_a_move(row: dict[str, Any]) -> None:
+    jsonschema.validate(row, move_schema())
+    mapped = map_move(
+        row, default_integration_id="intg-1", zone="UTC", matcher=FieldMatcher.build()
+    )
+    assert isinstance(mapped, MoveRequest), mapped
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        pytest.param({k: v for k, v in MOVE.items() if k != "event_id"}, id="no-event-id"),
+        pytest.param({**MOVE, "event_id": ""}, id="empty-event-id"),
+        pytest.param({"event_id": "appt-1"}, id="no-time"),
+    ],
+)
+def test_update_rows_missing_what_a_move_needs_fail_the_schema(row: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(row, move_schema())
+    mapped = map_move(
+        row, default_integration_id="intg-1", zone="UTC", matcher=FieldMatcher.build()
+    )
+    assert not isinstance(mapped, MoveRequest)
 
 
 def run_discover(tmp_path: Path, config: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:

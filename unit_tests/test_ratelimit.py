@@ -5,10 +5,19 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
-from destination_propexo.ratelimit import HEADROOM, PAUSE_SECONDS, RateBudget
+from destination_propexo.errors import RateLimitedTooLong
+from destination_propexo.ratelimit import (
+    HEADROOM,
+    PAUSE_SECONDS,
+    RETRY_AFTER_CAP_SECONDS,
+    RateBudget,
+    parse_retry_after,
+)
 from destination_propexo.stop import Stop
 from unit_tests.support import FakeClock
 
@@ -122,6 +131,76 @@ def test_threads_share_one_pace() -> None:
     # 20 requests from 4 threads take 19 slots, as from one thread: never a burst.
     assert rate.stats.requests == 20
     assert time.monotonic() - started >= 19 * 60 / (6000 * HEADROOM) * 0.95
+
+
+class PausingClock(FakeClock):
+    """A fake clock on which a 429 arrives while the first request waits for its turn."""
+
+    def __init__(self, on_first_wait: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_first_wait: Callable[[], None] | None = on_first_wait
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if self._on_first_wait is not None:
+            hook, self._on_first_wait = self._on_first_wait, None
+            hook()
+        return super().wait(event, seconds)
+
+
+def test_a_429_pause_holds_a_request_that_had_already_reserved_its_turn() -> None:
+    rate: RateBudget | None = None
+    clock = PausingClock(lambda: rate.rate_limited(30.0) if rate else None)
+    rate = RateBudget(6, stop=Stop(clock))  # one request every ~10 s
+    rate.acquire()
+    start = clock.time
+    rate.acquire()  # reserved at +10 s; the 429 arrives while it waits
+    assert clock.time - start >= 30.0
+
+
+def test_a_day_long_retry_after_pauses_for_the_cap_only() -> None:
+    rate, clock = budget(150)
+    rate.acquire()
+    rate.rate_limited(86_400.0)
+    start = clock.time
+    rate.acquire()
+    assert clock.time - start == pytest.approx(RETRY_AFTER_CAP_SECONDS)
+
+
+def test_an_api_asking_again_and_again_for_waits_beyond_the_cap_ends_the_sync() -> None:
+    rate, _ = budget(150)
+    rate.rate_limited(86_400.0)
+    rate.rate_limited(86_400.0)
+    with pytest.raises(RateLimitedTooLong, match="86400 s 3 times"):
+        rate.rate_limited(86_400.0)
+
+
+def test_an_answer_between_long_waits_starts_the_count_again() -> None:
+    rate, _ = budget(150)
+    for _ in range(5):
+        rate.rate_limited(86_400.0)
+        rate.rate_limited(86_400.0)
+        rate.observe({})
+    assert rate.stats.rate_limited == 10
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("-3", 0.0),
+        ("Fri, 27 Nov 2026 14:01:30 GMT", 90.0),
+        ("Fri, 27 Nov 2026 13:00:00 GMT", 0.0),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_an_http_date(
+    header: str | None, seconds: float | None
+) -> None:
+    now = datetime(2026, 11, 27, 14, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(header, now) == seconds
 
 
 def test_a_confirming_request_takes_the_next_send_time_of_a_waiting_create() -> None:

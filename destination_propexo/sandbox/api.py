@@ -37,9 +37,27 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False
+    # Sent as is instead of `body` (an answer that is not JSON at all).
+    raw: bytes | None = None
 
 
 DROP = Reply(status=0, drop=True)
+
+
+# 200 answers of the wrong shape, in turn: not JSON, a list, no status, a status of the
+# wrong type, an unknown status value.
+_GARBLED_STATUS: tuple[Reply, ...] = (
+    Reply(200, raw=b"<html>upstream hiccup</html>"),
+    Reply(200, raw=b"[]"),
+    Reply(200, body={"errors": []}),
+    Reply(200, body={"write_status": 1}),
+    Reply(200, body={"write_status": "MAYBE"}),
+)
+
+
+def garbled_status(draw: int) -> Reply:
+    """A write-status answer the client cannot read (chosen by `draw`)."""
+    return _GARBLED_STATUS[draw % len(_GARBLED_STATUS)]
 
 
 def error(status: int, code: str, message: str, details: JSONObject | None = None) -> Reply:

@@ -67,6 +67,7 @@ class FaultPlan:
     hang_seconds: float = 30.0
     read_back_503_rate: float = 0.0
     status_503_rate: float = 0.0
+    status_garbled_rate: float = 0.0
     create_script: tuple[str, ...] = ()
     revoke_after_creates: int | None = None
     update_script: tuple[str, ...] = ()
@@ -76,7 +77,11 @@ class FaultPlan:
         # A JSON list arrives as a list; keep the plan hashable and immutable.
         object.__setattr__(self, "create_script", tuple(self.create_script))
         object.__setattr__(self, "update_script", tuple(self.update_script))
-        rates = [name for name, _ in _CREATE_RATES] + ["read_back_503_rate", "status_503_rate"]
+        rates = [name for name, _ in _CREATE_RATES] + [
+            "read_back_503_rate",
+            "status_503_rate",
+            "status_garbled_rate",
+        ]
         for name in rates:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -172,3 +177,10 @@ class FaultDice:
         """Whether the next write-status request answers 503."""
         with self._lock:
             return self._status.random() < self.plan.status_503_rate
+
+    def status_garbled(self) -> int | None:
+        """None, or which garbled answer the next write-status request gets."""
+        with self._lock:
+            if self._status.random() >= self.plan.status_garbled_rate:
+                return None
+            return self._status.randrange(1_000)

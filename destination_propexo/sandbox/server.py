@@ -217,6 +217,9 @@ class Sandbox:
         if endpoint == "write_status":
             if dice.status_503():
                 return api.unavailable(plan.retry_after)
+            garbled = dice.status_garbled()
+            if garbled is not None:
+                return api.garbled_status(garbled)
             return api.write_status(store, params["job_id"])
         if endpoint == "read_back":
             if dice.read_back_503():
@@ -374,7 +377,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(reply)
 
     def _send(self, reply: Reply) -> None:
-        payload = json.dumps(reply.body).encode() if reply.body is not None else b""
+        if reply.raw is not None:
+            payload = reply.raw
+        else:
+            payload = json.dumps(reply.body).encode() if reply.body is not None else b""
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json")

@@ -1,0 +1,135 @@
+"""The S3 boundary: one boto3 client from the typed config, and every botocore failure mapped
+to a ConfigError that says what failed and names the bucket and object, never a credential.
+
+boto3 rather than hand-written request signing: it signs (SigV4) for Amazon S3 and
+S3-compatible stores alike and retries throttled and dropped requests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from destination_propexo.config import S3ObjectStorage
+from destination_propexo.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# S3's own default region, and the one MinIO and most S3-compatible stores answer to.
+DEFAULT_REGION = "us-east-1"
+WHERE = "object_storage_config"
+
+
+class ObjectStore:
+    """Puts and deletes objects in the configured bucket; failures are ConfigErrors."""
+
+    def __init__(self, storage: S3ObjectStorage) -> None:
+        self.bucket = storage.s3_bucket_name
+        self.prefix = storage.bucket_path
+        self._client: S3Client = boto3.client(
+            "s3",
+            endpoint_url=storage.s3_endpoint,
+            region_name=storage.s3_bucket_region or DEFAULT_REGION,
+            aws_access_key_id=storage.access_key_id.get_secret_value(),
+            aws_secret_access_key=storage.secret_access_key.get_secret_value(),
+            config=Config(
+                connect_timeout=10,
+                read_timeout=60,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # Stores reached by URL (MinIO in a cluster) rarely resolve bucket.host names.
+                s3={"addressing_style": "path" if storage.s3_endpoint else "auto"},
+                # Checksum headers only where S3 requires them: several S3-compatible stores
+                # refuse the ones boto3 adds by default since 1.36.
+                request_checksum_calculation="when_required",
+                # The store is the one configured, never one named by AWS_ENDPOINT_URL
+                # (botocore-stubs do not list this botocore option yet).
+                ignore_configured_endpoint_urls=True,  # type: ignore[call-arg]
+            ),
+        )
+        self.endpoint = storage.s3_endpoint or self._client.meta.endpoint_url
+
+    def __repr__(self) -> str:
+        return f"ObjectStore(bucket={self.bucket!r}, endpoint={self.endpoint!r})"
+
+    def probe(self) -> None:
+        """Write and delete a small object under the prefix, as `check` and each sync do first."""
+        name = f"_airbyte_connection_test_{uuid.uuid4().hex}"
+        key = f"{self.prefix}/{name}" if self.prefix else name
+        self.put(key, b"destination-propexo connection check\n", "text/plain")
+        self.delete(key)
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        try:
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._failure(exc, "write", key) from None
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._failure(exc, "delete", key) from None
+
+    def _failure(self, exc: BotoCoreError | ClientError, action: str, key: str) -> ConfigError:
+        target = self.url(key)
+        if isinstance(exc, EndpointConnectionError):
+            return ConfigError(
+                f"{WHERE}: the S3 endpoint {self.endpoint} is unreachable (could not {action} "
+                f"{target}). Check S3 Endpoint, and that Airbyte can reach it."
+            )
+        if isinstance(exc, BotoCoreError):
+            return ConfigError(
+                f"{WHERE}: could not {action} {target} at {self.endpoint}: "
+                f"{type(exc).__name__}: {exc}"
+            )
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket":
+            return ConfigError(
+                f"{WHERE}: the bucket {self.bucket!r} does not exist at {self.endpoint} (could "
+                f"not {action} {target}). Create it, or correct S3 Bucket Name."
+            )
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            which = (
+                "the Access Key ID is not known"
+                if code == "InvalidAccessKeyId"
+                else "the Secret Access Key does not match the Access Key ID"
+            )
+            return ConfigError(
+                f"{WHERE}: {self.endpoint} refused the credentials ({code}: {which}; could "
+                f"not {action} {target}). Check Access Key ID and Secret Access Key."
+            )
+        if code == "AccessDenied":
+            resource = "/".join(part for part in (self.bucket, self.prefix, "*") if part)
+            return ConfigError(
+                f"{WHERE}: access denied to {action} {target} (AccessDenied). The credentials "
+                f"need s3:PutObject and s3:DeleteObject on arn:aws:s3:::{resource}."
+            )
+        if code in (
+            "AuthorizationHeaderMalformed",
+            "PermanentRedirect",
+            "IllegalLocationConstraint",
+        ):
+            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            region = error.get("Region") or headers.get("x-amz-bucket-region")
+            fix = f"Set S3 Bucket Region to {region!r}." if region else "Set S3 Bucket Region."
+            return ConfigError(
+                f"{WHERE}: the bucket {self.bucket!r} is not in region "
+                f"{self._client.meta.region_name!r} ({code}; could not {action} {target}). {fix}"
+            )
+        message = error.get("Message") or "no message"
+        return ConfigError(
+            f"{WHERE}: could not {action} {target} at {self.endpoint}: {code or 'error'}: "
+            f"{message} (HTTP {status})"
+        )

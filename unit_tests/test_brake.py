@@ -1,0 +1,52 @@
+"""The rejection brake's threshold and its summary of reasons (pure counting)."""
+
+from __future__ import annotations
+
+import pytest
+
+from destination_propexo import outcomes
+from destination_propexo.brake import MIN_OUTCOMES, RejectionBrake, reason_group
+from destination_propexo.errors import TooManyRejected
+from destination_propexo.outcomes import Accepted, Rejected
+
+
+def bad_time(value: str) -> Rejected:
+    return Rejected(
+        outcomes.INVALID_RECORD, f"appointment_time: is not a time of day (got {value!r})"
+    )
+
+
+def test_the_brake_waits_for_enough_outcomes_before_judging() -> None:
+    brake = RejectionBrake(20)
+    for _ in range(MIN_OUTCOMES - 1):
+        brake.observe(bad_time("25:00"))
+    with pytest.raises(TooManyRejected):
+        brake.observe(bad_time("25:00"))
+
+
+def test_the_brake_holds_at_the_threshold_and_stops_past_it() -> None:
+    brake = RejectionBrake(30)
+    for number in range(MIN_OUTCOMES):
+        brake.observe(bad_time("x") if number < 30 else Accepted())
+    with pytest.raises(TooManyRejected, match=r"31 of the first 101 records"):
+        brake.observe(bad_time("x"))
+
+
+def test_the_stop_names_the_three_most_frequent_reasons_without_their_values() -> None:
+    brake = RejectionBrake(10)
+    refused = Rejected(outcomes.REFUSED_BY_PROPEXO, "Propexo refused the record: lead not found")
+    for number in range(MIN_OUTCOMES - 1):
+        brake.observe(bad_time(f"{number}:99") if number % 3 else refused)
+    with pytest.raises(TooManyRejected) as stopped:
+        brake.observe(refused)
+    message = str(stopped.value)
+    assert "x invalid record: appointment_time: is not a time of day" in message
+    assert "refused by Propexo" in message
+    assert message.count(" x ") <= 3
+
+
+def test_like_reasons_group_together_whatever_value_they_quote() -> None:
+    assert reason_group(bad_time("25:00")) == reason_group(bad_time("7 pm"))
+    assert reason_group(bad_time("25:00")) != reason_group(
+        Rejected(outcomes.INVALID_RECORD, "lead_id: is required and must not be empty (got None)")
+    )
