@@ -12,10 +12,10 @@ until a page holds an entry a complete read saw, the feed ends, or the entries a
 than the oldest job still looked for (less a margin for clock skew). Usually that is one
 page. Only a complete read's entries are landmarks: below them everything was read, while
 below the first page of a read still paging nothing is known yet (two reads in flight
-that stopped at each other's first pages would leave a gap below both). Pages overlap by
-one entry: jobs that finish while a read pages push the entries down, and a page without
-the last entry of the one before has skipped some, so the read goes on deeper until it
-finds it. A read that ends early (a failed page, too deep) marks nothing, so the next one
+that stopped at each other's first pages would leave a gap below both). Jobs that finish
+while a read pages push entries down, so a later page repeats some, never skips one; pages
+overlap by one entry all the same, in case an entry above is dropped between two pages.
+A read that ends early (a failed page, too deep) marks nothing, so the next one
 goes down to the last complete read again.
 
 Every entry read is matched against the jobs being followed; the entry of a job not
@@ -165,8 +165,6 @@ def read_new(
     ends the read with what it has."""
     entries: list[WriteLog] = []
     ids: set[str] = set()  # pages overlap: each entry once
-    # The oldest entry this read has read without a gap above it.
-    anchor: WriteLog | None = None
     offset = 0
     for number in range(max_pages):
         try:
@@ -180,22 +178,8 @@ def read_new(
             done = FeedRead(tuple(entries), number + 1, complete=True)
             cursor.covered(done)
             return done
-        if anchor is None or _continues(page, anchor):
-            anchor = page.entries[-1] if page.entries else anchor
-        # else more jobs finished since the last page than a page holds: the entries
-        # below the anchor are further down still.
         offset += page_size - 1
     return FeedRead(tuple(entries), max_pages, complete=False)
-
-
-def _continues(page: WriteLogPage, anchor: WriteLog) -> bool:
-    """Whether the page goes on from `anchor` without a gap: it holds the anchor, or starts
-    no later than it (the anchor's job then left the feed, e.g. retried)."""
-    if any(entry.id == anchor.id for entry in page.entries):
-        return True
-    newest = page.entries[0].finished_at if page.entries else None
-    oldest_read = anchor.finished_at
-    return newest is not None and oldest_read is not None and newest <= oldest_read
 
 
 def _older(page: WriteLogPage, cutoff: float | None) -> bool:

@@ -120,8 +120,8 @@ def _confirmations(tracker: StatusTracker | None) -> str:
         return "write status not tracked"
     stats = tracker.stats
     return (
-        f"jobs confirmed from the write-logs feed {stats.from_feed} ({stats.feed_reads} "
-        f"reads), by write status {stats.from_status}; polls per job "
+        f"jobs confirmed: from the write-logs feed {stats.from_feed}, by write status "
+        f"{stats.from_status}; feed reads {stats.feed_reads}; polls per job "
         f"{tracker.polls_per_job:.2f}"
     )
 

@@ -40,7 +40,7 @@ def test_a_sync_confirms_every_job_from_the_feed_at_about_one_request_per_bookin
     )
     assert {s["destinationStats"]["recordCount"] for s in result.states} == {STATE_EVERY}
     (summary,) = result.log_containing("write summary")
-    assert f"jobs confirmed from the write-logs feed {RECORDS} " in summary
+    assert f"jobs confirmed: from the write-logs feed {RECORDS}, by write status 0;" in summary
 
 
 def test_a_write_resman_refuses_is_rejected_with_the_error_the_feed_gives(cli: Cli) -> None:

@@ -126,7 +126,9 @@ class WriteLogFeed:
         query = {k: v[0] for k, v in parse_qs(urlsplit(request.url or "").query).items()}
         self.queries.append(query)
         offset, limit = int(query.get("offset", "0")), int(query.get("limit", "100"))
-        return logs(*self.entries[offset : offset + limit])
+        integration = query.get("integration_id")
+        shown = [e for e in self.entries if integration in (None, e["integration_id"])]
+        return logs(*shown[offset : offset + limit])
 
 
 Route = Callable[[requests.PreparedRequest], Answer]

@@ -165,7 +165,7 @@ def test_jobs_finishing_while_a_read_pages_push_entries_down_but_none_is_skipped
     later = read(pages, cursor)
     assert set("abcdefgh") <= job_ids(later)
     assert later.complete
-    # Offset 3 then holds only newer jobs: the read went on down to its last entry, e.
+    # Offset 3 then holds only newer jobs: the read went on down to what the first one saw.
     assert pages.offsets == [0, 3, 6, 9, 12]
 
 

@@ -4,15 +4,22 @@ the client's transport seam, time is a fake clock, and the tracker's schedule is
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
+import orjson
 import pytest
+import requests
 
 from destination_propexo import outcomes
+from destination_propexo.catalog import configured_streams
 from destination_propexo.client import PropexoClient
+from destination_propexo.config import load_config
 from destination_propexo.feed import FEED_TRIES, MAX_HOLD_SECONDS
 from destination_propexo.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.protocol import Emitter
 from destination_propexo.ratelimit import RateBudget
+from destination_propexo.session import write_sync
 from destination_propexo.status import FEED_BOUND_SECONDS, StatusTracker
 from destination_propexo.stop import Stop
 from unit_tests.support import (
@@ -20,6 +27,7 @@ from unit_tests.support import (
     FakeClock,
     ScriptedTransport,
     WriteLogFeed,
+    job,
     logs,
     status,
 )
@@ -326,3 +334,50 @@ def test_a_write_logs_page_with_one_odd_entry_still_confirms_the_others() -> Non
     sync.track("job-1")
     sync.run(2)
     assert sync.outcomes["job-1"].write_status == "SUCCESS"
+
+
+def test_a_sync_reads_the_feed_of_each_integration_its_jobs_were_queued_in() -> None:
+    feed = WriteLogFeed()
+
+    def create(sent: requests.PreparedRequest) -> Answer:
+        body = orjson.loads(sent.body or b"{}")
+        job_id = f"job-{body['lead_id']}"
+        feed.finish(job_id, integration_id=body["integration_id"])  # done at once
+        return job(job_id)
+
+    transport = ScriptedTransport(create=create, write_logs=feed)
+    records = [
+        {
+            "type": "RECORD",
+            "record": {
+                "stream": "tours",
+                "emitted_at": 0,
+                "data": {
+                    "lead_id": lead,
+                    "integration_id": integration,
+                    "lead_source_id": "src",
+                    "appointment_date": "2024-07-20",
+                    "appointment_time": "14:00",
+                },
+            },
+        }
+        for lead, integration in [("lead-1", "intg-1"), ("lead-2", "intg-2")]
+    ]
+    state = {"type": "STATE", "state": {"type": "LEGACY", "data": {"cursor": 2}}}
+    out = io.BytesIO()
+    write_sync(
+        load_config(
+            {"token": "t", "integration_id": "intg-1", "api_url": "http://127.0.0.1:1"}
+            | {"requests_per_minute": 60_000}
+        ),
+        configured_streams({"streams": [{"stream": {"name": "tours"}}]}),
+        [orjson.dumps(message) + b"\n" for message in [*records, state]],
+        Emitter(out),
+        adapter=transport,
+    )
+    assert {query["integration_id"] for query in feed.queries} == {"intg-1", "intg-2"}
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["state"]["destinationStats"] for m in lines if m["type"] == "STATE"] == [
+        {"recordCount": 2, "rejectedRecordCount": 0}
+    ]
+    assert transport.count("write_status") == 0
