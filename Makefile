@@ -56,7 +56,7 @@ unit: $(STAMP)            ## pure-function tests
 integration: $(STAMP)     ## the real CLI against the local sandbox
 	$(BIN)/pytest integration_tests -q -n 4
 
-bench: $(STAMP)           ## throughput and memory of the real CLI against the sandbox (~2 min)
+bench: $(STAMP)           ## bookings per request, throughput, memory: the real CLI vs the sandbox (~11 min)
 	$(BIN)/python benchmarks/bench.py
 
 test: lock-check lint typecheck $(STAMP)  ## everything CI runs on the code: lock in sync, lint, types, all tests
