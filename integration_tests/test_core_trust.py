@@ -61,6 +61,23 @@ def test_a_booking_resman_fails_is_sent_again_when_repeated_beyond_the_window(cl
     assert state["destinationStats"] == {"recordCount": 1, "rejectedRecordCount": 1301}
 
 
+def test_a_booking_resman_always_fails_is_rejected_and_counted_both_times(cli: Cli) -> None:
+    # The sandbox fails every job of a "lead-missing-*" lead, as ResMan does for an unknown
+    # lead: the repeat 1,300 rows later is sent again, fails again, and is counted again.
+    filler = [record(lead_id=f"lead-f{i}", appointment_date="2024-07-20") for i in range(1300)]
+    messages = [tour("lead-missing-1"), *filler, tour("lead-missing-1"), stream_state("tours", 1)]
+    result = cli.write(messages, catalog_=DEDUP)
+
+    assert result.returncode == 0, result.stdout[-2000:]
+    first, repeat = [o for o in result.outcomes if o["lead_id"] == "lead-missing-1"]
+    for outcome in (first, repeat):
+        assert (outcome["outcome"], outcome["category"]) == ("rejected", "write failed in ResMan")
+    assert cli.sandbox.stats()["create"] == 2
+    assert booked_slots(cli.sandbox) == []
+    (state,) = result.states
+    assert state["destinationStats"] == {"recordCount": 0, "rejectedRecordCount": 1302}
+
+
 def test_after_a_broken_line_no_create_starts_and_the_process_exits_promptly(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
