@@ -131,8 +131,10 @@ def test_write_status_answers_of_the_wrong_shape_never_hang_nor_lose_a_booking(
         for window in range(3):
             messages += [tour(f"lead-{window}-{i}") for i in range(20)]
             messages.append(stream_state("tours", window))
-        # A real process with a time-out: a hang fails the test instead of blocking it.
-        result = cli.write(messages, subprocess=True, timeout=90)
+        # A real process with a time-out: a hang fails the test instead of blocking it. The
+        # feed off, so every job is confirmed through write status.
+        config = cli.config(use_write_logs_feed=False)
+        result = cli.write(messages, config=config, subprocess=True, timeout=90)
 
         assert result.returncode == 0, result.stderr[-2000:]
         assert [o["write_status"] for o in result.outcomes] == ["SUCCESS"] * 60
@@ -140,6 +142,7 @@ def test_write_status_answers_of_the_wrong_shape_never_hang_nor_lose_a_booking(
             {"recordCount": 20, "rejectedRecordCount": 0}
         ] * 3
         assert len(set(booked_slots(sandbox))) == 60
+        assert sandbox.stats()["write_status"] >= 60
 
 
 def test_an_unexpected_error_in_a_worker_ends_the_sync_with_a_system_error_naming_it(
