@@ -52,8 +52,8 @@ QUEUE_WAIT = 0.5
 class _Slot:
     record: RecordMessage
     lead_id: str | None
-    time_notes: tuple[str, ...] = ()
-    outcome: Future[Outcome] | None = None
+    time_notes: tuple[str, ...]
+    outcome: Future[Outcome]
     # Set once the outcome is logged (and filed), so no STATE can overtake that line.
     announced: threading.Event = field(default_factory=threading.Event)
 
@@ -188,10 +188,9 @@ class Pipeline:
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
             self._decide(record, mapped.lead_id, rejected)
             return
-        slot = _Slot(record, mapped.lead_id, mapped.time_notes)
+        slot = _Slot(record, mapped.lead_id, mapped.time_notes, self._start(stream, mapped))
         self._window.append(slot)
         self._records_in_window += 1
-        slot.outcome = self._start(stream, mapped)
         slot.outcome.add_done_callback(
             self._stop.guarded(lambda done: self._announce(slot, done), "an outcome report")
         )
@@ -238,7 +237,6 @@ class Pipeline:
                 continue
             self._window.popleft()
             self._records_in_window -= 1
-            assert head.outcome is not None
             outcome = head.outcome.result()
             self._count(outcome)
             self._tally(head.record, outcome)
