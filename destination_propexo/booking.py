@@ -102,11 +102,12 @@ class Booker:
             self._submit(task, what)
         else:
             before.add_done_callback(
-                self._stop.guarded(lambda _: self._submit(task, what), "a turn")
+                self._stop.guarded(lambda _: self._submit(task, what, first=True), "a turn")
             )
 
-    def _submit(self, task: Callable[[], None], what: str) -> None:
-        """Run `task` on the pool, counted unsent until it has sent (and its job is tracked)."""
+    def _submit(self, task: Callable[[], None], what: str, *, first: bool = False) -> None:
+        """Run `task` on the pool, counted unsent until it has sent (and its job is tracked);
+        `first` for a record already under way, ahead of records not yet started."""
         with self._unsent_lock:
             self._unsent += 1
 
@@ -117,7 +118,7 @@ class Booker:
                 with self._unsent_lock:
                     self._unsent -= 1
 
-        self._pool.submit(counted, what)
+        self._pool.submit(counted, what, first=first)
 
     def _upcoming(
         self, ledger: BookingLedger, request: AppointmentRequest, outcome: Future[Outcome]
@@ -163,7 +164,7 @@ class Booker:
         self._send(request, outcome)
 
     def _retry_claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
-        self._submit(lambda: self._book(request, True, outcome), "a repeated booking")
+        self._submit(lambda: self._book(request, True, outcome), "a repeated booking", first=True)
 
     def _send(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
         self._follow(self._sender.send(request), outcome.set_result, request.integration_id)

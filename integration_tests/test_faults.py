@@ -277,7 +277,10 @@ def test_a_sync_killed_mid_way_and_run_again_in_append_dedup_books_nothing_twice
     messages = kill_and_rerun_input()
     dedup = catalog(("tours", "append_dedup"))
     config = tmp_path / "kill-config.json"
-    config.write_text(json.dumps(cli.config(**FAST, max_requests_in_flight=4)))
+    # Paced at 20 requests a second, so the kill lands mid-way however busy the machine is
+    # (the suite runs on several workers) and however soon the first STATE is out.
+    paced = cli.config(**FAST, max_requests_in_flight=4, requests_per_minute=1200)
+    config.write_text(json.dumps(paced))
     catalog_path = tmp_path / "kill-catalog.json"
     catalog_path.write_text(json.dumps(dedup))
     stdin = tmp_path / "input.jsonl"

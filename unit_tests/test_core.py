@@ -405,3 +405,19 @@ def test_a_write_over_scripted_answers_counts_every_record_once_in_its_state() -
         {"recordCount": 0, "rejectedRecordCount": 1},
     ]
     assert transport.count("create") == 3
+
+
+def test_work_that_continues_a_started_record_goes_ahead_of_records_not_yet_started() -> None:
+    stop = Stop()
+    pool = WorkerPool(stop, 1, "test")
+    busy, ran = threading.Event(), []
+    pool.submit(lambda: busy.wait(TIMEOUT), "the running task")
+    for name in ("record 1", "record 2"):
+        pool.submit(lambda name=name: ran.append(name), name)
+    pool.submit(lambda: ran.append("repeat of record 0"), "a repeat", first=True)
+    busy.set()
+    pool.close()
+    deadline = time.monotonic() + TIMEOUT
+    while len(ran) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ran == ["repeat of record 0", "record 1", "record 2"]
