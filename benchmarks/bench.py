@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from destination_propexo.sandbox import Sandbox
+from propexo_sandbox import Sandbox
 
 TOKEN = "sandbox-token"  # noqa: S105  # the sandbox's fixed, well-known token
 INTEGRATION = "intg-sandbox-resman"

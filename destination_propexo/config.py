@@ -18,9 +18,9 @@ from pydantic import (
 )
 
 from destination_propexo.errors import ConfigError
-from destination_propexo.inflight import MAX_IN_FLIGHT
-from destination_propexo.mapping import API_FIELDS, normalise_column
-from destination_propexo.timezones import InvalidTimeValue, validate_zone
+from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
+from destination_propexo.records.mapping import API_FIELDS, normalise_column
+from destination_propexo.records.timezones import InvalidTimeValue, validate_zone
 
 PRODUCTION_URL = "https://api.propexo.com"
 REGION_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"

@@ -25,16 +25,16 @@ from airbyte_cdk.models import (
 )
 from requests.adapters import BaseAdapter
 
-from destination_propexo.catalog import configured_streams
+from destination_propexo.airbyte.catalog import configured_streams
+from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
-from destination_propexo.mapping import FieldMatcher
-from destination_propexo.protocol import Emitter
-from destination_propexo.rejection_sinks import check_sinks
-from destination_propexo.retry import RetryPolicy
-from destination_propexo.session import WINDOW_SIZE, build_client, write_sync
+from destination_propexo.outputs.rejection_sinks import check_sinks
+from destination_propexo.propexo.retry import RetryPolicy
+from destination_propexo.records.mapping import FieldMatcher
 from destination_propexo.stop import Stop
-from destination_propexo.writer import WriteSummary
+from destination_propexo.sync.session import WINDOW_SIZE, build_client, write_sync
+from destination_propexo.sync.writer import WriteSummary
 
 logger = logging.getLogger("destination_propexo")
 

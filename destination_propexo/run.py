@@ -12,6 +12,8 @@ from typing import Any, BinaryIO, ClassVar
 
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
+from destination_propexo.airbyte.discover import destination_catalog
+from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.config import load_config
 from destination_propexo.destination import (
     check_connection,
@@ -19,9 +21,7 @@ from destination_propexo.destination import (
     unknown_options_warning,
     write_records,
 )
-from destination_propexo.discover import destination_catalog
 from destination_propexo.errors import ConfigError, InputError, PropexoError, failure_type
-from destination_propexo.protocol import Emitter
 
 logger = logging.getLogger("destination_propexo")
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from destination_propexo import run as cli_main
-from destination_propexo.protocol import Emitter
-from destination_propexo.sandbox import Sandbox
+from destination_propexo.airbyte.protocol import Emitter
 from integration_tests.object_storage import S3Server
+from propexo_sandbox import Sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOKEN = "sandbox-token"

@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from destination_propexo.catalog import configured_streams
+from destination_propexo.airbyte.catalog import configured_streams
+from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.config import load_config
 from destination_propexo.errors import RateLimitedTooLong
-from destination_propexo.protocol import Emitter
-from destination_propexo.sandbox import FaultPlan, Sandbox
-from destination_propexo.session import write_sync
+from destination_propexo.sync.session import write_sync
 from integration_tests.conftest import (
     Cli,
     booked_slots,
@@ -35,6 +34,7 @@ from integration_tests.conftest import (
     stream_state,
     tour,
 )
+from propexo_sandbox import FaultPlan, Sandbox
 from unit_tests.support import FakeClock
 
 DEDUP = catalog(("tours", "append_dedup"))

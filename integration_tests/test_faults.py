@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from destination_propexo.sandbox import FaultPlan, Sandbox
 from integration_tests.conftest import (
     Cli,
     CliResult,
@@ -31,6 +30,7 @@ from integration_tests.conftest import (
     stream_state,
     tour,
 )
+from propexo_sandbox import FaultPlan, Sandbox
 
 SECRET = "pxo_live_7Qm2ZkV9sRt4Lw8Xy3Hb"  # a token that cannot occur in output by chance
 HANG = 4.0  # the sandbox holds created-then-hang answers longer than the 1 s client time-out

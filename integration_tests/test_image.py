@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import yaml
 
-from destination_propexo.sandbox import Sandbox
 from integration_tests.conftest import (
     INTEGRATION,
     TOKEN,
@@ -28,6 +27,7 @@ from integration_tests.conftest import (
     stream_state,
     tour,
 )
+from propexo_sandbox import Sandbox
 
 ROOT = Path(__file__).parent.parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.destination import write_records
-from destination_propexo.protocol import Emitter
 from integration_tests.conftest import (
     FIXTURES,
     TOKEN,

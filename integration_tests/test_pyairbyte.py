@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from destination_propexo.sandbox import Sandbox
 from integration_tests.conftest import INTEGRATION, TOKEN, booked_slots
+from propexo_sandbox import Sandbox
 
 CSV = """lead_id,lead_source_id,unit_id,appointment_date,appointment_time,notes
 lead-1,source-website,unit-201,2024-07-21,10:15,Prefers ground floor

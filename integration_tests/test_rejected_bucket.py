@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
+from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import S3ObjectStorage
 from destination_propexo.errors import ConfigError
-from destination_propexo.object_store import ObjectStore
-from destination_propexo.outcomes import Rejected
-from destination_propexo.protocol import RecordMessage
-from destination_propexo.rejected_bucket import RejectedRecordsBucket
+from destination_propexo.outputs.object_store import ObjectStore
+from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket
+from destination_propexo.records.outcomes import Rejected
 from integration_tests.object_storage import BUCKET, SECRET, S3Server, closed_port
 
 STARTED = datetime(2026, 11, 27, 14, 30, tzinfo=UTC)

@@ -12,8 +12,8 @@ from typing import Any
 
 import requests
 
-from destination_propexo.sandbox import FaultPlan, Sandbox
 from integration_tests.conftest import TOKEN, Cli, CliResult, record, stream_state, tour
+from propexo_sandbox import FaultPlan, Sandbox
 
 UPCOMING = "2041-07-21T15:00:00Z"  # seeded tours, well after any sync's start
 PAST = "2020-03-02T16:00:00Z"

@@ -19,13 +19,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from destination_propexo.client import PropexoClient
 from destination_propexo.config import load_config
 from destination_propexo.errors import ConfigError, PropexoError, RequestFailure
-from destination_propexo.ratelimit import RateBudget
-from destination_propexo.sandbox import Sandbox
+from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.stop import Stop
 from integration_tests.conftest import Cli, stream_state, tour
+from propexo_sandbox import Sandbox
 
 SECRET = "pxo_live_Sx81Kd0QmZr5TvB2wN6c"
 

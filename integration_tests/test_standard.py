@@ -28,8 +28,8 @@ from airbyte_cdk.test.standard_tests._job_runner import run_test_job
 from airbyte_cdk.test.standard_tests._spec_lint import assert_spec_is_valid, get_single_spec
 
 from destination_propexo.destination import DestinationPropexo
-from destination_propexo.sandbox import Sandbox
 from integration_tests.conftest import INTEGRATION, TOKEN
+from propexo_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRETS = Path(tempfile.gettempdir()) / f"destination-propexo-secrets-{os.getpid()}"

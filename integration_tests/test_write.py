@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from destination_propexo.sandbox import FaultPlan
 from integration_tests.conftest import (
     FIXTURES,
     TOKEN,
@@ -16,6 +15,7 @@ from integration_tests.conftest import (
     stream_state,
     tour,
 )
+from propexo_sandbox import FaultPlan
 
 MIXED = (FIXTURES / "mixed_tours.jsonl").read_bytes()
 

@@ -32,7 +32,7 @@ ZONE = "America/Chicago"
 
 def start_sandbox() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "destination_propexo.sandbox", "--port", "0"],
+        [sys.executable, "-m", "propexo_sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
     )

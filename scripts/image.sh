@@ -127,11 +127,11 @@ run_image() {  # run_image OUTPUT_FILE ARGS... (stdin is passed through; ENTRYPO
 start_sandbox() {  # sets SANDBOX_PID and SANDBOX_URL
     local log_file="$WORKDIR/sandbox.log"
     for _ in $(seq 60); do  # the sandbox module may still be being written
-        "$PYTHON" -c 'import destination_propexo.sandbox.__main__' 2>/dev/null && break
+        "$PYTHON" -c 'import propexo_sandbox.__main__' 2>/dev/null && break
         sleep 5
     done
     : >"$log_file"  # before the sandbox opens it, so the poll below always has a file to read
-    "$PYTHON" -m destination_propexo.sandbox --host 127.0.0.1 --port 0 >>"$log_file" 2>&1 &
+    "$PYTHON" -m propexo_sandbox --host 127.0.0.1 --port 0 >>"$log_file" 2>&1 &
     SANDBOX_PID=$!
     for _ in $(seq 100); do
         SANDBOX_URL="$(sed -n 's/^sandbox listening on //p' "$log_file")"

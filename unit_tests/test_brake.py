@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from destination_propexo import outcomes
-from destination_propexo.brake import MIN_OUTCOMES, RejectionBrake, reason_group
 from destination_propexo.errors import TooManyRejected
-from destination_propexo.outcomes import Accepted, Rejected
+from destination_propexo.records import outcomes
+from destination_propexo.records.outcomes import Accepted, Rejected
+from destination_propexo.sync.brake import MIN_OUTCOMES, RejectionBrake, reason_group
 
 
 def bad_time(value: str) -> Rejected:

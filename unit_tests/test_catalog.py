@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from destination_propexo.catalog import WriteMode, configured_streams
+from destination_propexo.airbyte.catalog import WriteMode, configured_streams
 from destination_propexo.errors import ConfigError
-from destination_propexo.mapping import FieldMatcher
+from destination_propexo.records.mapping import FieldMatcher
 
 
 def catalog(mode: str, key: list[list[str]] | None = None, **stream: Any) -> dict[str, Any]:

@@ -14,10 +14,8 @@ import orjson
 import pytest
 import requests
 
-from destination_propexo import outcomes
-from destination_propexo.booking import Booker
-from destination_propexo.catalog import configured_streams
-from destination_propexo.client import PropexoClient
+from destination_propexo.airbyte.catalog import configured_streams
+from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.config import load_config
 from destination_propexo.errors import (
     FailureKind,
@@ -25,16 +23,18 @@ from destination_propexo.errors import (
     SyncStopped,
     TokenRefused,
 )
-from destination_propexo.ledger import BookingLedger
-from destination_propexo.mapping import AppointmentRequest
-from destination_propexo.outcomes import Accepted, Outcome, Rejected
-from destination_propexo.protocol import Emitter
-from destination_propexo.ratelimit import RateBudget
-from destination_propexo.retry import RetryPolicy
-from destination_propexo.sender import AppointmentSender
-from destination_propexo.session import write_sync
-from destination_propexo.status import StatusTracker
+from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.ratelimit import RateBudget
+from destination_propexo.propexo.retry import RetryPolicy
+from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import AppointmentRequest
+from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
+from destination_propexo.sync.booking import Booker
+from destination_propexo.sync.ledger import BookingLedger
+from destination_propexo.sync.sender import AppointmentSender
+from destination_propexo.sync.session import write_sync
+from destination_propexo.sync.status import StatusTracker
 from destination_propexo.workers import WorkerPool
 from unit_tests.support import (
     Answer,

@@ -10,8 +10,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from destination_propexo.discover import appointment_schema, destination_catalog, move_schema
-from destination_propexo.mapping import (
+from destination_propexo.airbyte.discover import (
+    appointment_schema,
+    destination_catalog,
+    move_schema,
+)
+from destination_propexo.airbyte.protocol import Emitter
+from destination_propexo.records.mapping import (
     CREATE_FIELDS,
     MOVE_FIELDS,
     AppointmentRequest,
@@ -20,7 +25,6 @@ from destination_propexo.mapping import (
     map_move,
     map_record,
 )
-from destination_propexo.protocol import Emitter
 from destination_propexo.run import main
 
 IDS = {"lead_id": "lead-1", "lead_source_id": "src-1"}

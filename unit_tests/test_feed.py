@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from destination_propexo.client import WriteLog, WriteLogPage
 from destination_propexo.errors import FailureKind, RequestFailure
-from destination_propexo.feed import (
+from destination_propexo.propexo.client import WriteLog, WriteLogPage
+from destination_propexo.sync.feed import (
     CLOCK_MARGIN_SECONDS,
     MAX_HOLD_SECONDS,
     MIN_HOLD_SECONDS,

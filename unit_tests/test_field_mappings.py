@@ -9,7 +9,12 @@ import pytest
 from destination_propexo.config import load_config
 from destination_propexo.destination import check_connection, load_spec
 from destination_propexo.errors import ConfigError
-from destination_propexo.mapping import API_FIELDS, AppointmentRequest, FieldMatcher, map_record
+from destination_propexo.records.mapping import (
+    API_FIELDS,
+    AppointmentRequest,
+    FieldMatcher,
+    map_record,
+)
 
 BASE = {"token": "t0ken-unit", "integration_id": "intg-1"}
 

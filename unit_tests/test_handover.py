@@ -8,8 +8,8 @@ import threading
 import orjson
 import pytest
 
-from destination_propexo.inbox import Inbox
-from destination_propexo.protocol import Emitter
+from destination_propexo.airbyte.inbox import Inbox
+from destination_propexo.airbyte.protocol import Emitter
 
 
 def test_the_inbox_hands_over_everything_waiting_in_order() -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from destination_propexo.inflight import (
+from destination_propexo.propexo.inflight import (
     INITIAL_ANSWER_SECONDS,
     MAX_IN_FLIGHT,
     InFlightLimit,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from destination_propexo.mapping import (
+from destination_propexo.records.mapping import (
     MAX_NOTES_LENGTH,
     AppointmentRequest,
     FieldMatcher,

@@ -14,15 +14,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from destination_propexo.airbyte.protocol import RecordMessage, StateMessage, read_messages
 from destination_propexo.errors import InputError
-from destination_propexo.mapping import (
+from destination_propexo.records.mapping import (
     API_FIELDS,
     AppointmentRequest,
     FieldMatcher,
     Rejection,
     map_record,
 )
-from destination_propexo.protocol import RecordMessage, StateMessage, read_messages
 
 # The API's own pattern for appointment_time (see the reference), anchored.
 API_TIME = re.compile(r"(?:[01]\d|2[0123]):(?:[012345]\d):(?:[012345]\d)")

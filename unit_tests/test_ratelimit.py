@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from destination_propexo.errors import RateLimitedTooLong
-from destination_propexo.ratelimit import (
+from destination_propexo.propexo.ratelimit import (
     HEADROOM,
     PAUSE_SECONDS,
     RETRY_AFTER_CAP_SECONDS,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from destination_propexo.airbyte.protocol import RecordMessage, StateMessage, read_messages
 from destination_propexo.errors import InputError
-from destination_propexo.mapping import FieldMatcher, Rejection, map_record
-from destination_propexo.protocol import RecordMessage, StateMessage, read_messages
+from destination_propexo.records.mapping import FieldMatcher, Rejection, map_record
 
 RECORD = b'{"type": "RECORD", "record": {"stream": "tours", "data": {"lead_id": "l1"}}}\n'
 STATE = b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"cursor": 1}}}\n'

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import load_config
 from destination_propexo.errors import ConfigError
-from destination_propexo.outcomes import Rejected
-from destination_propexo.protocol import RecordMessage
-from destination_propexo.rejected_file import RejectedRecordsFile
+from destination_propexo.outputs.rejected_file import RejectedRecordsFile
+from destination_propexo.records.outcomes import Rejected
 
 BASE = {"token": "t0ken-for-tests", "integration_id": "intg-1"}
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
+from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import (
     CsvFormat,
     JsonLinesFormat,
@@ -19,12 +20,11 @@ from destination_propexo.config import (
     load_config,
 )
 from destination_propexo.errors import ConfigError
-from destination_propexo.object_store import ObjectStore
-from destination_propexo.outcomes import Rejected
-from destination_propexo.protocol import RecordMessage
-from destination_propexo.rejected_bucket import csv_row, sync_id
-from destination_propexo.rejected_file import RejectedRecordsFile
-from destination_propexo.rejection import ENTRY_FIELDS, rejection_entry, to_json
+from destination_propexo.outputs.object_store import ObjectStore
+from destination_propexo.outputs.rejected_bucket import csv_row, sync_id
+from destination_propexo.outputs.rejected_file import RejectedRecordsFile
+from destination_propexo.outputs.rejection import ENTRY_FIELDS, rejection_entry, to_json
+from destination_propexo.records.outcomes import Rejected
 
 SECRET = 'se"cret\\key'  # a quote and a backslash: escaped in JSON, still masked
 RECORD = RecordMessage("tours", "crm", {"lead_id": "lead-1", "notes": "ground floor"}, 7)

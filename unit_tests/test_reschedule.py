@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from destination_propexo.client import BookedAppointment
-from destination_propexo.reschedule import (
+from destination_propexo.propexo.client import BookedAppointment
+from destination_propexo.sync.reschedule import (
     Create,
     Move,
     Nothing,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from destination_propexo.errors import FailureKind, RequestFailure
-from destination_propexo.retry import Action, RetryPolicy
+from destination_propexo.propexo.retry import Action, RetryPolicy
 
 POLICY = RetryPolicy(max_attempts=4, max_total_seconds=60, backoff_initial=1, jitter=0)
 

@@ -11,17 +11,17 @@ import orjson
 import pytest
 import requests
 
-from destination_propexo import outcomes
-from destination_propexo.catalog import configured_streams
-from destination_propexo.client import PropexoClient
+from destination_propexo.airbyte.catalog import configured_streams
+from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.config import load_config
-from destination_propexo.feed import FEED_TRIES, MAX_HOLD_SECONDS
-from destination_propexo.outcomes import Accepted, Outcome, Rejected
-from destination_propexo.protocol import Emitter
-from destination_propexo.ratelimit import RateBudget
-from destination_propexo.session import write_sync
-from destination_propexo.status import FEED_BOUND_SECONDS, StatusTracker
+from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.ratelimit import RateBudget
+from destination_propexo.records import outcomes
+from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
+from destination_propexo.sync.feed import FEED_TRIES, MAX_HOLD_SECONDS
+from destination_propexo.sync.session import write_sync
+from destination_propexo.sync.status import FEED_BOUND_SECONDS, StatusTracker
 from unit_tests.support import (
     Answer,
     FakeClock,

@@ -1,4 +1,4 @@
-"""Specification of destination_propexo.timezones: warehouse date/time values -> UTC slots.
+"""Specification of destination_propexo.records.timezones: warehouse date/time values -> UTC slots.
 
 Expected UTC values are worked out by hand from the known offsets (EDT -4, EST -5, CDT -5,
 CST -6, MDT -6, MST -7, PDT -7, PST -8, HST -10, JST +9), never by calling the code under test.
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from destination_propexo.timezones import (
+from destination_propexo.records.timezones import (
     InvalidTimeValue,
     UtcSlot,
     appointment_slot,

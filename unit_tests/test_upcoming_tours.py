@@ -15,16 +15,16 @@ from concurrent.futures import Future
 import pytest
 import requests
 
-from destination_propexo import outcomes
-from destination_propexo.booking import Booker
-from destination_propexo.client import PropexoClient
-from destination_propexo.ledger import BookingLedger
-from destination_propexo.mapping import AppointmentRequest
-from destination_propexo.outcomes import Accepted, Outcome, Rejected
-from destination_propexo.ratelimit import RateBudget
-from destination_propexo.retry import RetryPolicy
-from destination_propexo.sender import AppointmentSender
+from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.ratelimit import RateBudget
+from destination_propexo.propexo.retry import RetryPolicy
+from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import AppointmentRequest
+from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
+from destination_propexo.sync.booking import Booker
+from destination_propexo.sync.ledger import BookingLedger
+from destination_propexo.sync.sender import AppointmentSender
 from unit_tests.support import Answer, FakeClock, ScriptedTransport, appointments, event, job
 
 START = dt.datetime(2041, 7, 1, tzinfo=dt.UTC)

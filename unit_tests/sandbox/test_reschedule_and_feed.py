@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import requests
 
-from destination_propexo.sandbox import FaultPlan, Sandbox
-from destination_propexo.sandbox.api import write_logs
-from destination_propexo.sandbox.faults import CreateFault, FaultDice
-from destination_propexo.sandbox.state import Store
+from propexo_sandbox import FaultPlan, Sandbox
+from propexo_sandbox.api import write_logs
+from propexo_sandbox.faults import CreateFault, FaultDice
+from propexo_sandbox.state import Store
 
 TOKEN = "sandbox-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from destination_propexo.sandbox import FaultPlan, Sandbox
-from destination_propexo.sandbox.faults import CreateFault, FaultDice
+from propexo_sandbox import FaultPlan, Sandbox
+from propexo_sandbox.faults import CreateFault, FaultDice
 
 TOKEN = "sandbox-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -605,7 +605,7 @@ def test_the_cli_prints_its_url_serves_and_stops_on_sigterm() -> None:
         [
             sys.executable,
             "-m",
-            "destination_propexo.sandbox",
+            "propexo_sandbox",
             "--port",
             "0",
             "--write-status-delay",
@@ -632,7 +632,7 @@ def test_the_cli_prints_its_url_serves_and_stops_on_sigterm() -> None:
 
 def test_the_cli_refuses_a_non_loopback_host() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "destination_propexo.sandbox", "--host", "10.0.0.1"],
+        [sys.executable, "-m", "propexo_sandbox", "--host", "10.0.0.1"],
         capture_output=True,
         text=True,
         timeout=10,

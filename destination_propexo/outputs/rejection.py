@@ -1,0 +1,91 @@
+"""One rejected record as the user keeps it, written the same way by every `RejectionSink`.
+
+A rejection entry is the record's data as received (notes included, so it can be fixed and
+sent again) and why it was rejected. Both the rejected-records file and the bucket write the
+same entry; it never holds the configuration, and every known secret in it is masked.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+
+from destination_propexo.airbyte.protocol import RecordMessage
+from destination_propexo.records.outcomes import Rejected
+
+# The order of an entry's fields, and of the CSV columns; `data` is the record itself.
+ENTRY_FIELDS = (
+    "stream",
+    "namespace",
+    "line",
+    "category",
+    "reason",
+    "errors",
+    "job_id",
+    "rejected_at",
+    "dry_run",
+    "data",
+)
+
+
+def rejection_entry(record: RecordMessage, outcome: Rejected, *, dry_run: bool) -> dict[str, Any]:
+    """The record's data and why it was rejected, with every known secret masked."""
+    entry = {
+        "stream": record.stream,
+        "namespace": record.namespace,
+        "line": record.line_number,
+        "category": outcome.category,
+        "reason": outcome.reason,
+        "errors": list(outcome.errors),
+        "job_id": outcome.job_id,
+        "rejected_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "dry_run": dry_run,
+        "data": record.data,
+    }
+    masked: dict[str, Any] = _masked(entry)
+    return masked
+
+
+def _masked(value: Any) -> Any:
+    # Masked value by value rather than in the encoded line, where JSON or CSV escaping
+    # could hide a secret holding a quote or a backslash from the search.
+    if isinstance(value, str):
+        return filter_secrets(value)
+    if isinstance(value, dict):
+        return {filter_secrets(str(key)): _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
+def to_json(value: Any) -> bytes:
+    """Compact JSON; a lone surrogate (valid in Airbyte's JSON input) is kept as its escape."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        # orjson refuses lone surrogates; the standard library writes them as \\ud800 escapes.
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode()
+
+
+class RejectionSink(Protocol):
+    """Somewhere rejected records are kept for the user (a local file, object storage).
+
+    `append` is called from worker threads, `flush` before each STATE is echoed, `close` at
+    the end of the sync and on a stop; each raises ConfigError when rejections cannot be
+    kept, so the sync stops rather than lose them."""
+
+    def append(self, record: RecordMessage, outcome: Rejected) -> None: ...
+
+    def flush(self) -> None:
+        """Make every rejection appended so far durable."""
+        ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str:
+        """One clause for the write summary: where the rejections went, and how many."""
+        ...

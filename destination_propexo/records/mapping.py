@@ -1,0 +1,282 @@
+"""Record -> `AppointmentRequest` (a create) or `MoveRequest` (a move by event id), or a
+`Rejection` naming the field and the value (pure)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from destination_propexo.records.timezones import InvalidTimeValue, UtcSlot, appointment_slot
+from destination_propexo.records.values import shown
+
+ID_FIELDS = ("integration_id", "lead_id", "lead_source_id", "unit_id")
+TIME_FIELDS = ("appointment_date", "appointment_time", "appointment_datetime")
+# What a create reads, and what a move by event id (an `update` stream) reads.
+CREATE_FIELDS = (*ID_FIELDS, *TIME_FIELDS, "notes")
+MOVE_FIELDS = ("event_id", "integration_id", "lead_id", "unit_id", *TIME_FIELDS, "notes")
+API_FIELDS = (*CREATE_FIELDS, "event_id")
+MAX_ID_LENGTH = 255
+MAX_NOTES_LENGTH = 4000
+# Tab, newline and carriage return are ordinary in notes; other C0/C1 controls and lone
+# surrogates are not text a leasing office can read, so such values are rejected.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a record cannot be sent; `reason` names the field and the bad value.
+
+    `lead_id` is the row's lead id when it has a valid one, so an operator can find the
+    tour that failed."""
+
+    reason: str
+    lead_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppointmentRequest:
+    """One create-appointment call, with date and time already in UTC."""
+
+    integration_id: str
+    lead_id: str
+    lead_source_id: str
+    appointment_date: str
+    appointment_time: str
+    unit_id: str | None = None
+    notes: str | None = None
+    time_notes: tuple[str, ...] = ()
+
+    @property
+    def slot_key(self) -> tuple[str, str, str, str]:
+        """What makes two appointments the same booking: integration, lead, UTC date and time."""
+        return (self.integration_id, self.lead_id, self.appointment_date, self.appointment_time)
+
+    def body(self) -> dict[str, str]:
+        """The JSON body Propexo expects (unknown keys are refused by the API, so none)."""
+        # The API's own example sends appointment_date as the full UTC instant
+        # ("2024-07-20T14:00:00Z") next to appointment_time; the reference says a plain
+        # date is the date part. The full instant is right under either reading.
+        body = {
+            "integration_id": self.integration_id,
+            "lead_id": self.lead_id,
+            "lead_source_id": self.lead_source_id,
+            "appointment_date": f"{self.appointment_date}T{self.appointment_time}Z",
+            "appointment_time": self.appointment_time,
+        }
+        if self.unit_id is not None:
+            body["unit_id"] = self.unit_id
+        if self.notes is not None:
+            body["notes"] = self.notes
+        return body
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """One reschedule (PUT) of an existing appointment to a UTC date and time.
+
+    `event_id` is None only for an appointment booked earlier in this sync whose id is not
+    confirmed; `moved_from` (UTC, `2041-07-21T15:15:00Z`) is None when only the id is known.
+    `lead_id` lets an unclear answer be read back (Propexo reads appointments per lead)."""
+
+    event_id: str | None
+    integration_id: str
+    lead_id: str | None
+    appointment_date: str
+    appointment_time: str
+    unit_id: str | None = None
+    notes: str | None = None
+    moved_from: str | None = None
+    time_notes: tuple[str, ...] = ()
+
+    @property
+    def moved_to(self) -> str:
+        return f"{self.appointment_date}T{self.appointment_time}Z"
+
+    def body(self) -> dict[str, str]:
+        """The PUT body: date and time, and unit and notes only when the row has them."""
+        body = {"appointment_date": self.moved_to, "appointment_time": self.appointment_time}
+        if self.unit_id is not None:
+            body["unit_id"] = self.unit_id
+        if self.notes is not None:
+            body["notes"] = self.notes
+        return body
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, value: object, reason: str, *, quote: bool = True) -> None:
+        # Free-text notes are never quoted: reasons reach the logs.
+        got = shown(value) if quote else f"{len(str(value))} characters of text"
+        super().__init__(f"{field}: {reason} (got {got})")
+
+
+def normalise_column(name: str) -> str:
+    """Column names match ignoring case and surrounding white space."""
+    return name.strip().lower()
+
+
+@dataclass(frozen=True)
+class FieldMatcher:
+    """Maps source column names to API fields: by name, and through user `field_mappings`."""
+
+    mappings: Mapping[str, str]
+
+    @classmethod
+    def build(cls, field_mappings: Mapping[str, str] | None = None) -> FieldMatcher:
+        table = {name: name for name in API_FIELDS}
+        for source, target in (field_mappings or {}).items():
+            table[normalise_column(source)] = target
+        return cls(table)
+
+    def match(self, data: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+        """API field -> (source column, value); two columns for one field is an error."""
+        found: dict[str, tuple[str, Any]] = {}
+        for column, value in data.items():
+            field = self.mappings.get(normalise_column(column))
+            if field is None:
+                continue
+            if field in found:
+                other = found[field][0]
+                raise _Invalid(
+                    field,
+                    f"{other}, {column}",
+                    f"two columns map to {field}; send only one (deselect the other in the "
+                    "connection, or drop it from field_mappings)",
+                )
+            found[field] = (column, value)
+        return found
+
+
+def _id_value(field: str, value: object, *, required: bool) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise _Invalid(field, value, "is required and must not be empty")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Invalid(field, value, f"must be a string or a whole number, not {_type(value)}")
+    # str() of an int past 4300 digits raises; anything this long is no id anyway.
+    if isinstance(value, int) and abs(value) >= 10**MAX_ID_LENGTH:
+        raise _Invalid(field, value, f"is longer than {MAX_ID_LENGTH} characters")
+    text = str(value).strip()
+    if len(text) > MAX_ID_LENGTH:
+        raise _Invalid(field, value, f"is longer than {MAX_ID_LENGTH} characters")
+    if any(_invisible_in_id(ch) for ch in text):
+        raise _Invalid(field, value, "contains white space or control characters")
+    return text
+
+
+def _invisible_in_id(ch: str) -> bool:
+    # Controls, format characters (zero-width space, BOM), surrogates, unassigned and
+    # separators: none belongs in a Propexo id, and most cannot be seen in a report.
+    return ch.isspace() or unicodedata.category(ch)[0] in "CZ"
+
+
+def _notes_value(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise _Invalid("notes", value, f"must be a string, not {_type(value)}")
+    if len(value) > MAX_NOTES_LENGTH:
+        raise _Invalid("notes", value, f"is longer than {MAX_NOTES_LENGTH} characters", quote=False)
+    if _UNPRINTABLE.search(value):
+        raise _Invalid("notes", value, "contains control characters", quote=False)
+    return value
+
+
+def _type(value: object) -> str:
+    return {dict: "an object", list: "a list", float: "a decimal number", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _lead_id_of(data: Mapping[str, Any], matcher: FieldMatcher) -> str | None:
+    """The row's lead id for the record of a rejection, when one can be read at all."""
+    for column, value in data.items():
+        if matcher.mappings.get(normalise_column(column)) == "lead_id":
+            try:
+                return _id_value("lead_id", value, required=False)
+            except _Invalid:
+                return None
+    return None
+
+
+def map_record(
+    data: Mapping[str, Any],
+    *,
+    default_integration_id: str,
+    zone: str,
+    matcher: FieldMatcher,
+) -> AppointmentRequest | Rejection:
+    """Turn one record's data into the request to send, or say why it cannot be sent."""
+    try:
+        values = _values(data, matcher)
+        integration_id = _integration_id(values, default_integration_id)
+        lead_id = _id_value("lead_id", values.get("lead_id"), required=True)
+        lead_source_id = _id_value("lead_source_id", values.get("lead_source_id"), required=True)
+        unit_id = _id_value("unit_id", values.get("unit_id"), required=False)
+        notes = _notes_value(values.get("notes"))
+        slot = _slot(values, zone)
+    except (_Invalid, InvalidTimeValue) as exc:
+        return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
+    # required=True never returns None
+    assert lead_id is not None
+    assert lead_source_id is not None
+    return AppointmentRequest(
+        integration_id=integration_id,
+        lead_id=lead_id,
+        lead_source_id=lead_source_id,
+        appointment_date=slot.date,
+        appointment_time=slot.time,
+        unit_id=unit_id,
+        notes=notes,
+        time_notes=slot.notes,
+    )
+
+
+def map_move(
+    data: Mapping[str, Any],
+    *,
+    default_integration_id: str,
+    zone: str,
+    matcher: FieldMatcher,
+) -> MoveRequest | Rejection:
+    """A record of an `update` stream -> the move of appointment `event_id`, or why not."""
+    try:
+        values = _values(data, matcher)
+        event_id = _id_value("event_id", values.get("event_id"), required=True)
+        integration_id = _integration_id(values, default_integration_id)
+        lead_id = _id_value("lead_id", values.get("lead_id"), required=False)
+        unit_id = _id_value("unit_id", values.get("unit_id"), required=False)
+        notes = _notes_value(values.get("notes"))
+        slot = _slot(values, zone)
+    except (_Invalid, InvalidTimeValue) as exc:
+        return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
+    return MoveRequest(
+        event_id=event_id,
+        integration_id=integration_id,
+        lead_id=lead_id,
+        appointment_date=slot.date,
+        appointment_time=slot.time,
+        unit_id=unit_id,
+        notes=notes,
+        time_notes=slot.notes,
+    )
+
+
+def _values(data: Mapping[str, Any], matcher: FieldMatcher) -> dict[str, Any]:
+    return {name: value for name, (_, value) in matcher.match(data).items()}
+
+
+def _integration_id(values: Mapping[str, Any], default: str) -> str:
+    return _id_value("integration_id", values.get("integration_id"), required=False) or default
+
+
+def _slot(values: Mapping[str, Any], zone: str) -> UtcSlot:
+    return appointment_slot(
+        date=values.get("appointment_date"),
+        time=values.get("appointment_time"),
+        datetime=values.get("appointment_datetime"),
+        zone=zone,
+    )

@@ -1,0 +1,211 @@
+"""One record's request to its final outcome: the booking decision, the send, and the
+follow-up of its write job.
+
+    book(request)          -> [ledger: settled / wait for the same booking / granted]
+    book_upcoming(request) -> [ledger: the lead's turn, then settled / create / move]
+    move(request)          -> [ledger: the appointment's turn]
+      -> sender (create or move, retries, read-back) -> Queued(job) | Accepted | Rejected
+      -> status tracker (job) -> Accepted | Rejected
+      -> the ledger (what the write did), then the record's outcome future
+
+Nothing here blocks a worker on another record: a repeat of a booking in flight, or a
+record waiting for its turn, is queued again when the earlier row's outcome is final.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Protocol
+
+from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
+from destination_propexo.records.outcomes import Accepted, Outcome, Queued, Rejected, Reschedule
+from destination_propexo.stop import Stop
+from destination_propexo.sync.ledger import BookingLedger, Granted, Settled
+from destination_propexo.sync.reschedule import Create, Move
+from destination_propexo.sync.status import StatusTracker
+from destination_propexo.workers import WorkerPool
+
+Resolve = Callable[[Outcome], None]
+
+
+class RequestSender(Protocol):
+    """What gets one request to Propexo (or, in a dry run, pretends to)."""
+
+    def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued: ...
+
+    def move(self, request: MoveRequest) -> Accepted | Rejected | Queued: ...
+
+
+class Booker:
+    """Books requests on a pool of workers; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        sender: RequestSender,
+        stop: Stop,
+        workers: int,
+        ledger: BookingLedger | None = None,
+        tracker: StatusTracker | None = None,
+    ) -> None:
+        self._sender = sender
+        self._stop = stop
+        self._ledger = ledger
+        self._tracker = tracker
+        self._pool = WorkerPool(stop, workers, "create")
+        self._unsent_lock = threading.Lock()
+        self._unsent = 0
+
+    @property
+    def unsent(self) -> int:
+        """Write tasks queued or running whose request has not been answered yet: the jobs
+        still to come (a record waiting for another's outcome is not one of them)."""
+        with self._unsent_lock:
+            return self._unsent
+
+    def book(self, request: AppointmentRequest, *, dedup: bool) -> Future[Outcome]:
+        """Start booking; the future gets the record's final outcome (none if the sync stops)."""
+        outcome: Future[Outcome] = Future()
+        self._submit(lambda: self._book(request, dedup, outcome), "a create")
+        return outcome
+
+    def book_upcoming(self, request: AppointmentRequest) -> Future[Outcome]:
+        """One upcoming tour per lead: a create, a move or nothing, decided in the lead's turn
+        (records of one lead in input order, different leads at once)."""
+        ledger = self._needed_ledger()
+        outcome: Future[Outcome] = Future()
+        before = ledger.queue_turn((request.integration_id, request.lead_id), outcome)
+        self._in_turn(before, lambda: self._upcoming(ledger, request, outcome), "a lead's tour")
+        return outcome
+
+    def move(self, request: MoveRequest) -> Future[Outcome]:
+        """Move appointment `request.event_id`; moves of one appointment go in input order."""
+        outcome: Future[Outcome] = Future()
+        before = self._needed_ledger().queue_turn((request.event_id or "",), outcome)
+        self._in_turn(before, lambda: self._move(request, outcome.set_result), "a move")
+        return outcome
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _needed_ledger(self) -> BookingLedger:
+        if self._ledger is None:
+            raise RuntimeError("append_dedup and update streams need the booking ledger")
+        return self._ledger
+
+    def _in_turn(self, before: Future[Outcome] | None, task: Callable[[], None], what: str) -> None:
+        if before is None:
+            self._submit(task, what)
+        else:
+            before.add_done_callback(
+                self._stop.guarded(lambda _: self._submit(task, what, first=True), "a turn")
+            )
+
+    def _submit(self, task: Callable[[], None], what: str, *, first: bool = False) -> None:
+        """Run `task` on the pool, counted unsent until it has sent (and its job is tracked);
+        `first` for a record already under way, ahead of records not yet started."""
+        with self._unsent_lock:
+            self._unsent += 1
+
+        def counted() -> None:
+            try:
+                task()
+            finally:
+                with self._unsent_lock:
+                    self._unsent -= 1
+
+        self._pool.submit(counted, what, first=first)
+
+    def _upcoming(
+        self, ledger: BookingLedger, request: AppointmentRequest, outcome: Future[Outcome]
+    ) -> None:
+        plan = ledger.claim_upcoming(request)
+        if isinstance(plan, Settled):
+            outcome.set_result(plan.outcome)
+            return
+        granted: Create | Move = plan
+
+        def finish(result: Outcome) -> None:
+            # The ledger first: the lead's next record may start once the outcome is set.
+            ledger.settle_upcoming(request, granted, result)
+            outcome.set_result(result)
+
+        if isinstance(granted, Create):
+            self._follow(self._sender.send(request), finish, request.integration_id)
+        else:
+            self._move(moving(request, granted), finish)
+
+    def _move(self, request: MoveRequest, resolve: Resolve) -> None:
+        self._follow(
+            self._sender.move(request),
+            lambda result: resolve(as_move(result, request)),
+            request.integration_id,
+        )
+
+    def _book(self, request: AppointmentRequest, dedup: bool, outcome: Future[Outcome]) -> None:
+        if dedup:
+            ledger = self._needed_ledger()
+            claim = ledger.claim(request, outcome)
+            if isinstance(claim, Settled):
+                outcome.set_result(claim.outcome)
+                return
+            if not isinstance(claim, Granted):
+                claim.first.add_done_callback(
+                    self._stop.guarded(lambda _: self._retry_claim(request, outcome), "a repeat")
+                )
+                return
+            outcome.add_done_callback(
+                self._stop.guarded(lambda done: ledger.settle(request, done.result()), "ledger")
+            )
+        self._send(request, outcome)
+
+    def _retry_claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
+        self._submit(lambda: self._book(request, True, outcome), "a repeated booking", first=True)
+
+    def _send(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
+        self._follow(self._sender.send(request), outcome.set_result, request.integration_id)
+
+    def _follow(
+        self, result: Accepted | Rejected | Queued, resolve: Resolve, integration_id: str
+    ) -> None:
+        """Resolve with the sender's result, or with its write job's once it is known."""
+        if not isinstance(result, Queued):
+            resolve(result)
+        elif self._tracker is not None:
+            self._tracker.track(result.job_id, resolve, integration_id=integration_id)
+        else:
+            resolve(Accepted(job_id=result.job_id, write_status="UNTRACKED"))
+
+
+def moving(request: AppointmentRequest, plan: Move) -> MoveRequest:
+    """The move of the lead's one upcoming appointment to the record's time."""
+    return MoveRequest(
+        event_id=plan.appointment.id or None,
+        integration_id=request.integration_id,
+        lead_id=request.lead_id,
+        appointment_date=request.appointment_date,
+        appointment_time=request.appointment_time,
+        unit_id=request.unit_id,
+        notes=request.notes,
+        moved_from=plan.moved_from,
+        time_notes=request.time_notes,
+    )
+
+
+def as_move(outcome: Outcome, request: MoveRequest) -> Outcome:
+    """A move's outcome, saying which appointment moved from when to when."""
+    moved = Reschedule(request.event_id, request.moved_from, request.moved_to)
+    if isinstance(outcome, Accepted):
+        how = outcomes.RESCHEDULED if outcome.how == outcomes.CREATED else outcome.how
+        return dataclasses.replace(outcome, how=how, reschedule=moved)
+    if outcome.category == outcomes.FAILED_IN_RESMAN:
+        # The tracker words a failed job as a create's; this one was a move.
+        reason = f"ResMan did not move appointment {request.event_id}: " + (
+            "; ".join(outcome.errors) or "no error text given"
+        )
+        return dataclasses.replace(outcome, reason=reason, reschedule=moved)
+    return dataclasses.replace(outcome, reschedule=moved)

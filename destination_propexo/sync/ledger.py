@@ -1,0 +1,343 @@
+"""The booking ledger: per lead, what this sync knows for certain, and whose turn it is.
+
+Every create-if-absent decision and every one-upcoming-tour decision reads it, and only
+final outcomes are written to it.
+
+Create if absent (append_dedup on lead + date + time), per appointment slot:
+- booked: write status SUCCESS (or PENDING at the bound, or untracked: counted accepted),
+  adopted by a read-back after an unclear answer, or found already in Propexo;
+- failed: ResMan refused the job, Propexo refused the request, or retries ran out; a
+  repeat of the booking is sent again (it may succeed now);
+- unknown: an unclear answer that no read-back could settle; a repeat is not sent (it
+  could book the tour twice) and is reported as unknown too.
+A slot whose first row is still being sent is held as a claim (the first row's outcome
+future): a repeat waits for it, then asks again.
+
+Per lead, the ledger also holds the appointments Propexo had when the lead was first seen,
+read once per lead per sync, kept up to date with what this sync's own writes did.
+
+One upcoming tour per lead (append_dedup on `lead_id`): the lead's records take turns in
+input order (`queue_turn`, called as records are read); in its turn a record is judged by
+`reschedule.plan_for_lead` against the lead's appointments (`claim_upcoming`), and its final
+outcome updates them (`settle_upcoming`) before the next record's turn. An outcome that
+leaves the lead's appointments unknown (an unclear create or move) makes the lead's later
+records of the sync rejected as unknown too: acting on a guess could book twice or move the
+wrong way. Moves by event id (`update` streams) take turns per event id the same way.
+
+Memory: entries are kept per lead, least recently used first out, once more than
+`capacity` slots are held; a lead with a claim or a turn in flight is never dropped. Dropping a lead
+is safe: when the lead comes again its appointments are read from Propexo again, and that
+read shows every booking whose job succeeded (Propexo reads back a written appointment
+at once). Claims are bounded by the write window (one per record in it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from destination_propexo.errors import LookupUnavailable, RequestFailure
+from destination_propexo.propexo.client import BookedAppointment
+from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import AppointmentRequest
+from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.stop import Stop
+from destination_propexo.sync.reschedule import (
+    Create,
+    Move,
+    Nothing,
+    Refuse,
+    plan_for_lead,
+    utc_instant,
+)
+
+DEFAULT_CAPACITY = 100_000
+LOAD_RECHECK_SECONDS = 0.1
+
+LeadKey = tuple[str, str]
+SlotKey = tuple[str, str]
+# Whose turn: a lead (integration id, lead id), or an appointment (event id,).
+TurnKey = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Settled:
+    """The record's outcome is known without a request."""
+
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The same booking is being sent by an earlier row: claim again once it is final."""
+
+    first: Future[Outcome]
+
+
+@dataclass(frozen=True)
+class Granted:
+    """Send it; the caller's outcome future is the claim, and settles the ledger when done."""
+
+
+Claim = Settled | Wait | Granted
+
+
+@dataclass
+class _Lead:
+    ready: threading.Event = field(default_factory=threading.Event)
+    load_error: BaseException | None = None
+    # Every appointment of the lead, duplicates included; an id is "" while unconfirmed.
+    in_propexo: list[BookedAppointment] = field(default_factory=list)
+    final: dict[SlotKey, Outcome] = field(default_factory=dict)
+    in_flight: dict[SlotKey, Future[Outcome]] = field(default_factory=dict)
+    # An earlier write of the lead whose outcome is unknown (one-upcoming-tour streams).
+    unsure: Rejected | None = None
+
+    def at(self, slot: SlotKey) -> BookedAppointment | None:
+        return next((a for a in self.in_propexo if (a.date, a.time) == slot), None)
+
+    @property
+    def size(self) -> int:
+        return len(self.in_propexo) + len(self.final)
+
+
+class BookingLedger:
+    """Booking decisions (create if absent, one upcoming tour per lead) and the turns of
+    records of one lead or event, for one sync; thread-safe."""
+
+    def __init__(
+        self,
+        read_lead: Callable[[str, str], list[BookedAppointment]],
+        stop: Stop,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        sync_start: dt.datetime | None = None,
+    ) -> None:
+        """`sync_start` (aware; now by default) is what "upcoming" is measured from."""
+        self._read_lead = read_lead
+        self._stop = stop
+        self._capacity = capacity
+        self.sync_start = sync_start or dt.datetime.now(dt.UTC)
+        self._lock = threading.Lock()
+        self._leads: OrderedDict[LeadKey, _Lead] = OrderedDict()
+        self._turns: dict[TurnKey, Future[Outcome]] = {}
+        self._size = 0
+
+    def claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> Claim:
+        """Decide for one record; on `Granted`, `outcome` holds the slot until it is final."""
+        lead = self._lead((request.integration_id, request.lead_id))
+        slot = (request.appointment_date, request.appointment_time)
+        with self._lock:
+            first = lead.in_flight.get(slot)
+            if first is not None:
+                return Wait(first)
+            known = _repeat_of(lead.final.get(slot))
+            if known is not None:
+                return Settled(known)
+            existing = lead.at(slot)
+            if existing is not None:
+                found = Accepted(
+                    how=outcomes.EXISTING,
+                    write_status="EXISTING",
+                    created_record_id=existing.id or None,
+                )
+                # Final for this sync: a later row of the same booking is its duplicate.
+                lead.final[slot] = found
+                self._size += 1
+                return Settled(found)
+            lead.in_flight[slot] = outcome
+            return Granted()
+
+    def settle(self, request: AppointmentRequest, outcome: Outcome) -> None:
+        """Record the final outcome of a granted claim."""
+        key = (request.integration_id, request.lead_id)
+        slot = (request.appointment_date, request.appointment_time)
+        with self._lock:
+            lead = self._leads.get(key)
+            if lead is None:  # never dropped while claimed; kept defensive for clarity
+                return
+            lead.in_flight.pop(slot, None)
+            if slot not in lead.final:
+                self._size += 1
+            lead.final[slot] = outcome
+            self._evict()
+
+    def queue_turn(self, key: TurnKey, outcome: Future[Outcome]) -> Future[Outcome] | None:
+        """Queue a record behind the earlier records of its lead or event (call in input
+        order); returns the outcome to wait for before its turn, or None to go now.
+
+        The outcome of each record is set only after its `settle_upcoming`, so the next
+        record's turn sees what the earlier one did."""
+        with self._lock:
+            before = self._turns.get(key)
+            self._turns[key] = outcome
+        outcome.add_done_callback(lambda done: self._end_turn(key, done))
+        return before if before is not None and not before.done() else None
+
+    def claim_upcoming(self, request: AppointmentRequest) -> Settled | Create | Move:
+        """In the record's turn: settled without a request, or the create or move to send."""
+        lead = self._lead((request.integration_id, request.lead_id))
+        record = utc_instant(request.appointment_date, request.appointment_time)
+        with self._lock:
+            if lead.unsure is not None:
+                return Settled(_after_unsure(lead.unsure))
+            plan = plan_for_lead(record, self.sync_start, list(lead.in_propexo))
+        if isinstance(plan, Move) and not plan.appointment.id:
+            # Booked earlier in this sync without a confirmed id (write status PENDING or
+            # not tracked): Propexo may show it by now.
+            plan = Move(self._confirmed(request, lead, plan.appointment), plan.to)
+        if isinstance(plan, Nothing):
+            return Settled(
+                Accepted(
+                    how=outcomes.EXISTING,
+                    write_status="EXISTING",
+                    created_record_id=plan.appointment.id or None,
+                )
+            )
+        if isinstance(plan, Refuse):
+            return Settled(Rejected(outcomes.SEVERAL_UPCOMING, plan.reason))
+        return plan
+
+    def settle_upcoming(
+        self, request: AppointmentRequest, plan: Create | Move, outcome: Outcome
+    ) -> None:
+        """Record what a granted create or move did to the lead's appointments."""
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is None:  # never dropped in its turn; kept defensive for clarity
+                return
+            if isinstance(outcome, Rejected):
+                if outcome.category == outcomes.OUTCOME_UNKNOWN:
+                    lead.unsure = outcome
+                return
+            booked = BookedAppointment(
+                id=outcome.created_record_id or "",
+                date=request.appointment_date,
+                time=request.appointment_time,
+            )
+            if isinstance(plan, Move):
+                moved = plan.appointment
+                if moved in lead.in_propexo:
+                    lead.in_propexo.remove(moved)
+                booked = BookedAppointment(moved.id or booked.id, booked.date, booked.time)
+            else:
+                self._size += 1
+            lead.in_propexo.append(booked)
+            self._evict()
+
+    @property
+    def slots(self) -> int:
+        """How many slots are held (for the bound and its tests)."""
+        with self._lock:
+            return self._size
+
+    def _lead(self, key: LeadKey) -> _Lead:
+        with self._lock:
+            lead = self._leads.get(key)
+            loader = lead is None
+            if lead is None:
+                lead = self._leads[key] = _Lead()
+            else:
+                self._leads.move_to_end(key)
+        if loader:
+            self._load(key, lead)
+        while not lead.ready.is_set():
+            self._stop.wait_for(lead.ready, LOAD_RECHECK_SECONDS)
+        if lead.load_error is not None:
+            raise _lookup_unavailable(key, lead.load_error)
+        return lead
+
+    def _load(self, key: LeadKey, lead: _Lead) -> None:
+        try:
+            found = self._read_lead(*key)
+        except BaseException as exc:
+            with self._lock:
+                lead.load_error = exc
+                self._leads.pop(key, None)
+            lead.ready.set()
+            raise _lookup_unavailable(key, exc) from None
+        with self._lock:
+            lead.in_propexo.extend(found)
+            self._size += lead.size
+            lead.ready.set()
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop least recently used leads past the capacity (caller holds the lock)."""
+        if self._size <= self._capacity:
+            return
+        # The newest lead is kept whatever its size: the caller is about to use it.
+        for key in list(self._leads)[:-1]:
+            lead = self._leads[key]
+            if lead.in_flight or not lead.ready.is_set() or key in self._turns:
+                continue
+            del self._leads[key]
+            self._size -= lead.size
+            if self._size <= self._capacity:
+                return
+
+    def _confirmed(
+        self, request: AppointmentRequest, lead: _Lead, unconfirmed: BookedAppointment
+    ) -> BookedAppointment:
+        """The appointment with its id read back from Propexo, or as it was if not shown."""
+        try:
+            found = self._read_lead(request.integration_id, request.lead_id)
+        except RequestFailure:
+            return unconfirmed
+        slot = (unconfirmed.date, unconfirmed.time)
+        with self._lock:
+            known = {a.id for a in lead.in_propexo}
+            for appointment in found:
+                if (appointment.date, appointment.time) == slot and appointment.id not in known:
+                    lead.in_propexo.remove(unconfirmed)
+                    lead.in_propexo.append(appointment)
+                    return appointment
+        return unconfirmed
+
+    def _end_turn(self, key: TurnKey, done: Future[Outcome]) -> None:
+        with self._lock:
+            if self._turns.get(key) is done:
+                del self._turns[key]
+
+
+def _after_unsure(earlier: Rejected) -> Rejected:
+    return Rejected(
+        outcomes.OUTCOME_UNKNOWN,
+        "not sent: an earlier row of this lead in this sync has an unknown outcome, so where "
+        f"the lead's tour stands is not known ({earlier.reason})",
+        job_id=earlier.job_id,
+    )
+
+
+def _repeat_of(first: Outcome | None) -> Outcome | None:
+    """What a repeat of a booking with this final outcome gets; None means send it."""
+    if isinstance(first, Accepted):
+        return Accepted(
+            how=outcomes.DUPLICATE_ROW,
+            job_id=first.job_id,
+            write_status=first.write_status,
+            created_record_id=first.created_record_id,
+        )
+    if isinstance(first, Rejected) and first.category == outcomes.OUTCOME_UNKNOWN:
+        return Rejected(
+            outcomes.OUTCOME_UNKNOWN,
+            "same booking as an earlier row whose outcome is unknown, so it was not sent "
+            f"again: {first.reason}",
+            job_id=first.job_id,
+        )
+    return None
+
+
+def _lookup_unavailable(key: LeadKey, error: BaseException) -> BaseException:
+    if not isinstance(error, RequestFailure):
+        return error
+    integration_id, lead_id = key
+    return LookupUnavailable(
+        f"Could not read the appointments of lead {lead_id} (integration {integration_id}) "
+        f"to check for an existing booking: {error}. Nothing was sent for it; the next "
+        "attempt re-sends from the last confirmed state."
+    )

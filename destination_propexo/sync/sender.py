@@ -1,0 +1,204 @@
+"""Sending one appointment: create or move, retry what is safe, read back what is unclear.
+
+A create whose answer was lost may have queued a job. Before such a request is sent
+again, the lead's appointments are read back; one at the same UTC date and time means the
+first send worked. The read-back is repeated for a while (the settle window), since a
+queued job becomes visible only once ResMan has taken it. A move (PUT) is handled the same
+way: its effect is harmless to repeat, but a lost answer is still read back (the appointment
+at its new time) before any re-send, so each move is one job that is followed. Whether to
+book or move at all is the ledger's (`ledger.py`), not the sender's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from destination_propexo.errors import FailureKind, RequestFailure, Unresolved
+from destination_propexo.propexo.client import BookedAppointment, PropexoClient
+from destination_propexo.propexo.retry import RetryPolicy, retrying
+from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
+from destination_propexo.records.outcomes import Accepted, Queued, Rejected
+from destination_propexo.stop import Stop
+
+# Seconds after an unclear answer at which the lead's appointments are read back.
+READ_BACK_SCHEDULE = (0.0, 2.0, 5.0, 10.0, 20.0, 30.0)
+# The settle window never drops below this: a job takes a moment to become visible.
+MIN_SETTLE_SECONDS = 2.0
+
+
+def read_back_schedule(settle_seconds: float) -> tuple[float, ...]:
+    """Read-back times within a settle window, clamped to MIN_SETTLE_SECONDS..30 s."""
+    bound = min(READ_BACK_SCHEDULE[-1], max(MIN_SETTLE_SECONDS, settle_seconds))
+    return (*(at for at in READ_BACK_SCHEDULE if at < bound), bound)
+
+
+class AppointmentSender:
+    """Runs the create lifecycle of one request; thread-safe."""
+
+    def __init__(
+        self,
+        client: PropexoClient,
+        policy: RetryPolicy,
+        stop: Stop,
+        *,
+        settle_seconds: float = READ_BACK_SCHEDULE[-1],
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._stop = stop
+        self._schedule = read_back_schedule(settle_seconds)
+
+    def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued:
+        def create() -> Accepted | Rejected | Queued:
+            return Queued(self._client.create_appointment(request.body()))
+
+        try:
+            return retrying(
+                create,
+                policy=self._policy,
+                stop=self._stop,
+                idempotent=False,
+                read_back=lambda failure: self._read_back(
+                    request.integration_id,
+                    request.lead_id,
+                    lambda a: (
+                        (a.date, a.time) == (request.appointment_date, request.appointment_time)
+                    ),
+                    failure,
+                    what="the create",
+                    hint=_check_hint(request),
+                ),
+            )
+        except Unresolved as unresolved:
+            return Rejected(
+                outcomes.OUTCOME_UNKNOWN,
+                f"the create got no clear answer after {unresolved.attempts} attempts "
+                f"(last: {unresolved}), and the lead's appointments, read back for "
+                f"{self._schedule[-1]:g} s, do not show it yet; it may still appear. "
+                f"{_check_hint(request)} before re-sending",
+            )
+        except RequestFailure as failure:
+            return _given_up(failure, "booked")
+
+    def move(self, request: MoveRequest) -> Accepted | Rejected | Queued:
+        event_id = request.event_id
+        if event_id is None:
+            return Rejected(
+                outcomes.NOT_CONFIRMED_YET,
+                f"not moved: the lead's tour at {request.moved_from} was booked by an earlier "
+                "row of this sync and ResMan has not confirmed it yet, so its appointment id is "
+                "not known; nothing was changed. Send this row again in a later sync",
+            )
+
+        def put() -> Accepted | Rejected | Queued:
+            return Queued(self._client.update_appointment(event_id, request.body()))
+
+        try:
+            return retrying(
+                put,
+                policy=self._policy,
+                stop=self._stop,
+                idempotent=False,
+                read_back=self._move_read_back(request, event_id),
+            )
+        except Unresolved as unresolved:
+            checked = (
+                f"the lead's appointments, read back for {self._schedule[-1]:g} s, do not show "
+                "it yet; it may still happen"
+                if request.lead_id is not None
+                else "without a lead_id column it cannot be read back"
+            )
+            return Rejected(
+                outcomes.OUTCOME_UNKNOWN,
+                f"the move of appointment {event_id} got no clear answer after "
+                f"{unresolved.attempts} attempts (last: {unresolved}), and {checked}. "
+                f"{_move_hint(request, event_id)} before re-sending",
+            )
+        except RequestFailure as failure:
+            if failure.kind is FailureKind.NOT_FOUND:
+                return Rejected(
+                    outcomes.REFUSED_BY_PROPEXO,
+                    f"event_id: Propexo has no appointment {event_id!r} ({failure})",
+                )
+            return _given_up(failure, "moved")
+
+    def _move_read_back(
+        self, request: MoveRequest, event_id: str
+    ) -> Callable[[RequestFailure], Accepted | Rejected | None] | None:
+        """How an unclear move is read back: the appointment at its new time among the
+        lead's. Propexo reads appointments per lead, so a row without lead_id cannot be."""
+        lead_id = request.lead_id
+        if lead_id is None:
+            return None
+        slot = (request.appointment_date, request.appointment_time)
+        return lambda failure: self._read_back(
+            request.integration_id,
+            lead_id,
+            lambda a: a.id == event_id and (a.date, a.time) == slot,
+            failure,
+            what="the move",
+            hint=_move_hint(request, event_id),
+        )
+
+    def _read_back(
+        self,
+        integration_id: str,
+        lead_id: str,
+        matches: Callable[[BookedAppointment], bool],
+        failure: RequestFailure,
+        *,
+        what: str,
+        hint: str,
+    ) -> Accepted | Rejected | None:
+        """Adopt what the unclear send did; None means it did nothing, send again."""
+        started = self._stop.clock.now()
+        for at in self._schedule:
+            # A stop raises here: stopping is no evidence that nothing was written.
+            self._stop.sleep_until(started + at)
+            try:
+                booked = self._client.lead_appointments(integration_id, lead_id)
+            except RequestFailure as read_failure:
+                return Rejected(
+                    outcomes.OUTCOME_UNKNOWN,
+                    f"{what} got no clear answer ({failure}) and reading the lead's "
+                    f"appointments back failed ({read_failure}); {hint} before re-sending",
+                )
+            for appointment in booked:
+                if matches(appointment):
+                    return Accepted(
+                        how=outcomes.ADOPTED,
+                        write_status="SUCCESS",
+                        created_record_id=appointment.id or None,
+                    )
+        return None
+
+
+def _check_hint(request: AppointmentRequest) -> str:
+    return (
+        f"check GET /v1/appointments/?lead_id={request.lead_id}&integration_id="
+        f"{request.integration_id} for {request.appointment_date} "
+        f"{request.appointment_time} UTC"
+    )
+
+
+def _move_hint(request: MoveRequest, event_id: str) -> str:
+    where = (
+        f"GET /v1/appointments/?lead_id={request.lead_id}&integration_id={request.integration_id}"
+        if request.lead_id is not None
+        else "the lead's appointments"
+    )
+    return f"check {where} for appointment {event_id} at {request.moved_to}"
+
+
+def _given_up(failure: RequestFailure, done: str) -> Rejected:
+    if failure.kind is FailureKind.BAD_REQUEST:
+        return Rejected(outcomes.REFUSED_BY_PROPEXO, f"Propexo refused the record: {failure}")
+    if failure.kind is FailureKind.NOT_FOUND:
+        return Rejected(outcomes.REFUSED_BY_PROPEXO, f"Propexo answered {failure}")
+    # Only failures that reached no handler are retried until the policy gives up, so
+    # nothing was created: "not booked" is the truth.
+    return Rejected(
+        outcomes.NOT_BOOKED,
+        f"not {done} after {failure.attempts} attempts; last answer: {failure}",
+    )

@@ -1,0 +1,206 @@
+"""One `write`, as a context manager that builds its parts and closes them.
+
+    with WriteSession(config, streams, emitter) as session:
+        summary = session.run(lines)
+
+The parts, in the order data meets them: the stop event and clock (`stop.py`), the rate
+budget, the HTTP client, the booking ledger (unless every stream is append), the sender (or
+the dry run's), the status tracker, the booker's worker pool, the report, the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from requests.adapters import BaseAdapter
+
+from destination_propexo.airbyte.catalog import Stream, StreamKey
+from destination_propexo.airbyte.protocol import Emitter, read_messages
+from destination_propexo.config import PropexoConfig
+from destination_propexo.outputs.rejection import RejectionSink
+from destination_propexo.outputs.rejection_sinks import close_sinks, open_sinks
+from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
+from destination_propexo.propexo.ratelimit import RateBudget
+from destination_propexo.propexo.retry import RetryPolicy
+from destination_propexo.records.mapping import FieldMatcher
+from destination_propexo.stop import Clock, Stop
+from destination_propexo.sync.booking import Booker, RequestSender
+from destination_propexo.sync.brake import RejectionBrake
+from destination_propexo.sync.dryrun import DryRunSender
+from destination_propexo.sync.ledger import BookingLedger
+from destination_propexo.sync.report import SyncReport
+from destination_propexo.sync.sender import AppointmentSender
+from destination_propexo.sync.status import StatusTracker
+from destination_propexo.sync.writer import Pipeline, RecordMapper, WriteSummary
+
+WINDOW_SIZE = 1000
+
+
+def build_client(
+    config: PropexoConfig,
+    stop: Stop,
+    *,
+    policy: RetryPolicy | None = None,
+    adapter: BaseAdapter | None = None,
+) -> tuple[PropexoClient, RateBudget]:
+    """The client of one sync (or check), with the rate budget every request waits on."""
+    budget = RateBudget(config.requests_per_minute, stop=stop)
+    client = PropexoClient(
+        config.api_url,
+        config.token.get_secret_value(),
+        budget,
+        stop=stop,
+        timeout=config.request_timeout_seconds,
+        max_in_flight=config.max_requests_in_flight or MAX_IN_FLIGHT,
+        policy=policy,
+        adapter=adapter,
+    )
+    return client, budget
+
+
+class WriteSession:
+    """Builds the parts of one write from the typed config; closes them on exit."""
+
+    def __init__(
+        self,
+        config: PropexoConfig,
+        streams: Mapping[StreamKey, Stream],
+        emitter: Emitter,
+        *,
+        clock: Clock | None = None,
+        adapter: BaseAdapter | None = None,
+        window_size: int = WINDOW_SIZE,
+    ) -> None:
+        self.config = config
+        self._emitter = emitter
+        self.stop = Stop(clock)
+        self.client, self.budget = build_client(config, self.stop, adapter=adapter)
+        self._sinks: list[RejectionSink] = []
+        self._closed = False
+        self.tracker: StatusTracker | None = None
+        self._booker: Booker | None = None
+        try:
+            self._sinks = open_sinks(config)
+            # Every pool may use the client's whole in-flight bound (its threads start only
+            # as tasks need them): a smaller pool would cap its share of the budget.
+            workers = config.max_requests_in_flight or MAX_IN_FLIGHT
+            if config.track_write_status and not config.dry_run:
+                self.tracker = StatusTracker(
+                    self.client,
+                    self.stop,
+                    timeout_seconds=config.write_status_timeout_seconds,
+                    workers=workers,
+                    feed=config.use_write_logs_feed,
+                    coming=lambda: self._booker.unsent if self._booker is not None else 0,
+                    say=lambda text: emitter.log("WARN", text),
+                )
+            self._booker = Booker(
+                sender=self._sender(),
+                stop=self.stop,
+                workers=workers,
+                ledger=(
+                    BookingLedger(self.client.lead_appointments, self.stop)
+                    if any(stream.uses_ledger for stream in streams.values())
+                    else None
+                ),
+                tracker=self.tracker,
+            )
+            self.report = SyncReport(
+                emitter,
+                counts=self.client.counts,
+                budget=self.budget,
+                tracker=self.tracker,
+                rejection_sinks=self._sinks,
+                dry_run=config.dry_run,
+            )
+            self._pipeline = Pipeline(
+                streams=dict(streams),
+                mapper=RecordMapper(
+                    FieldMatcher.build(config.column_renames),
+                    config.integration_id,
+                    config.source_timezone,
+                ),
+                booker=self._booker,
+                sink=self.report,
+                stop=self.stop,
+                window_size=window_size,
+                brake=(
+                    RejectionBrake(config.max_rejected_percent)
+                    if config.max_rejected_percent is not None
+                    else None
+                ),
+            )
+        except BaseException:
+            self.close(stopping=True)
+            raise
+
+    def _sender(self) -> RequestSender:
+        if self.config.dry_run:
+            return DryRunSender(lambda text: self._emitter.log("INFO", text))
+        return AppointmentSender(
+            self.client,
+            RetryPolicy(),
+            self.stop,
+            # How long a queued job may take to show is the same question as how long its
+            # write status may stay PENDING (clamped to 2..30 s in the sender).
+            settle_seconds=self.config.write_status_timeout_seconds,
+        )
+
+    def __enter__(self) -> WriteSession:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close(stopping=error is not None)
+
+    def run(self, lines: Iterable[bytes]) -> WriteSummary:
+        """Write every message read from `lines`; raises the error that stopped the sync."""
+        config = self.config
+        if config.dry_run:
+            self._emitter.log(
+                "INFO",
+                f"dry run for {config.api_url}, integration {config.integration_id}: every "
+                "record is mapped and validated, no write request is made and no state is echoed",
+            )
+        else:
+            self._emitter.log(
+                "INFO", f"writing to {config.api_url} for integration {config.integration_id}"
+            )
+        summary = self._pipeline.run(read_messages(lines))
+        self.close()
+        self.report.summary(summary)
+        return summary
+
+    def close(self, *, stopping: bool = False) -> None:
+        """Stop the workers and close the client and the rejection sinks (idempotent).
+
+        Sinks are closed on a fatal stop too, so every rejection before it is kept; a sink
+        that cannot be closed raises, unless the sync is already `stopping` on another error."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._booker is not None:
+            self._booker.close()
+        if self.tracker is not None:
+            self.tracker.close()
+        self.client.close()
+        close_sinks(self._sinks, stopping=stopping)
+
+
+def write_sync(
+    config: PropexoConfig,
+    streams: Mapping[StreamKey, Stream],
+    lines: Iterable[bytes],
+    emitter: Emitter,
+    **options: Any,
+) -> WriteSummary:
+    """Run one write: every record to an outcome, every STATE echoed when due."""
+    with WriteSession(config, streams, emitter, **options) as session:
+        return session.run(lines)

@@ -1,0 +1,301 @@
+"""The write pipeline: records in, outcomes out in input order, each STATE when it is due.
+
+    stdin -> reader thread -> [bounded inbox] -> map -> [ordered window] -> STATE / summary
+                                                          |        ^
+                                                     booking (ledger, sender, status)
+
+Four promises hold at once (see docs/design.md):
+- order: a STATE leaves only after every record before it has its final outcome (and its
+  outcome line), and states leave in the order they came;
+- accounting: every record ends Accepted or Rejected, and each echoed STATE carries the
+  counts of its window (per stream for STREAM states);
+- budget: every request waits on the one `RateBudget` inside the client;
+- bounded memory: at most `window_size` records are held; reading waits when it is full.
+
+Everything the pipeline tells the world goes to one `OutcomeSink`. A stop (`stop.py`) ends
+the run: no further STATE is echoed, and `run` raises the error that stopped it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from destination_propexo.airbyte.catalog import Stream, StreamKey, WriteMode
+from destination_propexo.airbyte.inbox import Inbox
+from destination_propexo.airbyte.protocol import InputMessage, RecordMessage, StateMessage
+from destination_propexo.errors import SyncStopped, TooManyRejected
+from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import (
+    AppointmentRequest,
+    FieldMatcher,
+    MoveRequest,
+    Rejection,
+    map_move,
+    map_record,
+)
+from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.stop import Stop
+from destination_propexo.sync.booking import Booker
+from destination_propexo.sync.brake import RejectionBrake
+
+PROGRESS_EVERY = 5.0
+QUEUE_WAIT = 0.5
+
+
+@dataclass
+class _Slot:
+    record: RecordMessage
+    lead_id: str | None
+    time_notes: tuple[str, ...]
+    outcome: Future[Outcome]
+    # Set once the outcome is logged (and filed), so no STATE can overtake that line.
+    announced: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A record rejected before any request: final, and logged, the moment it is read.
+
+    It needs none of a `_Slot`'s future and event, whose creation and hand-offs were a
+    quarter of the cost of a locally rejected record."""
+
+    record: RecordMessage
+    outcome: Rejected
+
+
+@dataclass
+class WriteSummary:
+    received: int = 0
+    accepted: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    pending: int = 0
+    states: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def done(self) -> int:
+        return sum(self.accepted.values()) + sum(self.rejected.values())
+
+
+class OutcomeSink(Protocol):
+    """Where the pipeline reports: each record's outcome, each due STATE, progress."""
+
+    def outcome(
+        self,
+        record: RecordMessage,
+        lead_id: str | None,
+        outcome: Outcome,
+        time_notes: tuple[str, ...],
+    ) -> None: ...
+
+    def state(self, state: StateMessage, accepted: int, rejected: int) -> None: ...
+
+    def progress(self, summary: WriteSummary, in_window: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class RecordMapper:
+    """How a record's data becomes a request: column matching, default integration, zone."""
+
+    matcher: FieldMatcher
+    integration_id: str
+    zone: str
+
+
+class Pipeline:
+    """Runs one `write`: see the module docstring for what it promises."""
+
+    def __init__(
+        self,
+        *,
+        streams: dict[StreamKey, Stream],
+        mapper: RecordMapper,
+        booker: Booker,
+        sink: OutcomeSink,
+        stop: Stop,
+        window_size: int,
+        brake: RejectionBrake | None = None,
+    ) -> None:
+        self._streams = streams
+        self._mapper = mapper
+        self._booker = booker
+        self._sink = sink
+        self._stop = stop
+        self._window_size = window_size
+        self._brake = brake
+        self._window: deque[_Slot | _Decided | StateMessage] = deque()
+        self._records_in_window = 0
+        self._counts: dict[StreamKey, list[int]] = {}
+        self._last_progress = time.monotonic()
+        self.summary = WriteSummary()
+
+    def run(self, messages: Iterable[InputMessage]) -> WriteSummary:
+        """Write every message; raises the error that stopped the sync, if one did."""
+        # Half the window: read-ahead plus the batch being mapped stay within one window.
+        inbox: Inbox[InputMessage | BaseException | None] = Inbox(max(1, self._window_size // 2))
+        self._stop.start_thread(lambda: self._read_into(messages, inbox), "reader")
+        try:
+            self._consume(inbox)
+            self._drain(until_empty=True)
+        except SyncStopped:
+            pass
+        if self._stop.error is not None:
+            raise self._stop.error
+        return self.summary
+
+    def _consume(self, inbox: Inbox[InputMessage | BaseException | None]) -> None:
+        while True:
+            self._stop.check()
+            for item in inbox.take_all(timeout=QUEUE_WAIT):
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    # A broken line stops the sync where it stands in the input: records
+                    # before it keep the outcomes they already have, nothing more is sent.
+                    self._stop.stop(item)
+                    raise SyncStopped("the input stream is broken")
+                if isinstance(item, StateMessage):
+                    self._window.append(item)
+                else:
+                    self._accept_record(item)
+                while self._records_in_window >= self._window_size:
+                    self._drain(block=True)
+            # Once per batch rather than per message: a batch is what was waiting, so the
+            # states in it leave as promptly, and the window check above bounds memory.
+            self._drain()
+
+    def _accept_record(self, record: RecordMessage) -> None:
+        self.summary.received += 1
+        stream = self._streams.get(record.stream_key)
+        if stream is None:
+            reason = f"stream {record.qualified_name!r} is not in the configured catalog"
+            self._decide(record, None, Rejected(outcomes.UNKNOWN_STREAM, reason))
+            return
+        map_data = map_move if stream.mode is WriteMode.MOVE_BY_EVENT_ID else map_record
+        mapped = map_data(
+            record.data,
+            default_integration_id=self._mapper.integration_id,
+            zone=self._mapper.zone,
+            matcher=self._mapper.matcher,
+        )
+        if isinstance(mapped, Rejection):
+            rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
+            self._decide(record, mapped.lead_id, rejected)
+            return
+        slot = _Slot(record, mapped.lead_id, mapped.time_notes, self._start(stream, mapped))
+        self._window.append(slot)
+        self._records_in_window += 1
+        slot.outcome.add_done_callback(
+            self._stop.guarded(lambda done: self._announce(slot, done), "an outcome report")
+        )
+
+    def _start(self, stream: Stream, request: AppointmentRequest | MoveRequest) -> Future[Outcome]:
+        if isinstance(request, MoveRequest):
+            return self._booker.move(request)
+        if stream.mode is WriteMode.ONE_UPCOMING_TOUR:
+            return self._booker.book_upcoming(request)
+        return self._booker.book(request, dedup=stream.mode is WriteMode.CREATE_IF_ABSENT)
+
+    def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Rejected) -> None:
+        self._sink.outcome(record, lead_id, outcome, ())
+        self._window.append(_Decided(record, outcome))
+        self._records_in_window += 1
+
+    def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
+        outcome = done.result()
+        self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes)
+        slot.announced.set()
+
+    def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
+        """Release finished records from the head of the window, and the states behind them."""
+        while self._window:
+            self._stop.check()
+            head = self._window[0]
+            if isinstance(head, StateMessage):
+                self._window.popleft()
+                self._release_state(head)
+                continue
+            if isinstance(head, _Decided):
+                self._window.popleft()
+                self._records_in_window -= 1
+                self._count(head.outcome)
+                self._tally(head.record, head.outcome)
+                continue
+            if not head.announced.is_set():
+                if not (block or until_empty):
+                    break
+                if not self._stop.wait_for(head.announced, QUEUE_WAIT):
+                    self._maybe_report_progress()
+                elif not until_empty:
+                    block = False
+                continue
+            self._window.popleft()
+            self._records_in_window -= 1
+            outcome = head.outcome.result()
+            self._count(outcome)
+            self._tally(head.record, outcome)
+        self._maybe_report_progress()
+
+    def _count(self, outcome: Outcome) -> None:
+        if self._brake is not None:
+            # Judged in input order, as records leave the window: local rejections are
+            # known at once and accepts later, so judging as outcomes arrive would be biased.
+            try:
+                self._brake.observe(outcome)
+            except TooManyRejected as exc:
+                self._stop.stop(exc)
+                raise SyncStopped("the rejection brake stopped the sync") from None
+        if isinstance(outcome, Accepted):
+            self.summary.accepted[outcome.how] += 1
+            self.summary.pending += outcome.write_status == "PENDING"
+        else:
+            self.summary.rejected[outcome.category] += 1
+
+    def _tally(self, record: RecordMessage, outcome: Outcome) -> None:
+        window = self._counts.setdefault(record.stream_key, [0, 0])
+        window[0 if isinstance(outcome, Accepted) else 1] += 1
+
+    def _release_state(self, state: StateMessage) -> None:
+        key = state.stream_key
+        if key is None:
+            accepted = sum(c[0] for c in self._counts.values())
+            rejected = sum(c[1] for c in self._counts.values())
+            self._counts.clear()
+        else:
+            accepted, rejected = self._counts.pop(key, [0, 0])
+        self.summary.states += 1
+        self._sink.state(state, accepted, rejected)
+
+    def _maybe_report_progress(self) -> None:
+        now = time.monotonic()
+        if now - self._last_progress >= PROGRESS_EVERY:
+            self._last_progress = now
+            self._sink.progress(self.summary, self._records_in_window)
+
+    def _read_into(
+        self,
+        messages: Iterable[InputMessage],
+        inbox: Inbox[InputMessage | BaseException | None],
+    ) -> None:
+        try:
+            for message in messages:
+                self._hand_over(inbox, message)
+            self._hand_over(inbox, None)
+        except SyncStopped:
+            raise
+        except Exception as exc:  # handed over in input order; the main thread stops with it
+            self._hand_over(inbox, exc)
+
+    def _hand_over(
+        self,
+        inbox: Inbox[InputMessage | BaseException | None],
+        item: InputMessage | BaseException | None,
+    ) -> None:
+        while not inbox.put(item, timeout=QUEUE_WAIT):
+            self._stop.check()

@@ -1,0 +1,400 @@
+"""The sandbox's HTTP side: a threaded server on loopback and the `Sandbox` that owns it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from propexo_sandbox import api
+from propexo_sandbox.api import Query, Reply
+from propexo_sandbox.faults import FaultDice, FaultPlan
+from propexo_sandbox.ratelimit import FixedWindowLimiter
+from propexo_sandbox.state import Event, Store
+from propexo_sandbox.stats import RequestStats
+
+ADMIN_PREFIX = "/_sandbox/"
+DEFAULT_INTEGRATION_ID = "intg-sandbox-resman"
+_SEED_FIELDS = frozenset({"lead_id", "utc", "integration_id", "unit_id", "notes", "lead_source_id"})
+
+_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("POST", re.compile(r"/v1/events/appointments/leads/resman/?"), "create"),
+    ("PUT", re.compile(r"/v1/events/appointments/leads/resman/(?P<event_id>[^/]+)/?"), "update"),
+    ("GET", re.compile(r"/v1/admin/write-status/(?P<job_id>[^/]+)/?"), "write_status"),
+    ("GET", re.compile(r"/v1/admin/logs/writes/?"), "write_logs"),
+    ("GET", re.compile(r"/v1/appointments/?"), "read_back"),
+    ("GET", re.compile(r"/v1/admin/integrations/(?P<integration_id>[^/]+)/?"), "integration"),
+)
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    query: Query
+    authorization: str | None
+    body: bytes
+
+
+class Sandbox:
+    """A local Propexo API on 127.0.0.1; `start()`/`stop()` or use it as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "sandbox-token",  # noqa: S107  # a fixed, well-known sandbox token
+        latency: float = 0.0,
+        rate_limit_per_minute: int | None = None,
+        slowdown_seconds: float = 2.0,
+        write_status_delay: float = 0.3,
+        faults: FaultPlan = FaultPlan(),  # noqa: B008  # frozen, so one shared default is safe
+        port: int = 0,
+        host: str = "127.0.0.1",
+        access_log: bool = False,
+        minute_clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`minute_clock` places the rate limit's minute windows (wall-clock minutes by
+        default); the benchmark starts one with its run, so a run meets the 80 % slow-down."""
+        if not is_loopback(host):
+            raise ValueError(f"the sandbox only listens on loopback, not {host!r}")
+        self._token = token
+        self._latency = latency
+        self._slowdown_seconds = slowdown_seconds
+        self._limiter = (
+            FixedWindowLimiter(rate_limit_per_minute, minute_clock)
+            if rate_limit_per_minute
+            else None
+        )
+        self._dice = FaultDice(faults)
+        self._store = Store(write_status_delay)
+        self._stats = RequestStats(minute_clock)
+        self._host = host
+        self._port = port
+        self._access_log = access_log
+        self._revoked = False
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Sandbox:
+        """Bind and serve in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already running")
+        self._stopping.clear()
+        self._server = _Server((self._host, self._port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="propexo-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections and wake sleeping handlers."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. `http://127.0.0.1:8765`."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def appointments(self) -> list[Event]:
+        """Appointments as read back now: seeded and booked ones, duplicates included, in the
+        order they came to exist, each at its latest successfully rescheduled time."""
+        return self._store.appointments()
+
+    def appointment(self, event_id: str) -> Event | None:
+        """One appointment as read back now, or None (unknown, or its create not yet done)."""
+        return self._store.appointment(event_id)
+
+    def seed_appointment(
+        self,
+        *,
+        lead_id: str,
+        utc: str | dt.datetime,
+        integration_id: str = DEFAULT_INTEGRATION_ID,
+        unit_id: str | None = None,
+        notes: str | None = None,
+        lead_source_id: str | None = None,
+    ) -> str:
+        """Store an existing appointment (no write job, no request counted); its event id.
+
+        It reads back at once, like one booked before the sync, and a PUT can move it. `utc`
+        is ISO 8601 with an offset (`"2030-01-02T15:00:00Z"`) or an aware `datetime`;
+        `integration_id` must be one of the sandbox's integrations. Raises ValueError.
+        """
+        event = self._store.seed_appointment(
+            lead_id=lead_id,
+            utc=utc,
+            integration_id=integration_id,
+            unit_id=unit_id,
+            notes=notes,
+            lead_source_id=lead_source_id,
+        )
+        return str(event["id"])
+
+    def stats(self) -> dict[str, int]:
+        """Request counters: per endpoint, per notable status, concurrency and busiest minute."""
+        return self._stats.snapshot()
+
+    def set_faults(self, plan: FaultPlan) -> None:
+        """Replace the fault plan; its script and seeded draws start afresh."""
+        self._dice = FaultDice(plan)
+
+    def revoke_token(self) -> None:
+        """From now on every API request is refused with 401."""
+        self._revoked = True
+
+    def _pause(self, seconds: float) -> None:
+        # Wakes early on stop() so a hanging answer never holds up shutdown.
+        if seconds > 0:
+            self._stopping.wait(seconds)
+
+    def _answer(self, endpoint: str, params: dict[str, str], request: _Request) -> Reply:
+        if endpoint == "create" and self._dice.revokes_at_this_create():
+            self._revoked = True
+        if endpoint == "update" and self._dice.revokes_at_this_update():
+            self._revoked = True
+        if self._revoked or request.authorization != f"Bearer {self._token}":
+            refused = api.error(401, "unauthorized", "Missing or invalid bearer token")
+            return replace(refused, delay=self._latency)
+        dice = self._dice
+        decision = self._limiter.take() if self._limiter is not None else None
+        if decision is not None and decision.refused:
+            reply = api.rate_limited(dice.plan.retry_after)
+        else:
+            reply = self._endpoint_reply(endpoint, params, request, dice)
+        if decision is None:
+            return replace(reply, delay=reply.delay + self._latency)
+        slowdown = self._slowdown_seconds if decision.slow else 0.0
+        headers = {**reply.headers, **decision.headers()}
+        return replace(reply, delay=reply.delay + self._latency + slowdown, headers=headers)
+
+    def _endpoint_reply(
+        self, endpoint: str, params: dict[str, str], request: _Request, dice: FaultDice
+    ) -> Reply:
+        store, plan = self._store, dice.plan
+        if endpoint == "create":
+            return api.create_appointment(store, dice.create(), plan, request.query, request.body)
+        if endpoint == "update":
+            return api.update_appointment(
+                store, dice.update(), plan, params["event_id"], request.query, request.body
+            )
+        if endpoint == "write_status":
+            if dice.status_503():
+                return api.unavailable(plan.retry_after)
+            garbled = dice.status_garbled()
+            if garbled is not None:
+                return api.garbled_status(garbled)
+            return api.write_status(store, params["job_id"])
+        if endpoint == "read_back":
+            if dice.read_back_503():
+                return api.unavailable(plan.retry_after)
+            return api.read_back(store, request.query)
+        if endpoint == "write_logs":
+            return api.write_logs(store, request.query)
+        if endpoint == "integration":
+            return api.integration(store, params["integration_id"])
+        return api.error(404, "not_found", f"No route for {request.method} {request.path}")
+
+    def _admin(self, request: _Request) -> Reply:
+        action = (request.method, request.path.removeprefix(ADMIN_PREFIX).rstrip("/"))
+        if action == ("GET", "appointments"):
+            return Reply(200, {"appointments": self.appointments()})
+        if action == ("POST", "appointments"):
+            return self._admin_seed(request.body)
+        if action == ("GET", "stats"):
+            return Reply(200, dict(self.stats()))
+        if action == ("GET", "faults"):
+            return Reply(200, {"faults": self._dice.plan.to_json()})
+        if action == ("POST", "faults"):
+            try:
+                data = json.loads(request.body or b"{}")
+                plan = FaultPlan.from_json(data if isinstance(data, dict) else {})
+            except (ValueError, TypeError) as exc:
+                return api.error(400, "invalid_request", f"Invalid fault plan: {exc}")
+            self.set_faults(plan)
+            return Reply(200, {"faults": plan.to_json()})
+        if action == ("POST", "revoke"):
+            self.revoke_token()
+            return Reply(200, {"revoked": True})
+        return api.error(
+            404, "not_found", f"No sandbox admin route for {request.method} {request.path}"
+        )
+
+    def _admin_seed(self, raw_body: bytes) -> Reply:
+        # `POST /_sandbox/appointments` with `seed_appointment`'s keyword arguments as JSON.
+        try:
+            data = json.loads(raw_body or b"null")
+        except ValueError:
+            return api.error(400, "invalid_request", "Request body is not valid JSON")
+        if not isinstance(data, dict):
+            return api.error(400, "invalid_request", "Expected a JSON object")
+        unknown = sorted(set(data) - _SEED_FIELDS)
+        missing = sorted({"lead_id", "utc"} - set(data))
+        if unknown or missing:
+            message = f"Unknown fields {unknown}, missing fields {missing}"
+            return api.error(400, "invalid_request", message)
+        try:
+            event_id = self.seed_appointment(**data)
+        except ValueError as exc:
+            return api.error(400, "invalid_request", f"Invalid appointment: {exc}")
+        return Reply(200, {"id": event_id, "appointment": self.appointment(event_id)})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is `localhost` or an IPv4 loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return isinstance(address, ipaddress.IPv4Address) and address.is_loopback
+
+
+def _route(method: str, path: str) -> tuple[str, dict[str, str]]:
+    for route_method, pattern, endpoint in _ROUTES:
+        match = pattern.fullmatch(path)
+        if match is not None and method == route_method:
+            return endpoint, {name: unquote(value) for name, value in match.groupdict().items()}
+    return "other", {}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The benchmark opens many connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut idle keep-alive connections, which would otherwise outlive the server."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients with a connection pool expect
+    # Headers and body leave in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms on Linux), which would make every answer 40 ms slower than asked.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def do_GET(self) -> None:  # the name http.server dispatches to
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: object) -> None:
+        if self.server.sandbox._access_log:
+            super().log_message(format, *args)
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        split = urlsplit(self.path)
+        request = _Request(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query),
+            authorization=self.headers.get("Authorization"),
+            body=self.rfile.read(int(self.headers.get("Content-Length") or 0)),
+        )
+        if split.path.startswith(ADMIN_PREFIX):
+            self._send(sandbox._admin(request))
+            return
+        endpoint, params = _route(request.method, request.path)
+        sandbox._stats.begin(endpoint)
+        status: int | None = None
+        try:
+            reply = sandbox._answer(endpoint, params, request)
+            sandbox._pause(reply.delay)
+            status = None if reply.drop else reply.status
+        finally:
+            # Counted before the answer leaves, so a client reading stats right after sees it.
+            sandbox._stats.end(status)
+        if reply.drop:
+            self._drop()
+        else:
+            self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
+        if reply.raw is not None:
+            payload = reply.raw
+        else:
+            payload = json.dumps(reply.body).encode() if reply.body is not None else b""
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # A client that timed out before a hanging answer: nobody is left to tell.
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        # Close without a single byte of answer, so the client sees a connection error.
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the client already went away
+            self.connection.shutdown(socket.SHUT_RDWR)
