@@ -24,7 +24,7 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/venv UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=1
 # --locked fails the build if uv.lock is out of date with pyproject.toml.
 COPY pyproject.toml uv.lock ./
 RUN /opt/uv/bin/uv sync --locked --no-install-project --no-editable
-COPY README.md spec.yaml ./
+COPY README.md ./
 COPY destination_propexo ./destination_propexo
 RUN /opt/uv/bin/uv sync --locked --no-editable
 

@@ -7,7 +7,6 @@ import queue
 import threading
 from collections.abc import Iterable, Mapping
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -42,12 +41,9 @@ CHECK_POLICY = RetryPolicy(max_attempts=3, max_total_seconds=10, backoff_initial
 
 
 def load_spec() -> ConnectorSpecification:
-    """The spec from spec.yaml: shipped inside the wheel, or at the top of a source checkout."""
-    packaged = resources.files("destination_propexo").joinpath("spec.yaml")
-    if packaged.is_file():
-        text = packaged.read_text(encoding="utf-8")
-    else:
-        text = (Path(__file__).resolve().parent.parent / "spec.yaml").read_text(encoding="utf-8")
+    """The spec from the package's spec.yaml (package data: in the wheel, the image and a
+    copy holding only main.py and the package)."""
+    text = resources.files("destination_propexo").joinpath("spec.yaml").read_text(encoding="utf-8")
     return ConnectorSpecificationSerializer.load(yaml.safe_load(text))
 
 

@@ -133,7 +133,7 @@ def test_the_image_declares_the_airbyte_entrypoint_and_version(image: str) -> No
 
 def test_spec_prints_the_packaged_spec_yaml(container: Container) -> None:
     (message,) = container.messages("spec")
-    expected = yaml.safe_load((ROOT / "spec.yaml").read_text())
+    expected = yaml.safe_load((ROOT / "destination_propexo" / "spec.yaml").read_text())
     assert message["type"] == "SPEC"
     assert message["spec"]["connectionSpecification"] == expected["connectionSpecification"]
 

@@ -21,7 +21,9 @@ from destination_propexo.config import (
     S3ObjectStorage,
 )
 
-SPEC = yaml.safe_load((Path(__file__).parent.parent / "spec.yaml").read_text(encoding="utf-8"))
+SPEC = yaml.safe_load(
+    (Path(__file__).parent.parent / "destination_propexo" / "spec.yaml").read_text(encoding="utf-8")
+)
 CONNECTION = SPEC["connectionSpecification"]
 PROPERTIES: dict[str, dict[str, Any]] = CONNECTION["properties"]
 OPTIONS = sorted(PROPERTIES)
