@@ -1,0 +1,383 @@
+"""Each property-management system behind Propexo, as data: its endpoint slug, the fields its
+create and update take (required, optional, limits), how it reads a date and time, whether it
+has an update, and whether a new appointment can be read back at once (pure).
+
+Source: Propexo's per-vendor "Create/Update Lead Appointment" pages (docs.propexo.com,
+checked 2026-11-29); docs/propexo.md has the table and the open questions. Where a page was
+not readable, the safer reading is taken and said below: a field whose acceptance is not
+known is never sent (Propexo refuses unknown keys), an update that was not seen is absent.
+
+    vendor_fields(vendor, "create" | "update", row values, defaults)
+        -> {field: value} to send beside integration_id, lead_id, date and time
+         | raises VendorFieldError naming the field and the vendor
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+from destination_propexo.records.values import shown
+
+__all__ = [
+    "APPOINTMENT_TYPES",
+    "VENDORS",
+    "VENDOR_FIELDS",
+    "AppointmentDefaults",
+    "FieldRule",
+    "Operation",
+    "TimeRule",
+    "Vendor",
+    "VendorFieldError",
+    "vendor_fields",
+    "vendor_named",
+]
+
+LEADS_PATH = "/v1/events/appointments/leads/"
+# Entrata's `appointment_type` values (Propexo's generic pages, field labelled Entrata-only).
+APPOINTMENT_TYPES = ("LEASING_APPOINTMENT", "SELF_GUIDED_TOUR", "TOUR", "VIRTUAL_TOUR")
+TITLE_LIMIT = 50
+# Propexo's generic page caps notes at 256; only Yardi's own pages repeat it.
+YARDI_NOTES_LIMIT = 256
+# A tour of more than a year is a unit mistake (seconds for minutes), not a tour.
+MAX_DURATION_MINUTES = 525_600
+# Whatever a row may say about an appointment beyond who (integration, lead) and when.
+VENDOR_FIELDS = (
+    "lead_source_id",
+    "unit_id",
+    "employee_id",
+    "notes",
+    "title",
+    "appointment_duration_minutes",
+    "appointment_type",
+)
+
+Kind = Literal["id", "text", "minutes", "choice"]
+OperationName = Literal["create", "update"]
+
+
+class TimeRule(enum.Enum):
+    """How a vendor reads `appointment_date` + `appointment_time`."""
+
+    UTC = "UTC"
+    MOUNTAIN = "America/Denver wall clock"
+    PROPERTY_ZONE = "the property's zone from GET /v1/timezones/"
+    STATED_ZONE = "the property's wall clock, zone stated by the user"
+    UNDOCUMENTED = "not documented"
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One body field of a vendor's create or update, with its limits."""
+
+    name: str
+    kind: Kind
+    required: bool = False
+    min_length: int = 0
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The fields one endpoint takes beyond integration_id, lead_id, date and time."""
+
+    fields: tuple[FieldRule, ...]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One PMS: `code` as GET /v1/admin/integrations/{id}/ reports it, `name` for people."""
+
+    code: str
+    name: str
+    slug: str
+    time_rule: TimeRule
+    create: Operation
+    update: Operation | None
+    # False where a new appointment shows only after Propexo's next data sync (Entrata,
+    # Yardi REST): write status gives no created_record_id and a read-back will not find it.
+    readable_at_once: bool
+    # The zone Propexo's docs say the PMS assumes when a property has no setting.
+    default_zone: str | None = None
+
+    @property
+    def create_path(self) -> str:
+        return f"{LEADS_PATH}{self.slug}/"
+
+    def update_path(self, event_id: str) -> str:
+        return f"{LEADS_PATH}{self.slug}/{quote(event_id, safe='')}"
+
+    def operation(self, name: OperationName) -> Operation | None:
+        return self.create if name == "create" else self.update
+
+
+@dataclass(frozen=True)
+class AppointmentDefaults:
+    """Values a row may leave empty (config: default_duration_minutes, ...); None: no default."""
+
+    duration_minutes: int | None = None
+    appointment_type: str | None = None
+    title: str | None = None
+
+    def value(self, name: str) -> object:
+        return {
+            "appointment_duration_minutes": self.duration_minutes,
+            "appointment_type": self.appointment_type,
+            "title": self.title,
+        }.get(name)
+
+
+class VendorFieldError(ValueError):
+    """A row's field that its vendor would refuse: `field`, the vendor's name, and why."""
+
+    def __init__(self, field: str, vendor: Vendor, reason: str, value: object = None) -> None:
+        self.field = field
+        got = "" if value is None else f" (got {_got(field, value)})"
+        super().__init__(f"{field}: {vendor.name} {reason}{got}")
+
+
+def _got(field: str, value: object) -> str:
+    # Free text is never quoted: reasons reach the logs.
+    if field in ("notes", "title") and isinstance(value, str):
+        return f"{len(value)} characters of text"
+    return shown(value)
+
+
+def _id(name: str, *, required: bool = False) -> FieldRule:
+    return FieldRule(name, "id", required)
+
+
+def _minutes(*, required: bool) -> FieldRule:
+    return FieldRule("appointment_duration_minutes", "minutes", required)
+
+
+def _notes(*, required: bool = False, max_length: int | None = None) -> FieldRule:
+    return FieldRule("notes", "text", required, min_length=int(required), max_length=max_length)
+
+
+def _title(*, required: bool) -> FieldRule:
+    return FieldRule("title", "text", required, min_length=int(required), max_length=TITLE_LIMIT)
+
+
+VENDORS: dict[str, Vendor] = {
+    vendor.code: vendor
+    for vendor in (
+        Vendor(
+            "RESMAN",
+            "ResMan",
+            "resman",
+            TimeRule.UTC,
+            create=Operation((_id("lead_source_id", required=True), _id("unit_id"), _notes())),
+            update=Operation((_id("unit_id"), _notes())),
+            readable_at_once=True,
+        ),
+        Vendor(
+            "ENTRATA",
+            "Entrata",
+            "entrata",
+            TimeRule.MOUNTAIN,
+            create=Operation(
+                (
+                    _minutes(required=True),
+                    FieldRule("appointment_type", "choice", required=True),
+                    _notes(required=True),
+                    _id("unit_id"),
+                    # No limit on Entrata's page; the generic page caps title at 50.
+                    _title(required=False),
+                )
+            ),
+            update=Operation(
+                (
+                    _notes(required=True),
+                    _id("unit_id"),
+                    _minutes(required=False),
+                    FieldRule("appointment_type", "choice"),
+                    _title(required=False),
+                )
+            ),
+            readable_at_once=False,
+            default_zone="America/Denver",
+        ),
+        Vendor(
+            "RENTMANAGER",
+            "Rent Manager",
+            "rentmanager",
+            TimeRule.PROPERTY_ZONE,
+            create=Operation(
+                (_minutes(required=True), _title(required=True), _id("employee_id"), _notes())
+            ),
+            # The lead update page was cut short past date and time; the applicant update
+            # requires duration and title and takes notes: taken as the likely lead update.
+            update=Operation((_minutes(required=True), _title(required=True), _notes())),
+            readable_at_once=True,
+            default_zone="America/New_York",
+        ),
+        Vendor(
+            "REALPAGE_RPX",
+            "RealPage RPX",
+            "realpage_rpx",
+            TimeRule.STATED_ZONE,
+            create=Operation(
+                (_id("employee_id", required=True), _minutes(required=True), _notes())
+            ),
+            update=Operation((_minutes(required=True), _notes())),
+            readable_at_once=True,
+        ),
+        Vendor(
+            "YARDI",
+            "Yardi",
+            "yardi",
+            TimeRule.PROPERTY_ZONE,
+            # Required flags from the applicant variant (the lead page's were not readable).
+            create=Operation(
+                (
+                    _id("unit_id", required=True),
+                    _id("employee_id", required=True),
+                    _notes(max_length=YARDI_NOTES_LIMIT),
+                )
+            ),
+            update=None,
+            readable_at_once=True,
+        ),
+        Vendor(
+            "YARDI_REST",
+            "Yardi REST",
+            "yardi_rest",
+            TimeRule.PROPERTY_ZONE,
+            create=Operation(
+                (
+                    _id("unit_id", required=True),
+                    _id("employee_id", required=True),
+                    _notes(max_length=YARDI_NOTES_LIMIT),
+                )
+            ),
+            # An update page is listed but its fields were not readable.
+            update=None,
+            readable_at_once=False,
+        ),
+        Vendor(
+            "APPFOLIO",
+            "AppFolio",
+            "appfolio",
+            TimeRule.UTC,
+            create=Operation(
+                (
+                    _id("unit_id", required=True),
+                    _minutes(required=True),
+                    _id("employee_id"),
+                    _notes(),
+                )
+            ),
+            update=Operation((_minutes(required=False), _id("employee_id"), _notes())),
+            readable_at_once=True,
+        ),
+        Vendor(
+            "MRI",
+            "MRI",
+            "mri",
+            TimeRule.UNDOCUMENTED,
+            create=Operation((_id("employee_id"), _notes())),
+            update=Operation((_id("employee_id"), _notes())),
+            readable_at_once=True,
+        ),
+    )
+}
+
+
+def vendor_named(code: str | None) -> Vendor | None:
+    """The vendor of an integration's `vendor` string (any case), or None if not one here."""
+    if code is None:
+        return None
+    return VENDORS.get(code.strip().upper())
+
+
+def vendor_fields(
+    vendor: Vendor,
+    operation: OperationName,
+    values: Mapping[str, object],
+    defaults: AppointmentDefaults,
+) -> dict[str, str | int]:
+    """The body fields `vendor` takes for `operation`, from the row's `values` (API field ->
+    value, blanks meaning absent) or `defaults`; fields the vendor does not take are left out.
+
+    Raises VendorFieldError naming the field and the vendor: a required field missing, a
+    value past a limit, or an update the vendor does not have."""
+    rules = vendor.operation(operation)
+    if rules is None:
+        raise VendorFieldError(
+            "event_id",
+            vendor,
+            "has no documented lead appointment update in Propexo, so tours cannot be moved",
+        )
+    fields: dict[str, str | int] = {}
+    for rule in rules.fields:
+        value = values.get(rule.name)
+        if _blank(value):
+            value = defaults.value(rule.name)
+        if _blank(value):
+            if rule.required:
+                also = " (also on a move)" if operation == "update" else ""
+                raise VendorFieldError(
+                    rule.name, vendor, f"requires it{also}; the row has no value", value
+                )
+            continue
+        fields[rule.name] = _checked(rule, vendor, value)
+    return fields
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _checked(rule: FieldRule, vendor: Vendor, value: object) -> str | int:
+    if rule.kind == "minutes":
+        return _minutes_value(rule, vendor, value)
+    if rule.kind == "choice":
+        text = value.strip().upper() if isinstance(value, str) else None
+        if text not in APPOINTMENT_TYPES:
+            raise VendorFieldError(
+                rule.name, vendor, f"takes one of {', '.join(APPOINTMENT_TYPES)}", value
+            )
+        return text
+    if isinstance(value, int) and not isinstance(value, bool) and rule.kind == "id":
+        value = str(value)
+    if not isinstance(value, str):
+        raise VendorFieldError(rule.name, vendor, "takes text only", value)
+    text = value.strip() if rule.kind == "id" else value
+    if len(text.strip()) < rule.min_length:
+        raise VendorFieldError(
+            rule.name, vendor, f"requires at least {rule.min_length} character", value
+        )
+    if rule.max_length is not None and len(text) > rule.max_length:
+        raise VendorFieldError(
+            rule.name, vendor, f"takes at most {rule.max_length} characters", value
+        )
+    if rule.kind == "text" and any(
+        unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text
+    ):
+        raise VendorFieldError(rule.name, vendor, "takes no control characters", value)
+    return text
+
+
+def _minutes_value(rule: FieldRule, vendor: Vendor, value: object) -> int:
+    minutes: int | None = None
+    if isinstance(value, bool):
+        minutes = None
+    elif isinstance(value, int):
+        minutes = value
+    elif isinstance(value, float) and value.is_integer():
+        minutes = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        minutes = int(value.strip())
+    if minutes is None or not 0 < minutes <= MAX_DURATION_MINUTES:
+        raise VendorFieldError(
+            rule.name,
+            vendor,
+            f"takes a whole number of minutes greater than 0 (at most {MAX_DURATION_MINUTES})",
+            value,
+        )
+    return minutes
