@@ -32,7 +32,17 @@ import pendulum
 
 from destination_propexo.records.values import shown
 
-__all__ = ["InvalidTimeValue", "UtcSlot", "appointment_slot", "validate_zone"]
+__all__ = [
+    "DST_ZONES",
+    "InvalidTimeValue",
+    "UtcSlot",
+    "WallClock",
+    "ZoneSetting",
+    "appointment_slot",
+    "validate_zone",
+    "wall_clock",
+    "zone_for_setting",
+]
 
 MAX_VALUE_LENGTH = 64
 # Real offsets lie within -12:00..+14:00; ISO 8601 tooling commonly allows up to 18 hours.
@@ -381,3 +391,112 @@ def _slot(instant: dt.datetime, notes: tuple[str, ...] = ()) -> UtcSlot:
 def _zone_names() -> dict[str, str]:
     """IANA zone names by their case-folded spelling (the tz database keeps these unique)."""
     return {name.casefold(): name for name in pendulum.timezones() if name not in _NOT_A_PLACE}
+
+
+# --- the wall clock a PMS reads ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WallClock:
+    """An appointment as a PMS that reads local time gets it: date and time in `zone`."""
+
+    date: str
+    time: str
+    zone: str
+    notes: tuple[str, ...] = ()
+
+
+def wall_clock(slot: UtcSlot, zone: str) -> WallClock:
+    """The date and time a PMS reading times in IANA `zone` must get for the UTC `slot`.
+
+    A wall clock that happens twice (fall-back) is sent with a note when the tour is its first
+    occurrence, as every reading of it takes the first; the second occurrence cannot be told
+    apart by a PMS that reads a bare wall clock, so it raises InvalidTimeValue."""
+    instant = dt.datetime.fromisoformat(f"{slot.date}T{slot.time}").replace(tzinfo=dt.UTC)
+    local = pendulum.instance(instant).in_timezone(zone)
+    naive = local.naive()
+    parts = (naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
+    first = pendulum.datetime(*parts, tz=pendulum.timezone(zone), fold=0)
+    text = f"{naive:%Y-%m-%d %H:%M:%S}"
+    notes: tuple[str, ...] = ()
+    if _utcoffset(first) != _utcoffset(pendulum.datetime(*parts, tz=first.tzinfo, fold=1)):
+        if first.in_timezone("UTC") != instant:
+            raise InvalidTimeValue(
+                "appointment_time",
+                slot.iso,
+                f"is the second time {text} happens in {zone} (UTC{_signed(_utcoffset(local))}); "
+                "a PMS reading a wall clock there takes the first, an hour earlier, so the tour "
+                "cannot be sent; move it out of the repeated hour",
+            )
+        notes = (
+            f"the PMS reads {text}, which happens twice in {zone}; this tour is the first "
+            f"({first.tzname()}, UTC{_signed(_utcoffset(first))})",
+        )
+    return WallClock(f"{naive:%Y-%m-%d}", f"{naive:%H:%M:%S}", zone, notes + slot.notes)
+
+
+@dataclass(frozen=True)
+class ZoneSetting:
+    """A row of GET /v1/timezones/: the zone's standard-time UTC offset (`-05:00`, even where
+    daylight saving applies), whether daylight saving applies, and the property it is for
+    (None: the integration-wide row)."""
+
+    offset: str
+    observes_dst: bool | None
+    property_id: str | None = None
+
+
+# Standard offset -> the zone whose rules a PMS setting "offset + DST observed" means. Propexo
+# gives no zone name, only these two facts; US and Canadian rules (second Sunday of March to
+# first Sunday of November) are assumed, as for the US and Canadian properties these PMSs serve.
+DST_ZONES: dict[tuple[str, bool], str] = {
+    ("-03:30", True): "America/St_Johns",
+    ("-04:00", True): "America/Halifax",
+    ("-05:00", True): "America/New_York",
+    ("-06:00", True): "America/Chicago",
+    ("-07:00", True): "America/Denver",
+    ("-08:00", True): "America/Los_Angeles",
+    ("-09:00", True): "America/Anchorage",
+    ("-10:00", True): "America/Adak",
+    # Without daylight saving, a named place where there is a well-known one; otherwise the
+    # fixed Etc/GMT zone of that offset (whose sign is inverted by POSIX convention).
+    ("+00:00", False): "UTC",
+    ("-04:00", False): "America/Puerto_Rico",
+    ("-07:00", False): "America/Phoenix",
+    ("-10:00", False): "Pacific/Honolulu",
+}
+_SETTING_OFFSET = re.compile(r"(?P<sign>[+-])(?P<hours>[0-9]{2}):(?P<minutes>[0-9]{2})")
+
+
+def zone_for_setting(setting: ZoneSetting) -> str:
+    """The IANA zone that a GET /v1/timezones/ row's offset and DST flag describe (see
+    DST_ZONES); raises InvalidTimeValue (field `offset`) when no rule fits."""
+    field = "offset"
+    match = _SETTING_OFFSET.fullmatch(setting.offset)
+    if match is None or int(match["hours"]) > 14 or int(match["minutes"]) > 59:
+        raise InvalidTimeValue(field, setting.offset, "is not an offset such as -05:00")
+    if setting.observes_dst is None:
+        raise InvalidTimeValue(
+            field,
+            setting.offset,
+            "comes from a zone setting that does not say whether daylight saving applies",
+        )
+    known = DST_ZONES.get((setting.offset, setting.observes_dst))
+    if known is not None:
+        return known
+    if setting.observes_dst:
+        raise InvalidTimeValue(
+            field,
+            setting.offset,
+            "observes daylight saving, but no US or Canadian zone has that standard offset",
+        )
+    if match["minutes"] != "00":
+        raise InvalidTimeValue(
+            field,
+            setting.offset,
+            "is not a whole number of hours, and no named zone without daylight saving is known "
+            "for it",
+        )
+    hours = int(match["hours"])
+    # Etc/GMT+5 is UTC-05:00.
+    return "UTC" if hours == 0 else f"Etc/GMT{'-' if match['sign'] == '+' else '+'}{hours}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote
 
+from destination_propexo.records.timezones import InvalidTimeValue, ZoneSetting, zone_for_setting
 from destination_propexo.records.values import shown
 
 __all__ = [
@@ -30,9 +31,11 @@ __all__ = [
     "AppointmentDefaults",
     "FieldRule",
     "Operation",
+    "TimeReading",
     "TimeRule",
     "Vendor",
     "VendorFieldError",
+    "time_reading",
     "vendor_fields",
     "vendor_named",
 ]
@@ -381,3 +384,91 @@ def _minutes_value(rule: FieldRule, vendor: Vendor, value: object) -> int:
             value,
         )
     return minutes
+
+
+@dataclass(frozen=True)
+class TimeReading:
+    """The IANA zone whose wall clock a vendor reads for one row, and the rule that chose it
+    (shown in outcome lines), e.g. `America/Denver (Entrata)`."""
+
+    zone: str
+    rule: str
+
+
+def time_reading(
+    vendor: Vendor,
+    *,
+    property_id: str | None = None,
+    settings: tuple[ZoneSetting, ...] = (),
+    stated_zone: str | None = None,
+) -> TimeReading:
+    """How `vendor` reads a row's date and time.
+
+    `settings` are the integration's rows of GET /v1/timezones/ (read by the caller, only
+    for PROPERTY_ZONE vendors); `stated_zone` is an IANA zone the row or the config states
+    for the property (validated by the caller; only RealPage RPX needs one). Raises
+    VendorFieldError when the vendor's reading cannot be known: never a guessed time."""
+    rule = vendor.time_rule
+    if rule is TimeRule.UTC:
+        return TimeReading("UTC", "UTC")
+    if rule is TimeRule.MOUNTAIN:
+        return TimeReading("America/Denver", f"America/Denver ({vendor.name})")
+    if rule is TimeRule.STATED_ZONE:
+        if stated_zone is None:
+            raise VendorFieldError(
+                "property_timezone",
+                vendor,
+                "reads the time as the property's wall clock, and no API tells the property's "
+                "zone; state it in a property_timezone column or in the property_timezones "
+                "option, so the tour is not booked at a guessed time",
+            )
+        return TimeReading(stated_zone, f"{stated_zone} (stated for the property)")
+    if rule is TimeRule.PROPERTY_ZONE:
+        return _property_zone(vendor, property_id, settings)
+    raise VendorFieldError(
+        "appointment_time",
+        vendor,
+        "reads appointment dates and times by a rule Propexo has not documented, so no tour is "
+        "sent at a guessed time",
+    )
+
+
+def _property_zone(
+    vendor: Vendor, property_id: str | None, settings: tuple[ZoneSetting, ...]
+) -> TimeReading:
+    own = [s for s in settings if property_id is not None and s.property_id == property_id]
+    wide = [s for s in settings if s.property_id is None]
+    for rows, whose in ((own, f"property {property_id}"), (wide, "integration-wide row")):
+        if not rows:
+            continue
+        if len({(s.offset, s.observes_dst) for s in rows}) > 1:
+            raise VendorFieldError(
+                "property_id",
+                vendor,
+                f"reads times in the property's zone, and GET /v1/timezones/ has conflicting "
+                f"rows for the {whose}",
+                property_id,
+            )
+        try:
+            zone = zone_for_setting(rows[0])
+        except InvalidTimeValue as exc:
+            raise VendorFieldError(
+                "property_id",
+                vendor,
+                f"reads times in the property's zone, and the {whose}'s row in "
+                f"GET /v1/timezones/ has no known rule ({exc})",
+                property_id,
+            ) from None
+        dst = "DST" if rows[0].observes_dst else "no DST"
+        return TimeReading(zone, f"{zone} ({whose} in GET /v1/timezones/: {rows[0].offset}, {dst})")
+    if vendor.default_zone is not None:
+        return TimeReading(
+            vendor.default_zone,
+            f"{vendor.default_zone} ({vendor.name}'s default: no row in GET /v1/timezones/)",
+        )
+    raise VendorFieldError(
+        "property_id",
+        vendor,
+        "reads times in the property's zone, and GET /v1/timezones/ has neither an "
+        f"integration-wide row nor a row for {shown(property_id)}",
+    )
