@@ -1,19 +1,25 @@
 """A local Propexo API server for the demo, the integration tests and the benchmark.
 
-Served (bearer token, JSON): `POST /v1/events/appointments/leads/resman/` (create),
-`PUT /v1/events/appointments/leads/resman/{event_id}` (reschedule), `GET
+Served (bearer token, JSON): `POST /v1/events/appointments/leads/{vendor}/` (create) and
+`PUT /v1/events/appointments/leads/{vendor}/{event_id}` (reschedule) for ResMan, Entrata,
+Rent Manager, RealPage RPX, Yardi, Yardi REST, AppFolio and MRI, each with its own fields and
+reading of time (`vendors.py`; Yardi and Yardi REST have no update); `GET
 /v1/admin/write-status/{job_id}`, `GET /v1/admin/logs/writes/` (the feed), `GET
-/v1/appointments/` (read-back), `GET /v1/admin/integrations/{id}/`. Creates and reschedules
-are jobs: PENDING for `write_status_delay`, then SUCCESS or FAILURE; their effect (a new
-appointment, a moved one) shows in read-back only from SUCCESS on. Request counters
-(`Sandbox.stats()`) are per endpoint: create, update, write_status, write_logs, read_back,
-integration, other.
+/v1/appointments/` (read-back, times in UTC), `GET /v1/admin/integrations/{id}/` (one
+integration per vendor, `intg-sandbox-{vendor}`), `GET /v1/timezones/`. Creates and
+reschedules are jobs: PENDING for `write_status_delay`, then SUCCESS or FAILURE; their effect
+(a new appointment, a moved one) shows in read-back only from SUCCESS on, and an Entrata or
+Yardi REST appointment only after `Sandbox.data_sync()` (Propexo's next data sync; their write
+status has no created_record_id). Request counters (`Sandbox.stats()`) are per endpoint:
+create, update, write_status, write_logs, read_back, integration, timezones, other.
 
-Test hooks: `Sandbox.seed_appointment(...)` stores existing appointments; a `FaultPlan`
+Test hooks: `Sandbox.seed_appointment(...)` stores existing appointments;
+`Sandbox.seed_lead(lead_id, property_id=...)` places a lead at a property (`prop-east` is the
+Eastern property of the Rent Manager and Yardi integrations, Central otherwise); a `FaultPlan`
 injects faults; lead ids starting `lead-missing` make jobs fail, `lead-slow` keep them
 PENDING. Unauthenticated admin routes under `/_sandbox/`: `GET appointments`, `POST
-appointments` (seed; body: `seed_appointment`'s keyword arguments), `GET stats`, `GET|POST
-faults`, `POST revoke`.
+appointments` (seed; body: `seed_appointment`'s keyword arguments), `POST leads` (body:
+lead_id, property_id), `POST data-sync`, `GET stats`, `GET|POST faults`, `POST revoke`.
 """
 
 from propexo_sandbox.faults import CreateFault, FaultPlan

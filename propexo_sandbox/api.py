@@ -9,13 +9,8 @@ from dataclasses import dataclass, field, replace
 
 from propexo_sandbox.faults import CreateFault, FaultPlan
 from propexo_sandbox.state import Integration, Job, JobStatus, Store, iso_timestamp
-from propexo_sandbox.validation import (
-    CREATE_FIELDS,
-    UPDATE_FIELDS,
-    Schema,
-    summarize,
-    validate_body,
-)
+from propexo_sandbox.validation import Fields, summarize, validate_body
+from propexo_sandbox.vendors import VENDOR_SPECS, Schema, VendorSpec
 
 Query = Mapping[str, list[str]]
 JSONObject = dict[str, object]
@@ -100,40 +95,85 @@ def integration(store: Store, integration_id: str) -> Reply:
     return Reply(200, {"meta": {}, "results": found.to_json()})
 
 
+def timezones(store: Store, query: Query) -> Reply:
+    """`GET /v1/timezones/`: rows filtered by integration_id, property_id and
+    integration_vendor, paged (`limit` 1..250, default 100)."""
+    try:
+        limit = _int_param(query, "limit", default=100, low=1, high=250)
+        offset = _int_param(query, "offset", default=0, low=0, high=None)
+    except ValueError as exc:
+        return error(400, "invalid_request", str(exc))
+    wanted = {
+        name: _first(query, name)
+        for name in ("integration_id", "property_id", "integration_vendor")
+    }
+    rows = [
+        row
+        for row in store.timezones()
+        if all(value in (None, row[name]) for name, value in wanted.items())
+    ]
+    page = rows[offset : offset + limit]
+    meta = {
+        "offset": offset,
+        "limit": limit,
+        "orderBy": ["created_at:desc"],
+        "hasMore": offset + len(page) < len(rows),
+        "total": len(rows),
+    }
+    return Reply(200, {"meta": meta, "results": page})
+
+
+def no_vendor(slug: str) -> Reply | None:
+    """The 404 for a path of a vendor the sandbox does not serve, or None."""
+    if slug in VENDOR_SPECS:
+        return None
+    return error(404, "not_found", f"No lead appointment endpoint for {slug!r}")
+
+
 def create_appointment(
-    store: Store, fault: CreateFault, plan: FaultPlan, query: Query, raw_body: bytes
+    store: Store, slug: str, fault: CreateFault, plan: FaultPlan, query: Query, raw_body: bytes
 ) -> Reply:
-    """`POST /v1/events/appointments/leads/resman/` with the fault drawn for this request."""
+    """`POST /v1/events/appointments/leads/{slug}/` with the fault drawn for this request."""
+    vendor = VENDOR_SPECS[slug]
     refused = _refused_before_queueing(fault, plan)
     if refused is not None:
         return refused
-    fields, invalid = _parsed_body(query, raw_body, CREATE_FIELDS)
+    fields, invalid = _parsed_body(query, raw_body, vendor.create)
     if invalid is not None:
         return invalid
-    target = store.integration(fields["integration_id"])
+    target = store.integration(str(fields["integration_id"]))
     if target is None:
         return error(400, "invalid_request", f"Integration {fields['integration_id']} not found")
-    unfit = _unfit_integration(target)
+    unfit = _unfit_integration(target, vendor)
     if unfit is not None:
         return unfit
-    job = store.create_job(target, fields, _forced_error(fault))
+    job = store.create_job(target, vendor, fields, _forced_error(fault))
     accepted = Reply(200, {"meta": {"job_id": job.id}, "result": dict(fields)})
     return _answer_after_queueing(fault, plan, accepted)
 
 
 def update_appointment(
-    store: Store, fault: CreateFault, plan: FaultPlan, event_id: str, query: Query, raw_body: bytes
+    store: Store,
+    slug: str,
+    fault: CreateFault,
+    plan: FaultPlan,
+    event_id: str,
+    query: Query,
+    raw_body: bytes,
 ) -> Reply:
-    """`PUT /v1/events/appointments/leads/resman/{event_id}`: reschedule, as an async job.
+    """`PUT /v1/events/appointments/leads/{slug}/{event_id}`: reschedule, as an async job.
 
     The body is checked first (Zod runs before the handler), then the event: an id that
     read-back does not show now (unknown, or its create job not yet SUCCESS) is a 404. The new
     time shows in read-back once the job's write status is SUCCESS; see `Store`.
     """
+    vendor = VENDOR_SPECS[slug]
+    if vendor.update is None:
+        return error(404, "not_found", f"No lead appointment update for {slug!r}")
     refused = _refused_before_queueing(fault, plan)
     if refused is not None:
         return refused
-    fields, invalid = _parsed_body(query, raw_body, UPDATE_FIELDS)
+    fields, invalid = _parsed_body(query, raw_body, vendor.update)
     if invalid is not None:
         return invalid
     event = store.appointment(event_id)
@@ -142,10 +182,10 @@ def update_appointment(
     target = store.integration(str(event["integration_id"]))
     if target is None:  # seeding only takes known integrations
         return error(404, "not_found", f"Appointment {event_id} not found")
-    unfit = _unfit_integration(target)
+    unfit = _unfit_integration(target, vendor)
     if unfit is not None:
         return unfit
-    job = store.update_job(event, target, fields, _forced_error(fault))
+    job = store.update_job(event, target, vendor, fields, _forced_error(fault))
     accepted = Reply(200, {"meta": {"job_id": job.id}, "result": {"event_id": event_id, **fields}})
     return _answer_after_queueing(fault, plan, accepted)
 
@@ -178,9 +218,7 @@ def _forced_error(fault: CreateFault) -> str | None:
     return JOB_FAILURE_ERROR if fault is CreateFault.JOB_FAILURE else None
 
 
-def _parsed_body(
-    query: Query, raw_body: bytes, schema: Schema
-) -> tuple[dict[str, str], Reply | None]:
+def _parsed_body(query: Query, raw_body: bytes, schema: Schema) -> tuple[Fields, Reply | None]:
     """The validated fields, or the 400 to answer."""
     try:
         body = json.loads(raw_body)
@@ -194,10 +232,10 @@ def _parsed_body(
     return fields, None
 
 
-def _unfit_integration(target: Integration) -> Reply | None:
-    """The 400 for an integration that takes no ResMan appointments, or None."""
-    if target.vendor != "RESMAN":
-        message = f"Integration {target.id} is a {target.vendor} integration, not RESMAN"
+def _unfit_integration(target: Integration, vendor: VendorSpec) -> Reply | None:
+    """The 400 for an integration of another vendor than the endpoint's, or None."""
+    if target.vendor != vendor.code:
+        message = f"Integration {target.id} is a {target.vendor} integration, not {vendor.code}"
         return error(400, "invalid_request", message)
     if not target.active:
         return error(400, "invalid_request", f"Integration {target.id} is not active")
@@ -211,7 +249,10 @@ def write_status(store: Store, job_id: str) -> Reply:
         return error(404, "not_found", f"Job {job_id} not found")
     status = job.status(store.clock())
     # A create's new appointment id; for a reschedule, the moved appointment's id.
-    created = job.event_id if status == "SUCCESS" else None
+    # Entrata and Yardi REST cannot retrieve the new record's id: it shows after a data sync.
+    created = (
+        job.event_id if status == "SUCCESS" and (job.reports_id or job.kind == "update") else None
+    )
     errors = [job.error] if status == "FAILURE" and job.error is not None else []
     return Reply(200, {"write_status": status, "errors": errors, "created_record_id": created})
 

@@ -28,8 +28,13 @@ DEFAULT_INTEGRATION_ID = "intg-sandbox-resman"
 _SEED_FIELDS = frozenset({"lead_id", "utc", "integration_id", "unit_id", "notes", "lead_source_id"})
 
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
-    ("POST", re.compile(r"/v1/events/appointments/leads/resman/?"), "create"),
-    ("PUT", re.compile(r"/v1/events/appointments/leads/resman/(?P<event_id>[^/]+)/?"), "update"),
+    ("POST", re.compile(r"/v1/events/appointments/leads/(?P<slug>[a-z_]+)/?"), "create"),
+    (
+        "PUT",
+        re.compile(r"/v1/events/appointments/leads/(?P<slug>[a-z_]+)/(?P<event_id>[^/]+)/?"),
+        "update",
+    ),
+    ("GET", re.compile(r"/v1/timezones/?"), "timezones"),
     ("GET", re.compile(r"/v1/admin/write-status/(?P<job_id>[^/]+)/?"), "write_status"),
     ("GET", re.compile(r"/v1/admin/logs/writes/?"), "write_logs"),
     ("GET", re.compile(r"/v1/appointments/?"), "read_back"),
@@ -167,6 +172,15 @@ class Sandbox:
         )
         return str(event["id"])
 
+    def seed_lead(self, lead_id: str, *, property_id: str) -> None:
+        """Place a lead at a property: its appointments are read in that property's zone by
+        the vendors that read property time (leads are at `prop-sandbox-1` unless seeded)."""
+        self._store.seed_lead(lead_id, property_id)
+
+    def data_sync(self) -> None:
+        """Run Propexo's data sync: Entrata and Yardi REST appointments booked so far show."""
+        self._store.data_sync()
+
     def stats(self) -> dict[str, int]:
         """Request counters: per endpoint, per notable status, concurrency and busiest minute."""
         return self._stats.snapshot()
@@ -208,12 +222,26 @@ class Sandbox:
         self, endpoint: str, params: dict[str, str], request: _Request, dice: FaultDice
     ) -> Reply:
         store, plan = self._store, dice.plan
+        if endpoint in ("create", "update"):
+            unknown = api.no_vendor(params["slug"])
+            if unknown is not None:
+                return unknown
         if endpoint == "create":
-            return api.create_appointment(store, dice.create(), plan, request.query, request.body)
+            return api.create_appointment(
+                store, params["slug"], dice.create(), plan, request.query, request.body
+            )
         if endpoint == "update":
             return api.update_appointment(
-                store, dice.update(), plan, params["event_id"], request.query, request.body
+                store,
+                params["slug"],
+                dice.update(),
+                plan,
+                params["event_id"],
+                request.query,
+                request.body,
             )
+        if endpoint == "timezones":
+            return api.timezones(store, request.query)
         if endpoint == "write_status":
             if dice.status_503():
                 return api.unavailable(plan.retry_after)
@@ -249,6 +277,16 @@ class Sandbox:
                 return api.error(400, "invalid_request", f"Invalid fault plan: {exc}")
             self.set_faults(plan)
             return Reply(200, {"faults": plan.to_json()})
+        if action == ("POST", "data-sync"):
+            self.data_sync()
+            return Reply(200, {"synced": True})
+        if action == ("POST", "leads"):
+            try:
+                data = json.loads(request.body or b"null")
+                self.seed_lead(str(data["lead_id"]), property_id=str(data["property_id"]))
+            except (ValueError, TypeError, KeyError):
+                return api.error(400, "invalid_request", "Expected {lead_id, property_id}")
+            return Reply(200, {"seeded": True})
         if action == ("POST", "revoke"):
             self.revoke_token()
             return Reply(200, {"revoked": True})

@@ -9,10 +9,11 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from propexo_sandbox.validation import appointment_day
+from propexo_sandbox.validation import Fields, appointment_day
+from propexo_sandbox.vendors import VendorSpec, setting_zone, utc_of_wall_clock
 
 JobStatus = Literal["PENDING", "SUCCESS", "FAILURE"]
 Event = dict[str, object]
@@ -49,8 +50,31 @@ SEED_INTEGRATIONS = (
     # A second ResMan connection: appointments and write logs of another integration.
     Integration("intg-sandbox-resman-2", "Sandbox ResMan 2", "RESMAN", active=True),
     Integration("intg-sandbox-entrata", "Sandbox Entrata", "ENTRATA", active=True),
+    Integration("intg-sandbox-rentmanager", "Sandbox Rent Manager", "RENTMANAGER", active=True),
+    Integration("intg-sandbox-yardi", "Sandbox Yardi", "YARDI", active=True),
+    Integration("intg-sandbox-yardi-rest", "Sandbox Yardi REST", "YARDI_REST", active=True),
+    Integration("intg-sandbox-appfolio", "Sandbox AppFolio", "APPFOLIO", active=True),
+    Integration("intg-sandbox-realpage-rpx", "Sandbox RealPage RPX", "REALPAGE_RPX", active=True),
+    Integration("intg-sandbox-mri", "Sandbox MRI", "MRI", active=True),
     Integration("intg-sandbox-inactive", "Sandbox ResMan (inactive)", "RESMAN", active=False),
 )
+# GET /v1/timezones/ rows (integration, property or None for the integration-wide row, standard
+# offset, DST observed): Rent Manager and Yardi integrations are Central-wide with one Eastern
+# property, `prop-east`.
+SEED_TIMEZONES: tuple[tuple[str, str | None, str, bool], ...] = tuple(
+    row
+    for integration_id in (
+        "intg-sandbox-rentmanager",
+        "intg-sandbox-yardi",
+        "intg-sandbox-yardi-rest",
+    )
+    for row in (
+        (integration_id, None, "-06:00", True),
+        (integration_id, "prop-east", "-05:00", True),
+    )
+)
+# The zone RealPage keeps per property, which no API exposes.
+HIDDEN_ZONE = "America/Chicago"
 
 
 JobKind = Literal["create", "update"]
@@ -73,12 +97,16 @@ class Job:
     job_log_id: str
     kind: JobKind
     integration: Integration
-    parameters: dict[str, str]
+    parameters: Fields
     created_at: float
     finishes_at: float | None  # None: the job stays PENDING for ever
     error: str | None  # the PMS's error when the job ends FAILURE
     event_id: str | None
     seq: int  # queueing order, which breaks ties between equal times
+    # The instant the PMS read from the body's date and time (None: the body moved no time).
+    utc: str | None = None
+    # False where the new record's id cannot be retrieved (Entrata, Yardi REST).
+    reports_id: bool = True
 
     def status(self, now: float) -> JobStatus:
         """The write status at time `now`."""
@@ -124,37 +152,108 @@ class Store:
         self._updates: dict[str, list[Job]] = {}  # event id -> its reschedule jobs
         self._x_ids = itertools.count(1)
         self._seqs = itertools.count(1)
+        self._lead_properties: dict[str, str] = {}
+        # Appointments of vendors that show them only after Propexo's next data sync.
+        self._unsynced: set[str] = set()
+        self._timezones = [
+            _timezone_row(n, integration_id, property_id, offset, dst)
+            for n, (integration_id, property_id, offset, dst) in enumerate(SEED_TIMEZONES, 1)
+        ]
 
     def integration(self, integration_id: str) -> Integration | None:
         """The integration with this id, if any."""
         return self._integrations.get(integration_id)
 
+    def seed_lead(self, lead_id: str, property_id: str) -> None:
+        """Place a lead at a property (leads are at `PROPERTY_ID` unless seeded)."""
+        with self._lock:
+            self._lead_properties[lead_id] = property_id
+
+    def property_of(self, lead_id: str) -> str:
+        with self._lock:
+            return self._lead_properties.get(lead_id, PROPERTY_ID)
+
+    def timezones(self) -> list[dict[str, object]]:
+        """The GET /v1/timezones/ rows."""
+        return copy.deepcopy(self._timezones)
+
+    def data_sync(self) -> None:
+        """Propexo's next data sync: appointments whose create succeeded by now show."""
+        now = self.clock()
+        with self._lock:
+            for event_id in list(self._unsynced):
+                record = self._records[event_id]
+                job = next(j for j in self._jobs.values() if j.event_id == event_id)
+                if job.status(now) == "SUCCESS":
+                    self._records[event_id] = _Record(record.event, now, record.seq)
+                    self._unsynced.discard(event_id)
+
     def create_job(
-        self, integration: Integration, parameters: dict[str, str], forced_error: str | None
+        self,
+        integration: Integration,
+        vendor: VendorSpec,
+        parameters: Fields,
+        forced_error: str | None,
     ) -> Job:
         """Queue a create job for a validated body; `forced_error` makes it end FAILURE."""
         now = self.clock()
-        lead_id = parameters["lead_id"]
+        lead_id = str(parameters["lead_id"])
         error, finishes_at = self._outcome(lead_id, now, forced_error)
+        when = self._read_time(integration, vendor, lead_id, parameters)
         with self._lock:
             seq = next(self._seqs)
             event_id = None
-            if error is None:
-                when = _appointment_datetime(parameters)
+            if error is None and when is not None:
                 event = self._event(integration.id, lead_id, when, next(self._x_ids))
+                event["property_id"] = self._lead_properties.get(lead_id, PROPERTY_ID)
                 event.update(notes=parameters.get("notes"), unit_id=parameters.get("unit_id"))
-                event["lead_source_id"] = parameters["lead_source_id"]
+                event["lead_source_id"] = parameters.get("lead_source_id")
+                # Fields of other vendors show where the vendor takes them.
+                for name in ("employee_id", "title"):
+                    if name in parameters:
+                        event[name] = parameters[name]
                 event_id = str(event["id"])
-                self._records[event_id] = _Record(event, finishes_at, seq)
+                visible = finishes_at if vendor.readable_at_once else None
+                if not vendor.readable_at_once:
+                    self._unsynced.add(event_id)
+                self._records[event_id] = _Record(event, visible, seq)
             job = self._job("create", integration, parameters, now, finishes_at, error, event_id)
+            job = replace(job, utc=when, reports_id=vendor.readable_at_once)
             self._jobs[job.id] = job
         return job
+
+    def _read_time(
+        self, integration: Integration, vendor: VendorSpec, lead_id: str, parameters: Fields
+    ) -> str | None:
+        """The UTC instant the PMS reads from the body's date and time, as read-back shows it."""
+        date, clock = parameters.get("appointment_date"), parameters.get("appointment_time")
+        if not isinstance(date, str):
+            return None
+        day = appointment_day(date)
+        if day is None:
+            raise ValueError("appointment_date was not validated")
+        zone = vendor.zone
+        if zone == "property":
+            zone = self._property_zone(integration.id, self.property_of(lead_id))
+        elif zone == "hidden":
+            zone = HIDDEN_ZONE
+        instant = utc_of_wall_clock(day, clock if isinstance(clock, str) else "00:00:00", zone)
+        return _format(instant)
+
+    def _property_zone(self, integration_id: str, property_id: str) -> str:
+        rows = [r for r in self._timezones if r["integration_id"] == integration_id]
+        for row in sorted(rows, key=lambda r: r["property_id"] is None):
+            if row["property_id"] in (property_id, None):
+                return setting_zone(str(row["offset"]), bool(row["observes_daylight_savings"]))
+        # Rent Manager suggests Eastern when nothing is set; the sandbox does so for all.
+        return "America/New_York"
 
     def update_job(
         self,
         event: Event,
         integration: Integration,
-        fields: dict[str, str],
+        vendor: VendorSpec,
+        fields: Fields,
         forced_error: str | None,
     ) -> Job:
         """Queue a reschedule of `event` (as read now) with validated fields.
@@ -168,8 +267,10 @@ class Store:
         lead_id = str(lead_ids[0]) if isinstance(lead_ids, list) and lead_ids else ""
         error, finishes_at = self._outcome(lead_id, now, forced_error)
         parameters = {"event_id": event_id, **fields}
+        when = self._read_time(integration, vendor, lead_id, fields)
         with self._lock:
             job = self._job("update", integration, parameters, now, finishes_at, error, event_id)
+            job = replace(job, utc=when)
             self._jobs[job.id] = job
             self._updates.setdefault(event_id, []).append(job)
         return job
@@ -205,6 +306,7 @@ class Store:
         with self._lock:
             event = self._event(integration_id, lead_id, when, next(self._x_ids))
             event.update(notes=notes, unit_id=unit_id, lead_source_id=lead_source_id)
+            event["property_id"] = self._lead_properties.get(lead_id, PROPERTY_ID)
             self._records[str(event["id"])] = _Record(event, self.clock(), next(self._seqs))
         return copy.deepcopy(event)
 
@@ -257,7 +359,7 @@ class Store:
         self,
         kind: JobKind,
         integration: Integration,
-        parameters: dict[str, str],
+        parameters: Fields,
         now: float,
         finishes_at: float | None,
         error: str | None,
@@ -304,22 +406,37 @@ def _current(record: _Record, updates: list[Job], now: float) -> Event:
     event = copy.deepcopy(record.event)
     done = sorted((job for job in updates if job.status(now) == "SUCCESS"), key=Job.sort_key)
     for job in done:
-        when = _appointment_datetime(job.parameters)
-        event["appointment_datetime"] = event["event_datetime"] = when
+        if job.utc is not None:
+            event["appointment_datetime"] = event["event_datetime"] = job.utc
         # Optional fields left out of a PUT keep their value; a given one replaces it.
-        for name in ("unit_id", "notes"):
+        for name in ("unit_id", "notes", "employee_id", "title"):
             if name in job.parameters:
                 event[name] = job.parameters[name]
     return event
 
 
-def _appointment_datetime(parameters: dict[str, str]) -> str:
-    """`YYYY-MM-DDTHH:MM:SS.000Z` from validated `appointment_date` and `appointment_time`."""
-    day = appointment_day(parameters["appointment_date"])
-    if day is None:
-        raise ValueError("appointment_date was not validated")
-    # ResMan reads date and time as UTC; the date part of a datetime value is the day.
-    return f"{day.isoformat()}T{parameters['appointment_time']}.000Z"
+def _timezone_row(
+    n: int, integration_id: str, property_id: str | None, offset: str, dst: bool
+) -> dict[str, object]:
+    stamp = "2026-01-01T00:00:00.000Z"
+    return {
+        "id": f"tz-{n}",
+        "created_at": stamp,
+        "updated_at": stamp,
+        "last_seen": stamp,
+        "x_id": str(n),
+        "x_property_id": property_id,
+        "x_location_id": None,
+        "is_active": True,
+        "observes_daylight_savings": dst,
+        "offset": offset,
+        "server_time_error_seconds": 0,
+        "integration_id": integration_id,
+        "integration_vendor": integration_id.removeprefix("intg-sandbox-")
+        .upper()
+        .replace("-", "_"),
+        "property_id": property_id,
+    }
 
 
 def utc_timestamp(value: str | dt.datetime) -> str:

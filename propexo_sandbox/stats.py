@@ -7,9 +7,18 @@ import time
 from collections.abc import Callable
 
 # One counter per served endpoint: `create` (POST), `update` (PUT, a reschedule),
-# `write_status` (one job), `write_logs` (the feed), `read_back`, `integration`; `other` is
-# every request no route matched.
-ENDPOINTS = ("create", "update", "write_status", "write_logs", "read_back", "integration", "other")
+# `write_status` (one job), `write_logs` (the feed), `read_back`, `integration`, `timezones`;
+# `other` is every request no route matched.
+ENDPOINTS = (
+    "create",
+    "update",
+    "write_status",
+    "write_logs",
+    "read_back",
+    "integration",
+    "timezones",
+    "other",
+)
 
 
 class RequestStats:

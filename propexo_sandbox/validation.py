@@ -1,30 +1,15 @@
-"""Validation of the create and update bodies the way Propexo's Zod strict schemas report it."""
+"""Validation of the create and update bodies the way Propexo's Zod strict schemas report it
+(each vendor's schema: `vendors.py`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-Issue = dict[str, object]
-# (field, required) in the schema's order, which is the order Zod reports issues in.
-Schema = tuple[tuple[str, bool], ...]
+from propexo_sandbox.vendors import FieldSpec, Schema
 
-CREATE_FIELDS: Schema = (
-    ("integration_id", True),
-    ("lead_id", True),
-    ("lead_source_id", True),
-    ("appointment_date", True),
-    ("appointment_time", True),
-    ("unit_id", False),
-    ("notes", False),
-)
-# The reschedule (`PUT .../resman/{event_id}`): no integration, lead or lead source in the body.
-UPDATE_FIELDS: Schema = (
-    ("appointment_date", True),
-    ("appointment_time", True),
-    ("unit_id", False),
-    ("notes", False),
-)
+Issue = dict[str, object]
+Fields = dict[str, object]
 
 TIME_PATTERN = re.compile(r"(?:[01]\d|2[0123]):(?:[012345]\d):(?:[012345]\d)")
 # A plain date, or a UTC datetime as Zod's `datetime()` accepts it by default (only `Z`).
@@ -44,35 +29,26 @@ def appointment_day(value: str) -> dt.date | None:
 
 def validate_body(
     body: object, schema: Schema, *, ignore_unknown: bool
-) -> tuple[dict[str, str], list[Issue]]:
+) -> tuple[Fields, list[Issue]]:
     """The fields of `body` that `schema` knows, and the Zod issues found in it."""
     if not isinstance(body, dict):
         return {}, [_invalid_type([], "object", body)]
-    fields: dict[str, str] = {}
+    fields: Fields = {}
     issues: list[Issue] = []
-    for name, required in schema:
+    for spec in schema:
+        name = spec.name
         if name not in body:
-            if required:
-                missing = _invalid_type([name], "string", None)
+            if spec.required:
+                expected = "number" if spec.kind == "integer" else "string"
+                missing = _invalid_type([name], expected, None)
                 issues.append({**missing, "received": "undefined", "message": "Required"})
             continue
-        value = body[name]
-        if not isinstance(value, str):
-            issues.append(_invalid_type([name], "string", value))
-        elif name == "appointment_time" and not TIME_PATTERN.fullmatch(value):
-            issues.append(
-                {
-                    "validation": "regex",
-                    "code": "invalid_string",
-                    "message": "Invalid",
-                    "path": [name],
-                }
-            )
-        elif name == "appointment_date" and appointment_day(value) is None:
-            issues.append({"code": "invalid_date", "message": "Invalid date", "path": [name]})
+        issue = _field_issue(spec, body[name])
+        if issue is not None:
+            issues.append(issue)
         else:
-            fields[name] = value
-    known = {name for name, _ in schema}
+            fields[name] = body[name]
+    known = {spec.name for spec in schema}
     unknown = [key for key in body if key not in known]
     if unknown and not ignore_unknown:
         quoted = ", ".join(f"'{key}'" for key in unknown)
@@ -85,6 +61,68 @@ def validate_body(
             }
         )
     return fields, issues
+
+
+def _field_issue(spec: FieldSpec, value: object) -> Issue | None:
+    name = spec.name
+    if spec.kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return _invalid_type([name], "number", value)
+        if not float(value).is_integer():
+            return {
+                "code": "invalid_type",
+                "expected": "integer",
+                "received": "float",
+                "path": [name],
+                "message": "Expected integer, received float",
+            }
+        if value <= 0:
+            return {
+                "code": "too_small",
+                "minimum": 0,
+                "inclusive": False,
+                "type": "number",
+                "path": [name],
+                "message": "Number must be greater than 0",
+            }
+        return None
+    if not isinstance(value, str):
+        return _invalid_type([name], "string", value)
+    if spec.kind == "enum" and value not in spec.choices:
+        expected = " | ".join(f"'{choice}'" for choice in spec.choices)
+        return {
+            "code": "invalid_enum_value",
+            "options": list(spec.choices),
+            "received": value,
+            "path": [name],
+            "message": f"Invalid enum value. Expected {expected}, received '{value}'",
+        }
+    if len(value) < spec.min_length:
+        return {
+            "code": "too_small",
+            "minimum": spec.min_length,
+            "type": "string",
+            "path": [name],
+            "message": f"String must contain at least {spec.min_length} character(s)",
+        }
+    if spec.max_length is not None and len(value) > spec.max_length:
+        return {
+            "code": "too_big",
+            "maximum": spec.max_length,
+            "type": "string",
+            "path": [name],
+            "message": f"String must contain at most {spec.max_length} character(s)",
+        }
+    if name == "appointment_time" and not TIME_PATTERN.fullmatch(value):
+        return {
+            "validation": "regex",
+            "code": "invalid_string",
+            "message": "Invalid",
+            "path": [name],
+        }
+    if name == "appointment_date" and appointment_day(value) is None:
+        return {"code": "invalid_date", "message": "Invalid date", "path": [name]}
+    return None
 
 
 def summarize(issues: list[Issue]) -> str:

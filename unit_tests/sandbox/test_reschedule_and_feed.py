@@ -14,6 +14,7 @@ from propexo_sandbox import FaultPlan, Sandbox
 from propexo_sandbox.api import write_logs
 from propexo_sandbox.faults import CreateFault, FaultDice
 from propexo_sandbox.state import Store
+from propexo_sandbox.vendors import VENDOR_SPECS
 
 TOKEN = "sandbox-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -585,7 +586,7 @@ def test_time_range_is_a_window_ending_now() -> None:
     jobs = {}
     for name, age in ages.items():
         now[0] = 1_000_000.0 - age
-        jobs[name] = store.create_job(resman, fields, None).id
+        jobs[name] = store.create_job(resman, VENDOR_SPECS["resman"], fields, None).id
     now[0] = 1_000_000.0
 
     def ids(window: str) -> set[str]:
