@@ -21,6 +21,12 @@ from destination_propexo.errors import ConfigError
 from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.records.mapping import API_FIELDS, normalise_column
 from destination_propexo.records.timezones import InvalidTimeValue, validate_zone
+from destination_propexo.records.vendors import (
+    APPOINTMENT_TYPES,
+    MAX_DURATION_MINUTES,
+    TITLE_LIMIT,
+    AppointmentDefaults,
+)
 
 PRODUCTION_URL = "https://api.propexo.com"
 REGION_PATTERN = r"[a-z0-9]+(-[a-z0-9]+)*"
@@ -58,6 +64,30 @@ class FieldMapping(BaseModel):
         if value not in API_FIELDS:
             raise ValueError(f"{value!r} is not an API field; use one of {', '.join(API_FIELDS)}")
         return value
+
+
+class PropertyTimezone(BaseModel):
+    """One `property_timezones` entry: the IANA zone of a property's wall clock."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    property_id: str = Field(min_length=1)
+    timezone: str
+
+    @field_validator("property_id")
+    @classmethod
+    def _property_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the property id is empty")
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            return validate_zone(value)
+        except InvalidTimeValue as exc:
+            raise ValueError(exc.reason) from None
 
 
 class JsonLinesFormat(BaseModel):
@@ -168,6 +198,10 @@ class PropexoConfig(BaseModel):
     write_status_timeout_seconds: float = Field(default=120.0, ge=0, le=3600)
     request_timeout_seconds: float = Field(default=30.0, ge=1, le=300)
     field_mappings: list[FieldMapping] = Field(default_factory=list)
+    default_duration_minutes: int | None = Field(default=None, ge=1, le=MAX_DURATION_MINUTES)
+    default_appointment_type: str | None = None
+    default_title: str | None = Field(default=None, max_length=TITLE_LIMIT)
+    property_timezones: list[PropertyTimezone] = Field(default_factory=list)
     dry_run: bool = False
     rejected_records_path: str | None = None
     max_rejected_percent: int | None = Field(default=None, ge=1, le=100)
@@ -245,6 +279,48 @@ class PropexoConfig(BaseModel):
             by_column[column] = mapping.api_field
             by_field[mapping.api_field] = mapping.source_column
         return mappings
+
+    @field_validator("default_appointment_type")
+    @classmethod
+    def _entrata_type(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value.strip().upper() not in APPOINTMENT_TYPES:
+            raise ValueError(f"must be one of {', '.join(APPOINTMENT_TYPES)}")
+        return value.strip().upper()
+
+    @field_validator("default_title")
+    @classmethod
+    def _title_or_none(cls, value: str | None) -> str | None:
+        # The Airbyte UI sends an emptied optional field as "": that means no default.
+        return value if value is None or value.strip() else None
+
+    @field_validator("property_timezones")
+    @classmethod
+    def _one_zone_per_property(cls, entries: list[PropertyTimezone]) -> list[PropertyTimezone]:
+        seen: dict[str, str] = {}
+        for entry in entries:
+            if entry.property_id in seen and seen[entry.property_id] != entry.timezone:
+                raise ValueError(
+                    f"property {entry.property_id!r} is given two zones "
+                    f"({seen[entry.property_id]} and {entry.timezone}); keep one"
+                )
+            seen[entry.property_id] = entry.timezone
+        return entries
+
+    @property
+    def appointment_defaults(self) -> AppointmentDefaults:
+        """What fills a vendor's field a row leaves empty."""
+        return AppointmentDefaults(
+            duration_minutes=self.default_duration_minutes,
+            appointment_type=self.default_appointment_type,
+            title=self.default_title,
+        )
+
+    @property
+    def stated_zones(self) -> dict[str, str]:
+        """`property_timezones` as property id -> IANA zone."""
+        return {entry.property_id: entry.timezone for entry in self.property_timezones}
 
     @property
     def column_renames(self) -> dict[str, str]:

@@ -25,13 +25,16 @@ from airbyte_cdk.models import (
 from requests.adapters import BaseAdapter
 
 from destination_propexo.airbyte.catalog import configured_streams
+from destination_propexo.airbyte.discover import destination_catalog
 from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
 from destination_propexo.outputs.rejection_sinks import check_sinks
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
+from destination_propexo.records.vendors import UnusableIntegration, refusal, vendor_terms
 from destination_propexo.stop import Stop
+from destination_propexo.sync.integrations import usable_vendor
 from destination_propexo.sync.session import WINDOW_SIZE, build_client, write_sync
 from destination_propexo.sync.writer import WriteSummary
 
@@ -50,7 +53,8 @@ def load_spec() -> ConnectorSpecification:
 def check_connection(
     raw_config: Mapping[str, Any], *, adapter: BaseAdapter | None = None
 ) -> tuple[bool, str]:
-    """Whether the token is accepted and the integration is an active ResMan one, and why."""
+    """Whether the token is accepted and the integration is an active one of a PMS this
+    destination books (with that PMS's terms), and why."""
     try:
         config = load_config(raw_config)
         check_sinks(config)
@@ -66,32 +70,58 @@ def check_connection(
         if failure.kind is FailureKind.NOT_FOUND:
             return False, (
                 f"Integration {config.integration_id!r} was not found for this token. Copy the "
-                "integration id of your ResMan integration from the Propexo dashboard."
+                "integration id from the Propexo dashboard."
             )
         return False, f"Could not check the integration at {config.api_url}: {failure}"
     except TransientError as exc:
         return False, f"Could not check the integration at {config.api_url}: {exc}"
     finally:
         client.close()
-    vendor = (integration.vendor or "").upper()
     name = integration.name or config.integration_id
-    if vendor != "RESMAN":
+    try:
+        vendor = usable_vendor(config.integration_id, integration)
+    except UnusableIntegration as exc:
+        return False, f"{str(exc).removeprefix('integration_id: ')}."
+    refused = refusal(vendor, moves=False)
+    if refused is not None:
         return False, (
-            f"Integration {config.integration_id!r} ({name}) is a {vendor or 'non-ResMan'} "
-            "integration; this destination books ResMan lead appointments only. Use the id "
-            "of a ResMan integration."
-        )
-    if integration.active is not True:
-        return False, (
-            f"Integration {config.integration_id!r} ({name}) is not active. Re-activate it "
-            "in the Propexo dashboard, or use an active ResMan integration."
+            f"Integration {config.integration_id!r} ({name}) is an {vendor.name} integration: "
+            f"{refused}"
         )
     system = integration.system or "unknown system"
     return (
         True,
-        f"Integration {config.integration_id!r} ({name}) is an active ResMan integration "
-        f"({system}).",
+        f"Integration {config.integration_id!r} ({name}) is an active {vendor.name} integration "
+        f"({system}); {vendor_terms(vendor)}.",
     )
+
+
+def discover_catalog(
+    raw_config: Mapping[str, Any], *, adapter: BaseAdapter | None = None
+) -> dict[str, Any]:
+    """The destination catalog for the configured integration's PMS (its vendor read from
+    Propexo); raises ConfigError when the integration cannot be booked in, TransientError
+    when Propexo cannot be asked."""
+    config = load_config(raw_config)
+    client, _ = build_client(config, Stop(), policy=CHECK_POLICY, adapter=adapter)
+    try:
+        integration = client.get_integration(config.integration_id)
+    except RequestFailure as failure:
+        if failure.kind is FailureKind.NOT_FOUND:
+            raise ConfigError(
+                f"Integration {config.integration_id!r} was not found for this token."
+            ) from None
+        raise TransientError(
+            f"Could not read integration {config.integration_id!r} at {config.api_url} to "
+            f"describe its PMS's appointment: {failure}"
+        ) from None
+    finally:
+        client.close()
+    try:
+        vendor = usable_vendor(config.integration_id, integration)
+    except UnusableIntegration as exc:
+        raise ConfigError(f"The configured {exc}.") from None
+    return destination_catalog(vendor, config.appointment_defaults)
 
 
 def unknown_options_warning(raw_config: Mapping[str, Any]) -> str | None:

@@ -12,11 +12,10 @@ from typing import Any, BinaryIO, ClassVar
 
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
-from destination_propexo.airbyte.discover import destination_catalog
 from destination_propexo.airbyte.protocol import Emitter
-from destination_propexo.config import load_config
 from destination_propexo.destination import (
     check_connection,
+    discover_catalog,
     load_spec,
     unknown_options_warning,
     write_records,
@@ -45,14 +44,17 @@ class _ProtocolLogHandler(logging.Handler):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="destination-propexo",
-        description="Airbyte destination: books ResMan lead appointments through Propexo.",
+        description=(
+            "Airbyte destination: books lead appointments (tours) in the PMSs behind Propexo."
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("spec", help="print the connector specification")
     check = commands.add_parser("check", help="check the token and the integration")
     check.add_argument("--config", required=True, help="path to the JSON config")
     discover = commands.add_parser(
-        "discover", help="describe the appointment object for data-activation mapping"
+        "discover",
+        help="describe the configured PMS's appointment object for data-activation mapping",
     )
     discover.add_argument("--config", required=True, help="path to the JSON config")
     write = commands.add_parser("write", help="book the records read from stdin")
@@ -113,8 +115,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
             emitter.connection_status(ok, f"{message} Warning: {warning}." if warning else message)
             return 0
         if args.command == "discover":
-            load_config(config)
-            emitter.destination_catalog(destination_catalog())
+            emitter.destination_catalog(discover_catalog(config))
             return 0
         catalog = _read_json(args.catalog, "catalog")
         write_records(config, catalog, stdin, emitter)

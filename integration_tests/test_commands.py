@@ -28,7 +28,7 @@ def test_check_succeeds_for_an_active_resman_integration(cli: Cli) -> None:
     [
         ({"token": "wrong-token-123"}, "refused the API token"),
         ({"integration_id": "intg-nope"}, "was not found"),
-        ({"integration_id": "intg-sandbox-entrata"}, "ResMan lead appointments only"),
+        ({"integration_id": "intg-sandbox-mri"}, "does not document how MRI reads"),
         ({"integration_id": "intg-sandbox-inactive"}, "is not active"),
         ({"api_url": "http://example.com"}, "must use https"),
         ({"source_timezone": "Mars/Olympus"}, "source_timezone"),

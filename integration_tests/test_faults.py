@@ -181,7 +181,7 @@ def test_each_lost_answer_is_read_back_and_adopted_or_resent_never_posted_blindl
     )
     # The four records meet the four scripted answers in whatever order they arrive.
     leads = [f"lead-{n}" for n in range(4)]
-    refused = tour("lead-entrata", integration_id="intg-sandbox-entrata")  # a 400, sent last
+    refused = tour("lead-refused")  # a 400, sent last
     messages = [*(tour(lead) for lead in leads), stream_state("tours", 4), refused]
     result = write(fcli, messages, max_requests_in_flight=4)
 

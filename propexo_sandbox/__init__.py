@@ -17,9 +17,10 @@ Test hooks: `Sandbox.seed_appointment(...)` stores existing appointments;
 `Sandbox.seed_lead(lead_id, property_id=...)` places a lead at a property (`prop-east` is the
 Eastern property of the Rent Manager and Yardi integrations, Central otherwise); a `FaultPlan`
 injects faults; lead ids starting `lead-missing` make jobs fail, `lead-slow` keep them
-PENDING. Unauthenticated admin routes under `/_sandbox/`: `GET appointments`, `POST
-appointments` (seed; body: `seed_appointment`'s keyword arguments), `POST leads` (body:
-lead_id, property_id), `POST data-sync`, `GET stats`, `GET|POST faults`, `POST revoke`.
+PENDING, `lead-refused` get a 400 at create. Unauthenticated admin routes under
+`/_sandbox/`: `GET appointments`, `POST appointments` (seed; body: `seed_appointment`'s
+keyword arguments), `POST leads` (body: lead_id, property_id), `POST data-sync`, `GET stats`,
+`GET|POST faults`, `POST revoke`.
 """
 
 from propexo_sandbox.faults import CreateFault, FaultPlan

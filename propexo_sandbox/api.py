@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from propexo_sandbox.faults import CreateFault, FaultPlan
-from propexo_sandbox.state import Integration, Job, JobStatus, Store, iso_timestamp
+from propexo_sandbox.state import (
+    REFUSED_LEAD_PREFIX,
+    Integration,
+    Job,
+    JobStatus,
+    Store,
+    iso_timestamp,
+)
 from propexo_sandbox.validation import Fields, summarize, validate_body
 from propexo_sandbox.vendors import VENDOR_SPECS, Schema, VendorSpec
 
@@ -144,6 +151,8 @@ def create_appointment(
     target = store.integration(str(fields["integration_id"]))
     if target is None:
         return error(400, "invalid_request", f"Integration {fields['integration_id']} not found")
+    if str(fields["lead_id"]).startswith(REFUSED_LEAD_PREFIX):
+        return error(400, "invalid_request", f"Lead {fields['lead_id']} cannot be booked")
     unfit = _unfit_integration(target, vendor)
     if unfit is not None:
         return unfit

@@ -22,6 +22,8 @@ PROPERTY_ID = "prop-sandbox-1"
 # Lead ids with these prefixes steer the job's outcome, so tests can provoke each case.
 MISSING_LEAD_PREFIX = "lead-missing"
 SLOW_LEAD_PREFIX = "lead-slow"
+# A create for a lead id with this prefix is refused at once with a 400 (not queued).
+REFUSED_LEAD_PREFIX = "lead-refused"
 
 
 @dataclass(frozen=True)

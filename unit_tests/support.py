@@ -68,6 +68,11 @@ def appointments(*events: Mapping[str, Any]) -> Answer:
     return ok({"meta": {"hasMore": False}, "results": list(events)})
 
 
+def integration(vendor: str, *, active: bool = True) -> Answer:
+    """GET /v1/admin/integrations/{id}/ of an integration of `vendor`."""
+    return ok({"results": {"id": "intg-1", "name": "Test", "vendor": vendor, "active": active}})
+
+
 def event(event_id: str, lead_id: str, utc: str) -> dict[str, Any]:
     return {"id": event_id, "associated_lead_ids": [lead_id], "appointment_datetime": utc}
 
@@ -139,12 +144,14 @@ class ScriptedTransport(BaseAdapter):
 
     `script[endpoint]` is a list of answers served in order (the last one repeats) or a
     function of the request. Endpoints: create, update, write_status, write_logs, read_back,
-    integration.
+    integration (an active ResMan integration unless scripted), timezones.
     """
 
     def __init__(self, **script: list[Answer] | Route) -> None:
         super().__init__()
         self.script = script
+        # A sync reads the vendor of each integration its rows name.
+        self.script.setdefault("integration", [integration("RESMAN")])
         self.sent: list[tuple[str, requests.PreparedRequest]] = []
         self._lock = threading.Lock()
 
@@ -181,10 +188,12 @@ class ScriptedTransport(BaseAdapter):
 
 def _endpoint(request: requests.PreparedRequest) -> str:
     path = (request.path_url or "").split("?")[0]
-    if request.method == "POST" and path.startswith("/v1/events/appointments/leads/resman/"):
+    if request.method == "POST" and path.startswith("/v1/events/appointments/leads/"):
         return "create"
-    if request.method == "PUT" and path.startswith("/v1/events/appointments/leads/resman/"):
+    if request.method == "PUT" and path.startswith("/v1/events/appointments/leads/"):
         return "update"
+    if path.startswith("/v1/timezones/"):
+        return "timezones"
     if path.startswith("/v1/admin/write-status/"):
         return "write_status"
     if path.startswith("/v1/admin/logs/writes"):

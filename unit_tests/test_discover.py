@@ -25,14 +25,56 @@ from destination_propexo.records.mapping import (
     map_move,
     map_record,
 )
+from destination_propexo.records.vendors import VENDORS, AppointmentDefaults
 from destination_propexo.run import main
+from propexo_sandbox import Sandbox
 
 IDS = {"lead_id": "lead-1", "lead_source_id": "src-1"}
 
 
-def test_the_schemas_list_exactly_the_fields_the_mappings_read() -> None:
-    assert tuple(appointment_schema()["properties"]) == CREATE_FIELDS
-    assert tuple(move_schema()["properties"]) == MOVE_FIELDS
+@pytest.mark.parametrize("code", sorted(VENDORS))
+def test_each_vendors_schemas_list_the_fields_it_takes_among_those_the_mappings_read(
+    code: str,
+) -> None:
+    vendor = VENDORS[code]
+    create = appointment_schema(vendor)
+    assert set(create["properties"]) <= set(CREATE_FIELDS)
+    assert {rule.name for rule in vendor.create.fields} <= set(create["properties"])
+    assert set(create["required"]) == {"lead_id"} | {
+        rule.name for rule in vendor.create.fields if rule.required
+    }
+    move = move_schema(vendor)
+    assert set(move["properties"]) <= set(MOVE_FIELDS)
+
+
+def test_entrata_requires_its_type_duration_and_notes_unless_the_config_gives_defaults() -> None:
+    entrata = VENDORS["ENTRATA"]
+    schema = appointment_schema(entrata)
+    assert schema["required"] == [
+        "lead_id",
+        "appointment_duration_minutes",
+        "appointment_type",
+        "notes",
+    ]
+    assert "lead_source_id" not in schema["properties"]
+    assert schema["properties"]["appointment_type"]["enum"] == [
+        "LEASING_APPOINTMENT",
+        "SELF_GUIDED_TOUR",
+        "TOUR",
+        "VIRTUAL_TOUR",
+    ]
+    defaults = AppointmentDefaults(duration_minutes=30, appointment_type="TOUR")
+    assert appointment_schema(entrata, defaults)["required"] == ["lead_id", "notes"]
+    assert move_schema(entrata)["required"] == ["event_id", "notes"]
+
+
+def test_a_vendor_without_an_update_offers_no_update_and_no_one_upcoming_tour_key() -> None:
+    operations = destination_catalog(VENDORS["YARDI"])["operations"]
+    keys = {op["sync_mode"]: op.get("matching_keys") for op in operations}
+    assert keys == {
+        "append": None,
+        "append_dedup": [["lead_id", "appointment_date", "appointment_time"]],
+    }
 
 
 @pytest.mark.parametrize(
@@ -141,11 +183,25 @@ def run_discover(tmp_path: Path, config: dict[str, Any]) -> tuple[int, list[dict
     return code, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
-def test_discover_prints_one_destination_catalog_message(tmp_path: Path) -> None:
-    code, messages = run_discover(tmp_path, {"token": "t0ken-x", "integration_id": "intg-1"})
+def test_discover_prints_the_catalog_of_the_configured_integrations_vendor(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(token="t0ken-x") as sandbox:
+        config = {
+            "token": "t0ken-x",
+            "integration_id": "intg-sandbox-entrata",
+            "api_url": sandbox.url,
+            "default_appointment_type": "TOUR",
+        }
+        code, messages = run_discover(tmp_path, config)
+        assert sandbox.stats()["integration"] == 1
     assert code == 0
+    defaults = AppointmentDefaults(appointment_type="TOUR")
     assert messages == [
-        {"type": "DESTINATION_CATALOG", "destination_catalog": destination_catalog()}
+        {
+            "type": "DESTINATION_CATALOG",
+            "destination_catalog": destination_catalog(VENDORS["ENTRATA"], defaults),
+        }
     ]
 
 

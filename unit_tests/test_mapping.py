@@ -95,7 +95,7 @@ def test_local_time_is_converted_to_utc_and_the_date_can_change() -> None:
     [
         ("lead_id", None, "lead_id: is required"),
         ("lead_id", "", "lead_id: is required"),
-        ("lead_source_id", "  ", "lead_source_id: is required"),
+        ("lead_source_id", "  ", "lead_source_id: ResMan requires it"),
         ("lead_id", 12.5, "lead_id: must be a string or a whole number, not a decimal number"),
         ("lead_id", True, "lead_id: must be a string or a whole number, not a boolean"),
         ("lead_id", {"id": 1}, "lead_id: must be a string or a whole number, not an object"),

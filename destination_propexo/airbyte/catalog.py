@@ -45,6 +45,11 @@ class Stream:
         """Whether its records need the booking ledger (lead lookups, turns)."""
         return self.mode is not WriteMode.CREATE
 
+    @property
+    def moves(self) -> bool:
+        """Whether its records may move tours (the PMS's update)."""
+        return self.mode in (WriteMode.ONE_UPCOMING_TOUR, WriteMode.MOVE_BY_EVENT_ID)
+
 
 SUPPORTED_MODES = ("append", "append_dedup", "update")
 # An append_dedup primary key made of these API fields means one upcoming tour per lead.

@@ -41,9 +41,13 @@ from destination_propexo.errors import (
 from destination_propexo.propexo.inflight import MAX_IN_FLIGHT, InFlightLimit
 from destination_propexo.propexo.ratelimit import RateBudget, parse_retry_after
 from destination_propexo.propexo.retry import RetryPolicy, retrying
+from destination_propexo.records.timezones import ZoneSetting
 from destination_propexo.stop import Stop
 
+# ResMan's create; each vendor's is `Vendor.create_path` (records/vendors.py).
 CREATE_PATH = "/v1/events/appointments/leads/resman/"
+TIMEZONES_PATH = "/v1/timezones/"
+TIMEZONES_PAGE = 250
 WRITE_LOGS_PATH = "/v1/admin/logs/writes/"
 READ_BACK_PAGE = 250
 # The feed's largest page (`limit` is 1..100).
@@ -160,6 +164,15 @@ class AppointmentsPage(_Answer):
     results: tuple[dict[str, Any], ...] = ()
 
 
+class TimezoneRow(_Answer):
+    """One row of GET /v1/timezones/ (only the fields the connector reads)."""
+
+    offset: str
+    observes_daylight_savings: bool | None = None
+    property_id: str | None = None
+    is_active: bool | None = None
+
+
 class Integration(_Answer):
     id: str | None = None
     name: str | None = None
@@ -202,6 +215,7 @@ class RequestCounts:
     write_status: int = 0
     read_back: int = 0
     integration: int = 0
+    timezones: int = 0
 
     @property
     def total(self) -> int:
@@ -265,17 +279,50 @@ class PropexoClient:
         path = f"/v1/admin/integrations/{quote(integration_id, safe='')}/"
         return self._get(path, "integration", IntegrationAnswer).results
 
-    def create_appointment(self, body: Mapping[str, str]) -> str:
-        """Queue one create; returns the job id. Sent once: the caller decides on retries."""
-        answer = self._request("POST", CREATE_PATH, "create", json=body)
+    def create_appointment(self, body: Mapping[str, object], *, path: str = CREATE_PATH) -> str:
+        """Queue one create at the vendor's `path`; returns the job id. Sent once: the caller
+        decides on retries."""
+        answer = self._request("POST", path, "create", json=body)
         return _parsed(answer, CreateAnswer).meta.job_id
 
-    def update_appointment(self, event_id: str, body: Mapping[str, str]) -> str:
-        """Queue one reschedule of appointment `event_id`; returns the job id. Sent once, like
-        a create: the caller decides on retries. An unknown event is a NOT_FOUND failure."""
-        path = f"{CREATE_PATH}{quote(event_id, safe='')}"
+    def update_appointment(
+        self, event_id: str, body: Mapping[str, object], *, leads_path: str = CREATE_PATH
+    ) -> str:
+        """Queue one reschedule of appointment `event_id` at the vendor's `leads_path` (its
+        create path); returns the job id. Sent once, like a create: the caller decides on
+        retries. An unknown event is a NOT_FOUND failure."""
+        path = f"{leads_path}{quote(event_id, safe='')}"
         answer = self._request("PUT", path, "update", json=body)
         return _parsed(answer, UpdateAnswer).meta.job_id
+
+    def timezones(self, integration_id: str) -> list[ZoneSetting]:
+        """The integration's zone settings (GET /v1/timezones/, all pages; inactive rows and
+        rows of an unreadable shape left out)."""
+        settings: list[ZoneSetting] = []
+        offset = 0
+        while True:
+            page = self._get(
+                TIMEZONES_PATH,
+                "timezones",
+                AppointmentsPage,
+                params={
+                    "integration_id": integration_id,
+                    "offset": offset,
+                    "limit": TIMEZONES_PAGE,
+                },
+            )
+            for raw in page.results:
+                try:
+                    row = TimezoneRow.model_validate(raw)
+                except ValidationError:
+                    continue
+                if row.is_active is not False:
+                    settings.append(
+                        ZoneSetting(row.offset, row.observes_daylight_savings, row.property_id)
+                    )
+            if not page.meta.hasMore or not page.results:
+                return settings
+            offset += len(page.results)
 
     def write_status(self, job_id: str, *, policy: RetryPolicy | None = None) -> WriteStatus:
         path = f"/v1/admin/write-status/{quote(job_id, safe='')}"

@@ -7,17 +7,56 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from destination_propexo.records.timezones import InvalidTimeValue, UtcSlot, appointment_slot
+from destination_propexo.records.timezones import (
+    InvalidTimeValue,
+    UtcSlot,
+    WallClock,
+    ZoneSetting,
+    appointment_slot,
+    validate_zone,
+    wall_clock,
+)
 from destination_propexo.records.values import shown
+from destination_propexo.records.vendors import (
+    VENDORS,
+    AppointmentDefaults,
+    OperationName,
+    TimeRule,
+    UnusableIntegration,
+    Vendor,
+    VendorFieldError,
+    time_reading,
+    vendor_fields,
+)
 
 ID_FIELDS = ("integration_id", "lead_id", "lead_source_id", "unit_id")
 TIME_FIELDS = ("appointment_date", "appointment_time", "appointment_datetime")
+# Fields some vendors take (records/vendors.py), and where the property's zone comes from.
+DETAIL_FIELDS = (
+    "employee_id",
+    "title",
+    "appointment_duration_minutes",
+    "appointment_type",
+    "property_id",
+    "property_timezone",
+)
 # What a create reads, and what a move by event id (an `update` stream) reads.
-CREATE_FIELDS = (*ID_FIELDS, *TIME_FIELDS, "notes")
-MOVE_FIELDS = ("event_id", "integration_id", "lead_id", "unit_id", *TIME_FIELDS, "notes")
+CREATE_FIELDS = (*ID_FIELDS, *TIME_FIELDS, "notes", *DETAIL_FIELDS)
+MOVE_FIELDS = (
+    "event_id",
+    "integration_id",
+    "lead_id",
+    "unit_id",
+    *TIME_FIELDS,
+    "notes",
+    *DETAIL_FIELDS,
+)
 API_FIELDS = (*CREATE_FIELDS, "event_id")
+NO_DEFAULTS = AppointmentDefaults()
+Body = dict[str, str | int]
+BodyFields = tuple[tuple[str, str | int], ...]
 MAX_ID_LENGTH = 255
 MAX_NOTES_LENGTH = 4000
 # Tab, newline and carriage return are ordinary in notes; other C0/C1 controls and lone
@@ -36,41 +75,95 @@ class Rejection:
     lead_id: str | None = None
 
 
+class Integrations(Protocol):
+    """What mapping needs to know of the integrations rows name (Propexo reads behind it,
+    once per integration per sync: `sync/integrations.py`)."""
+
+    def vendor(self, integration_id: str) -> Vendor:
+        """The integration's vendor; raises UnusableIntegration with the reason."""
+        ...
+
+    def zone_settings(self, integration_id: str) -> tuple[ZoneSetting, ...]:
+        """The integration's rows of GET /v1/timezones/."""
+        ...
+
+    def stated_zone(self, property_id: str | None) -> str | None:
+        """The zone the config states for a property (`property_timezones`), or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class OneVendor:
+    """Every integration is of one vendor, without zone rows or stated zones."""
+
+    of: Vendor
+
+    def vendor(self, integration_id: str) -> Vendor:
+        return self.of
+
+    def zone_settings(self, integration_id: str) -> tuple[ZoneSetting, ...]:
+        return ()
+
+    def stated_zone(self, property_id: str | None) -> str | None:
+        return None
+
+
+RESMAN_ONLY = OneVendor(VENDORS["RESMAN"])
+
+
+@dataclass(frozen=True)
+class SentAs:
+    """How a request's time leaves: the vendor, the wall clock sent and the rule that chose it
+    (outcome lines show it)."""
+
+    vendor: str
+    date: str
+    time: str
+    rule: str
+
+
 @dataclass(frozen=True)
 class AppointmentRequest:
-    """One create-appointment call, with date and time already in UTC."""
+    """One create-appointment call: the tour's UTC date and time (what makes two bookings the
+    same), and the body its vendor gets (`body_fields`, the wall clock `sent`).
+
+    `move_fields` is the body of the vendor's update for the same row, when the row may
+    become a move (one-upcoming-tour streams)."""
 
     integration_id: str
     lead_id: str
-    lead_source_id: str
+    lead_source_id: str | None
     appointment_date: str
     appointment_time: str
     unit_id: str | None = None
     notes: str | None = None
     time_notes: tuple[str, ...] = ()
+    vendor: Vendor = VENDORS["RESMAN"]
+    body_fields: BodyFields = ()
+    move_fields: BodyFields | None = None
+    sent: WallClock | None = None
+    time_rule: str = "UTC"
 
     @property
     def slot_key(self) -> tuple[str, str, str, str]:
         """What makes two appointments the same booking: integration, lead, UTC date and time."""
         return (self.integration_id, self.lead_id, self.appointment_date, self.appointment_time)
 
-    def body(self) -> dict[str, str]:
-        """The JSON body Propexo expects (unknown keys are refused by the API, so none)."""
-        # The API's own example sends appointment_date as the full UTC instant
-        # ("2024-07-20T14:00:00Z") next to appointment_time; the reference says a plain
-        # date is the date part. The full instant is right under either reading.
-        body = {
+    @property
+    def sent_as(self) -> SentAs:
+        return _sent_as(
+            self.vendor, self.sent, self.appointment_date, self.appointment_time, self.time_rule
+        )
+
+    def body(self) -> Body:
+        """The JSON body the vendor's create takes (unknown keys are refused by the API, so
+        only the vendor's fields)."""
+        return {
             "integration_id": self.integration_id,
             "lead_id": self.lead_id,
-            "lead_source_id": self.lead_source_id,
-            "appointment_date": f"{self.appointment_date}T{self.appointment_time}Z",
-            "appointment_time": self.appointment_time,
+            **_when(self.vendor, self.sent, self.appointment_date, self.appointment_time),
+            **dict(self.body_fields),
         }
-        if self.unit_id is not None:
-            body["unit_id"] = self.unit_id
-        if self.notes is not None:
-            body["notes"] = self.notes
-        return body
 
 
 @dataclass(frozen=True)
@@ -90,19 +183,43 @@ class MoveRequest:
     notes: str | None = None
     moved_from: str | None = None
     time_notes: tuple[str, ...] = ()
+    vendor: Vendor = VENDORS["RESMAN"]
+    body_fields: BodyFields = ()
+    sent: WallClock | None = None
+    time_rule: str = "UTC"
 
     @property
     def moved_to(self) -> str:
         return f"{self.appointment_date}T{self.appointment_time}Z"
 
-    def body(self) -> dict[str, str]:
-        """The PUT body: date and time, and unit and notes only when the row has them."""
-        body = {"appointment_date": self.moved_to, "appointment_time": self.appointment_time}
-        if self.unit_id is not None:
-            body["unit_id"] = self.unit_id
-        if self.notes is not None:
-            body["notes"] = self.notes
-        return body
+    @property
+    def sent_as(self) -> SentAs:
+        return _sent_as(
+            self.vendor, self.sent, self.appointment_date, self.appointment_time, self.time_rule
+        )
+
+    def body(self) -> Body:
+        """The PUT body: date and time, and the vendor's update fields the row has."""
+        return {
+            **_when(self.vendor, self.sent, self.appointment_date, self.appointment_time),
+            **dict(self.body_fields),
+        }
+
+
+def _when(vendor: Vendor, sent: WallClock | None, date: str, time: str) -> dict[str, str]:
+    if vendor.time_rule is TimeRule.UTC or sent is None:
+        # The API's own example sends appointment_date as the full UTC instant
+        # ("2024-07-20T14:00:00Z") next to appointment_time; the reference says a plain
+        # date is the date part. The full instant is right under either reading.
+        return {"appointment_date": f"{date}T{time}Z", "appointment_time": time}
+    # A vendor reading a wall clock gets a plain date: a `Z` would claim a UTC it is not.
+    return {"appointment_date": sent.date, "appointment_time": sent.time}
+
+
+def _sent_as(vendor: Vendor, sent: WallClock | None, date: str, time: str, rule: str) -> SentAs:
+    if sent is None:
+        return SentAs(vendor.name, date, time, rule)
+    return SentAs(vendor.name, sent.date, sent.time, rule)
 
 
 class _Invalid(Exception):
@@ -208,30 +325,41 @@ def map_record(
     default_integration_id: str,
     zone: str,
     matcher: FieldMatcher,
+    integrations: Integrations = RESMAN_ONLY,
+    defaults: AppointmentDefaults = NO_DEFAULTS,
+    may_move: bool = False,
 ) -> AppointmentRequest | Rejection:
-    """Turn one record's data into the request to send, or say why it cannot be sent."""
+    """Turn one record's data into the create its integration's vendor takes, or say why it
+    cannot be sent. `may_move` (one-upcoming-tour streams): the row must also make the
+    vendor's update, as its turn may move the lead's tour instead."""
     try:
         values = _values(data, matcher)
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=True)
-        lead_source_id = _id_value("lead_source_id", values.get("lead_source_id"), required=True)
-        unit_id = _id_value("unit_id", values.get("unit_id"), required=False)
-        notes = _notes_value(values.get("notes"))
+        details = _details(values)
         slot = _slot(values, zone)
-    except (_Invalid, InvalidTimeValue) as exc:
+        vendor = integrations.vendor(integration_id)
+        body_fields = _body_fields(vendor, "create", details, defaults)
+        move_fields = _body_fields(vendor, "update", details, defaults) if may_move else None
+        sent, rule = _sent(vendor, slot, values, integrations, integration_id)
+    except (_Invalid, InvalidTimeValue, VendorFieldError, UnusableIntegration) as exc:
         return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
     # required=True never returns None
     assert lead_id is not None
-    assert lead_source_id is not None
     return AppointmentRequest(
         integration_id=integration_id,
         lead_id=lead_id,
-        lead_source_id=lead_source_id,
+        lead_source_id=_text_of(details.get("lead_source_id")),
         appointment_date=slot.date,
         appointment_time=slot.time,
-        unit_id=unit_id,
-        notes=notes,
-        time_notes=slot.notes,
+        unit_id=_text_of(details.get("unit_id")),
+        notes=_text_of(details.get("notes")),
+        time_notes=sent.notes,
+        vendor=vendor,
+        body_fields=body_fields,
+        move_fields=move_fields,
+        sent=sent,
+        time_rule=rule,
     )
 
 
@@ -241,17 +369,22 @@ def map_move(
     default_integration_id: str,
     zone: str,
     matcher: FieldMatcher,
+    integrations: Integrations = RESMAN_ONLY,
+    defaults: AppointmentDefaults = NO_DEFAULTS,
 ) -> MoveRequest | Rejection:
-    """A record of an `update` stream -> the move of appointment `event_id`, or why not."""
+    """A record of an `update` stream -> the move of appointment `event_id` by its
+    integration's vendor's update, or why not."""
     try:
         values = _values(data, matcher)
         event_id = _id_value("event_id", values.get("event_id"), required=True)
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=False)
-        unit_id = _id_value("unit_id", values.get("unit_id"), required=False)
-        notes = _notes_value(values.get("notes"))
+        details = _details(values)
         slot = _slot(values, zone)
-    except (_Invalid, InvalidTimeValue) as exc:
+        vendor = integrations.vendor(integration_id)
+        body_fields = _body_fields(vendor, "update", details, defaults)
+        sent, rule = _sent(vendor, slot, values, integrations, integration_id)
+    except (_Invalid, InvalidTimeValue, VendorFieldError, UnusableIntegration) as exc:
         return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
     return MoveRequest(
         event_id=event_id,
@@ -259,10 +392,70 @@ def map_move(
         lead_id=lead_id,
         appointment_date=slot.date,
         appointment_time=slot.time,
-        unit_id=unit_id,
-        notes=notes,
-        time_notes=slot.notes,
+        unit_id=_text_of(details.get("unit_id")),
+        notes=_text_of(details.get("notes")),
+        time_notes=sent.notes,
+        vendor=vendor,
+        body_fields=body_fields,
+        sent=sent,
+        time_rule=rule,
     )
+
+
+def _details(values: Mapping[str, Any]) -> dict[str, object]:
+    """The row's vendor fields, ids and notes checked as for any vendor; limits are the
+    vendor's (`vendors.vendor_fields`)."""
+    details: dict[str, object] = {
+        name: _id_value(name, values.get(name), required=False)
+        for name in ("lead_source_id", "unit_id", "employee_id")
+    }
+    details["notes"] = _notes_value(values.get("notes"))
+    for name in ("title", "appointment_duration_minutes", "appointment_type"):
+        details[name] = values.get(name)
+    return details
+
+
+def _body_fields(
+    vendor: Vendor,
+    operation: OperationName,
+    details: Mapping[str, object],
+    defaults: AppointmentDefaults,
+) -> BodyFields:
+    return tuple(vendor_fields(vendor, operation, details, defaults).items())
+
+
+def _sent(
+    vendor: Vendor,
+    slot: UtcSlot,
+    values: Mapping[str, Any],
+    integrations: Integrations,
+    integration_id: str,
+) -> tuple[WallClock, str]:
+    """The wall clock the vendor reads for `slot`, and the rule that chose its zone."""
+    property_id = _id_value("property_id", values.get("property_id"), required=False)
+    stated = _stated_zone(values.get("property_timezone")) or integrations.stated_zone(property_id)
+    settings = (
+        integrations.zone_settings(integration_id)
+        if vendor.time_rule is TimeRule.PROPERTY_ZONE
+        else ()
+    )
+    reading = time_reading(vendor, property_id=property_id, settings=settings, stated_zone=stated)
+    return wall_clock(slot, reading.zone), reading.rule
+
+
+def _stated_zone(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise InvalidTimeValue("property_timezone", value, "must be an IANA zone name")
+    try:
+        return validate_zone(value)
+    except InvalidTimeValue as exc:
+        raise InvalidTimeValue("property_timezone", value, exc.reason) from None
+
+
+def _text_of(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _values(data: Mapping[str, Any], matcher: FieldMatcher) -> dict[str, Any]:

@@ -33,11 +33,14 @@ __all__ = [
     "Operation",
     "TimeReading",
     "TimeRule",
+    "UnusableIntegration",
     "Vendor",
     "VendorFieldError",
+    "refusal",
     "time_reading",
     "vendor_fields",
     "vendor_named",
+    "vendor_terms",
 ]
 
 LEADS_PATH = "/v1/events/appointments/leads/"
@@ -132,6 +135,11 @@ class AppointmentDefaults:
             "appointment_type": self.appointment_type,
             "title": self.title,
         }.get(name)
+
+
+class UnusableIntegration(ValueError):
+    """An integration rows cannot be booked in: unknown to the token, inactive, or of a vendor
+    this destination does not book; the message says which and names the integration_id."""
 
 
 class VendorFieldError(ValueError):
@@ -472,3 +480,42 @@ def _property_zone(
         "reads times in the property's zone, and GET /v1/timezones/ has neither an "
         f"integration-wide row nor a row for {shown(property_id)}",
     )
+
+
+def refusal(vendor: Vendor, *, moves: bool) -> str | None:
+    """Why an integration of `vendor` cannot be the configured one, or None: a time rule
+    Propexo does not document, or (when streams may `moves` tours) no documented update."""
+    if vendor.time_rule is TimeRule.UNDOCUMENTED:
+        return (
+            f"Propexo does not document how {vendor.name} reads appointment dates and times, "
+            f"so this destination does not book {vendor.name} tours: it would have to guess "
+            "the time."
+        )
+    if moves and vendor.update is None:
+        return (
+            f"{vendor.name} has no documented lead appointment update in Propexo, so streams "
+            "in Update mode or Append + Deduped on lead_id (one upcoming tour per lead) cannot "
+            "move its tours; use Append, or Append + Deduped on lead + date + time."
+        )
+    return None
+
+
+def vendor_terms(vendor: Vendor) -> str:
+    """What a user should know about booking with `vendor`: its time rule and limits."""
+    terms = [f"times are sent as {vendor.time_rule.value}"]
+    if vendor.time_rule is TimeRule.PROPERTY_ZONE and vendor.default_zone is not None:
+        terms[0] += f" (else the integration-wide row, else {vendor.default_zone})"
+    elif vendor.time_rule is TimeRule.PROPERTY_ZONE:
+        terms[0] += " (else the integration-wide row; a property with neither is refused)"
+    if vendor.update is None:
+        terms.append(
+            "it has no documented update, so Update streams and one-upcoming-tour streams "
+            "are refused"
+        )
+    if not vendor.readable_at_once:
+        terms.append(
+            "a new appointment shows only after Propexo's next data sync: a create without a "
+            "clear answer ends 'outcome unknown' and is never re-sent, and create-if-absent "
+            "cannot see tours booked since that sync"
+        )
+    return "; ".join(terms)

@@ -193,6 +193,11 @@ def moving(request: AppointmentRequest, plan: Move) -> MoveRequest:
         notes=request.notes,
         moved_from=plan.moved_from,
         time_notes=request.time_notes,
+        vendor=request.vendor,
+        # Mapped for the vendor's update with the record (one-upcoming-tour streams).
+        body_fields=request.move_fields or (),
+        sent=request.sent,
+        time_rule=request.time_rule,
     )
 
 
@@ -204,7 +209,7 @@ def as_move(outcome: Outcome, request: MoveRequest) -> Outcome:
         return dataclasses.replace(outcome, how=how, reschedule=moved)
     if outcome.category == outcomes.FAILED_IN_RESMAN:
         # The tracker words a failed job as a create's; this one was a move.
-        reason = f"ResMan did not move appointment {request.event_id}: " + (
+        reason = f"{request.vendor.name} did not move appointment {request.event_id}: " + (
             "; ".join(outcome.errors) or "no error text given"
         )
         return dataclasses.replace(outcome, reason=reason, reschedule=moved)

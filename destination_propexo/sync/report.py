@@ -15,6 +15,7 @@ from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMe
 from destination_propexo.outputs.rejection import RejectionSink
 from destination_propexo.propexo.client import RequestCounts
 from destination_propexo.propexo.ratelimit import RateBudget
+from destination_propexo.records.mapping import SentAs
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.sync.status import StatusTracker
 from destination_propexo.sync.writer import WriteSummary
@@ -46,11 +47,12 @@ class SyncReport:
         lead_id: str | None,
         outcome: Outcome,
         time_notes: tuple[str, ...],
+        sent: SentAs | None = None,
     ) -> None:
         if isinstance(outcome, Rejected):
             for sink in self._sinks:
                 sink.append(record, outcome)
-        fields = dict(iter_outcome_fields(record, lead_id, outcome, time_notes))
+        fields = dict(iter_outcome_fields(record, lead_id, outcome, time_notes, sent))
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
         self._emitter.log(level, "record outcome: " + orjson.dumps(fields).decode(), batch=True)
 
@@ -115,8 +117,10 @@ def iter_outcome_fields(
     lead_id: str | None,
     outcome: Outcome,
     time_notes: tuple[str, ...] = (),
+    sent: SentAs | None = None,
 ) -> Iterator[tuple[str, object]]:
-    """The fields of one outcome's log line: ids, statuses and how the time was read.
+    """The fields of one outcome's log line: ids, statuses and how the time was read (for a
+    record that was mapped: its vendor, the wall clock sent, and the rule that chose it).
 
     Never the record's free-text `notes` (they may hold personal details), never a token.
     """
@@ -139,5 +143,10 @@ def iter_outcome_fields(
         yield "event_id", outcome.reschedule.event_id
         yield "moved_from", outcome.reschedule.moved_from
         yield "moved_to", outcome.reschedule.moved_to
+    if sent is not None:
+        yield "vendor", sent.vendor
+        yield "sent_date", sent.date
+        yield "sent_time", sent.time
+        yield "time_rule", sent.rule
     # e.g. a fall-back local time that happens twice, and which occurrence was booked
     yield "time_notes", list(time_notes)

@@ -51,7 +51,12 @@ class AppointmentSender:
 
     def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued:
         def create() -> Accepted | Rejected | Queued:
-            return Queued(self._client.create_appointment(request.body()))
+            return Queued(
+                self._client.create_appointment(request.body(), path=request.vendor.create_path)
+            )
+
+        if not request.vendor.readable_at_once:
+            return self._send_unreadable(request, create)
 
         try:
             return retrying(
@@ -81,6 +86,25 @@ class AppointmentSender:
         except RequestFailure as failure:
             return _given_up(failure, "booked")
 
+    def _send_unreadable(
+        self, request: AppointmentRequest, create: Callable[[], Accepted | Rejected | Queued]
+    ) -> Accepted | Rejected | Queued:
+        """A create at a vendor whose new appointment cannot be read back at once (it shows
+        after Propexo's next data sync): an unclear answer cannot be checked, so it ends
+        "outcome unknown" and is never sent again."""
+        try:
+            return retrying(create, policy=self._policy, stop=self._stop, idempotent=False)
+        except Unresolved as unresolved:
+            return Rejected(
+                outcomes.OUTCOME_UNKNOWN,
+                f"the create got no clear answer (last: {unresolved}), and {request.vendor.name} "
+                "shows a new appointment only after Propexo's next data sync, so it cannot be "
+                "read back now; it was not sent again, as it may have been booked. "
+                f"{_check_hint(request)} after Propexo's next sync before re-sending",
+            )
+        except RequestFailure as failure:
+            return _given_up(failure, "booked")
+
     def move(self, request: MoveRequest) -> Accepted | Rejected | Queued:
         event_id = request.event_id
         if event_id is None:
@@ -92,7 +116,11 @@ class AppointmentSender:
             )
 
         def put() -> Accepted | Rejected | Queued:
-            return Queued(self._client.update_appointment(event_id, request.body()))
+            return Queued(
+                self._client.update_appointment(
+                    event_id, request.body(), leads_path=request.vendor.create_path
+                )
+            )
 
         try:
             return retrying(

@@ -19,6 +19,7 @@ from requests.adapters import BaseAdapter
 from destination_propexo.airbyte.catalog import Stream, StreamKey
 from destination_propexo.airbyte.protocol import Emitter, read_messages
 from destination_propexo.config import PropexoConfig
+from destination_propexo.errors import ConfigError
 from destination_propexo.outputs.rejection import RejectionSink
 from destination_propexo.outputs.rejection_sinks import close_sinks, open_sinks
 from destination_propexo.propexo.client import PropexoClient
@@ -26,10 +27,12 @@ from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
+from destination_propexo.records.vendors import UnusableIntegration, refusal, vendor_terms
 from destination_propexo.stop import Clock, Stop
 from destination_propexo.sync.booking import Booker, RequestSender
 from destination_propexo.sync.brake import RejectionBrake
 from destination_propexo.sync.dryrun import DryRunSender
+from destination_propexo.sync.integrations import SyncIntegrations
 from destination_propexo.sync.ledger import BookingLedger
 from destination_propexo.sync.report import SyncReport
 from destination_propexo.sync.sender import AppointmentSender
@@ -76,8 +79,10 @@ class WriteSession:
     ) -> None:
         self.config = config
         self._emitter = emitter
+        self._streams = dict(streams)
         self.stop = Stop(clock)
         self.client, self.budget = build_client(config, self.stop, adapter=adapter)
+        self.integrations = SyncIntegrations(self.client, config.stated_zones)
         self._sinks: list[RejectionSink] = []
         self._closed = False
         self.tracker: StatusTracker | None = None
@@ -122,6 +127,8 @@ class WriteSession:
                     FieldMatcher.build(config.column_renames),
                     config.integration_id,
                     config.source_timezone,
+                    integrations=self.integrations,
+                    defaults=config.appointment_defaults,
                 ),
                 booker=self._booker,
                 sink=self.report,
@@ -173,10 +180,27 @@ class WriteSession:
             self._emitter.log(
                 "INFO", f"writing to {config.api_url} for integration {config.integration_id}"
             )
+        self._check_integration()
         summary = self._pipeline.run(read_messages(lines))
         self.close()
         self.report.summary(summary)
         return summary
+
+    def _check_integration(self) -> None:
+        """The configured integration, read once: a PMS this destination books, with an
+        update if a stream may move tours; else the sync stops before any row is sent."""
+        integration_id = self.config.integration_id
+        try:
+            vendor = self.integrations.vendor(integration_id)
+        except UnusableIntegration as exc:
+            raise ConfigError(f"The configured {exc}.") from None
+        moves = any(stream.moves for stream in self._streams.values())
+        refused = refusal(vendor, moves=moves)
+        if refused is not None:
+            raise ConfigError(f"Integration {integration_id!r} is a {vendor.name} one: {refused}")
+        self._emitter.log(
+            "INFO", f"integration {integration_id} is {vendor.name}: {vendor_terms(vendor)}"
+        )
 
     def close(self, *, stopping: bool = False) -> None:
         """Stop the workers and close the client and the rejection sinks (idempotent).

@@ -29,17 +29,22 @@ from typing import Protocol
 from destination_propexo.airbyte.catalog import Stream, StreamKey, WriteMode
 from destination_propexo.airbyte.inbox import Inbox
 from destination_propexo.airbyte.protocol import InputMessage, RecordMessage, StateMessage
-from destination_propexo.errors import SyncStopped, TooManyRejected
+from destination_propexo.errors import PropexoError, SyncStopped, TooManyRejected
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import (
+    NO_DEFAULTS,
+    RESMAN_ONLY,
     AppointmentRequest,
     FieldMatcher,
+    Integrations,
     MoveRequest,
     Rejection,
+    SentAs,
     map_move,
     map_record,
 )
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.records.vendors import AppointmentDefaults
 from destination_propexo.stop import Stop
 from destination_propexo.sync.booking import Booker
 from destination_propexo.sync.brake import RejectionBrake
@@ -53,6 +58,7 @@ class _Slot:
     record: RecordMessage
     lead_id: str | None
     time_notes: tuple[str, ...]
+    sent: SentAs
     outcome: Future[Outcome]
     # Set once the outcome is logged (and filed), so no STATE can overtake that line.
     announced: threading.Event = field(default_factory=threading.Event)
@@ -92,6 +98,7 @@ class OutcomeSink(Protocol):
         lead_id: str | None,
         outcome: Outcome,
         time_notes: tuple[str, ...],
+        sent: SentAs | None = None,
     ) -> None: ...
 
     def state(self, state: StateMessage, accepted: int, rejected: int) -> None: ...
@@ -101,11 +108,14 @@ class OutcomeSink(Protocol):
 
 @dataclass(frozen=True)
 class RecordMapper:
-    """How a record's data becomes a request: column matching, default integration, zone."""
+    """How a record's data becomes a request: column matching, default integration, zone,
+    the integrations' vendors and the defaults of vendor fields."""
 
     matcher: FieldMatcher
     integration_id: str
     zone: str
+    integrations: Integrations = RESMAN_ONLY
+    defaults: AppointmentDefaults = NO_DEFAULTS
 
 
 class Pipeline:
@@ -177,22 +187,46 @@ class Pipeline:
             reason = f"stream {record.qualified_name!r} is not in the configured catalog"
             self._decide(record, None, Rejected(outcomes.UNKNOWN_STREAM, reason))
             return
-        map_data = map_move if stream.mode is WriteMode.MOVE_BY_EVENT_ID else map_record
-        mapped = map_data(
-            record.data,
-            default_integration_id=self._mapper.integration_id,
-            zone=self._mapper.zone,
-            matcher=self._mapper.matcher,
-        )
+        try:
+            mapped = self._map(stream, record)
+        except PropexoError as exc:
+            # Reading an integration's vendor or zones failed for good (token, Propexo down).
+            self._stop.stop(exc)
+            raise SyncStopped("an integration could not be read") from None
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
             self._decide(record, mapped.lead_id, rejected)
             return
-        slot = _Slot(record, mapped.lead_id, mapped.time_notes, self._start(stream, mapped))
+        slot = _Slot(
+            record, mapped.lead_id, mapped.time_notes, mapped.sent_as, self._start(stream, mapped)
+        )
         self._window.append(slot)
         self._records_in_window += 1
         slot.outcome.add_done_callback(
             self._stop.guarded(lambda done: self._announce(slot, done), "an outcome report")
+        )
+
+    def _map(
+        self, stream: Stream, record: RecordMessage
+    ) -> AppointmentRequest | MoveRequest | Rejection:
+        mapper = self._mapper
+        if stream.mode is WriteMode.MOVE_BY_EVENT_ID:
+            return map_move(
+                record.data,
+                default_integration_id=mapper.integration_id,
+                zone=mapper.zone,
+                matcher=mapper.matcher,
+                integrations=mapper.integrations,
+                defaults=mapper.defaults,
+            )
+        return map_record(
+            record.data,
+            default_integration_id=mapper.integration_id,
+            zone=mapper.zone,
+            matcher=mapper.matcher,
+            integrations=mapper.integrations,
+            defaults=mapper.defaults,
+            may_move=stream.mode is WriteMode.ONE_UPCOMING_TOUR,
         )
 
     def _start(self, stream: Stream, request: AppointmentRequest | MoveRequest) -> Future[Outcome]:
@@ -209,7 +243,7 @@ class Pipeline:
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         outcome = done.result()
-        self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes)
+        self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes, slot.sent)
         slot.announced.set()
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:

@@ -1,0 +1,111 @@
+"""The integrations of one sync: each one's vendor (GET /v1/admin/integrations/{id}/) and
+zone settings (GET /v1/timezones/), read from Propexo the first time a row names it, then
+kept for the sync; the zones the config states per property (`property_timezones`).
+
+It is the `records.mapping.Integrations` that mapping asks; records are mapped on the
+pipeline's one thread, and the lock only guards the caches against a second caller.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from destination_propexo.errors import FailureKind, RequestFailure, TransientError
+from destination_propexo.propexo.client import Integration, PropexoClient
+from destination_propexo.records.timezones import ZoneSetting
+from destination_propexo.records.vendors import (
+    VENDORS,
+    UnusableIntegration,
+    Vendor,
+    vendor_named,
+)
+
+Value = TypeVar("Value")
+
+
+def usable_vendor(integration_id: str, integration: Integration) -> Vendor:
+    """The vendor to book `integration` with; raises UnusableIntegration naming why not."""
+    name = integration.name or integration_id
+    vendor = vendor_named(integration.vendor)
+    if vendor is None:
+        books = ", ".join(v.name for v in VENDORS.values())
+        raise UnusableIntegration(
+            f"integration_id: {integration_id!r} ({name}) is a "
+            f"{integration.vendor or 'vendor-less'} integration; this destination books lead "
+            f"appointments in {books} only"
+        )
+    if integration.active is not True:
+        raise UnusableIntegration(
+            f"integration_id: {integration_id!r} ({name}) is not active; re-activate it in the "
+            "Propexo dashboard"
+        )
+    return vendor
+
+
+class SyncIntegrations:
+    """`records.mapping.Integrations` over Propexo, each integration read once per sync."""
+
+    def __init__(self, client: PropexoClient, stated_zones: Mapping[str, str]) -> None:
+        self._client = client
+        self._stated = dict(stated_zones)
+        self._lock = threading.Lock()
+        self._vendors: dict[str, Vendor | UnusableIntegration] = {}
+        self._settings: dict[str, tuple[ZoneSetting, ...]] = {}
+
+    def vendor(self, integration_id: str) -> Vendor:
+        found = self._once(self._vendors, integration_id, self._read_vendor)
+        if isinstance(found, UnusableIntegration):
+            raise found
+        return found
+
+    def zone_settings(self, integration_id: str) -> tuple[ZoneSetting, ...]:
+        return self._once(self._settings, integration_id, self._read_settings)
+
+    def stated_zone(self, property_id: str | None) -> str | None:
+        return self._stated.get(property_id) if property_id is not None else None
+
+    @property
+    def vendors(self) -> dict[str, Vendor]:
+        """The vendor of each usable integration read so far (for the summary)."""
+        with self._lock:
+            return {k: v for k, v in self._vendors.items() if isinstance(v, Vendor)}
+
+    def _once(
+        self, cache: dict[str, Value], integration_id: str, read: Callable[[str], Value]
+    ) -> Value:
+        with self._lock:
+            if integration_id in cache:
+                return cache[integration_id]
+        value = read(integration_id)
+        with self._lock:
+            return cache.setdefault(integration_id, value)
+
+    def _read_vendor(self, integration_id: str) -> Vendor | UnusableIntegration:
+        try:
+            integration = self._client.get_integration(integration_id)
+        except RequestFailure as failure:
+            if failure.kind is FailureKind.NOT_FOUND:
+                return UnusableIntegration(
+                    f"integration_id: Propexo has no integration {integration_id!r} for this token"
+                )
+            raise TransientError(
+                f"Could not read integration {integration_id!r} to find its vendor: {failure}. "
+                "Nothing was sent for its rows; the next attempt re-sends from the last "
+                "confirmed state."
+            ) from None
+        try:
+            return usable_vendor(integration_id, integration)
+        except UnusableIntegration as unusable:
+            return unusable
+
+    def _read_settings(self, integration_id: str) -> tuple[ZoneSetting, ...]:
+        try:
+            return tuple(self._client.timezones(integration_id))
+        except RequestFailure as failure:
+            raise TransientError(
+                f"Could not read the zone settings (GET /v1/timezones/) of integration "
+                f"{integration_id!r}: {failure}. Nothing was sent for its rows; the next "
+                "attempt re-sends from the last confirmed state."
+            ) from None
