@@ -1,0 +1,256 @@
+"""Every PMS behind Propexo, end to end: the real CLI against the sandbox over real sockets.
+
+One sync holds rows for integrations of several vendors; each row must reach its vendor's
+endpoint with that vendor's fields and its reading of time, or be refused naming the field
+and the vendor. The sandbox checks each body with its own reading of the vendor pages
+(`propexo_sandbox/vendors.py`) and refuses unknown keys, so a booked row proves its body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from integration_tests.conftest import TOKEN, Cli, record, stream_state
+from integration_tests.test_reschedules import ONE_PER_LEAD, keyed
+
+TOUR = {"appointment_date": "2027-07-20", "appointment_time": "14:00"}  # America/Chicago
+CHICAGO = {"source_timezone": "America/Chicago"}
+DEFAULTS = {
+    "default_duration_minutes": 45,
+    "default_appointment_type": "TOUR",
+    "default_title": "Tour",
+}
+# A row carries every field any vendor may want; each vendor receives only its own.
+EVERYTHING = {
+    "lead_source_id": "src-web",
+    "unit_id": "unit-7",
+    "employee_id": "emp-3",
+    "notes": "Asked about parking",
+    "property_id": "prop-east",
+}
+
+
+def row(integration: str, lead: str, **extra: Any) -> dict[str, Any]:
+    data = {"integration_id": f"intg-sandbox-{integration}", "lead_id": lead, **TOUR}
+    return record(**{**data, **EVERYTHING, **extra})
+
+
+def sent_bodies(cli: Cli) -> dict[str, dict[str, Any]]:
+    """Each finished write job's body by integration, from the write-logs feed."""
+    answer = requests.get(
+        f"{cli.sandbox.url}/v1/admin/logs/writes/",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+    return {log["integration_id"]: log["parameters"] for log in answer.json()["results"]["logs"]}
+
+
+def test_one_sync_books_each_row_at_its_vendors_endpoint_with_its_fields_and_time(
+    cli: Cli,
+) -> None:
+    for lead in ("lead-rm", "lead-yardi", "lead-yardi-rest"):
+        cli.sandbox.seed_lead(lead, property_id="prop-east")
+    vendors = ("resman", "entrata", "rentmanager", "yardi", "yardi-rest", "appfolio")
+    rows = [row(vendor, f"lead-{vendor.replace('rentmanager', 'rm')}") for vendor in vendors]
+    result = cli.write([*rows, stream_state("tours", 1)], config=cli.config(**CHICAGO, **DEFAULTS))
+
+    assert result.returncode == 0, result.stderr
+    assert [o["outcome"] for o in result.outcomes] == ["accepted"] * 6, result.outcomes
+    sent = {o["vendor"]: (o["sent_date"], o["sent_time"], o["time_rule"]) for o in result.outcomes}
+    assert sent == {
+        "ResMan": ("2027-07-20", "19:00:00", "UTC"),
+        "Entrata": ("2027-07-20", "13:00:00", "America/Denver (Entrata)"),
+        "Rent Manager": (
+            "2027-07-20",
+            "15:00:00",
+            "America/New_York (property prop-east in GET /v1/timezones/: -05:00, DST)",
+        ),
+        "Yardi": (
+            "2027-07-20",
+            "15:00:00",
+            "America/New_York (property prop-east in GET /v1/timezones/: -05:00, DST)",
+        ),
+        "Yardi REST": (
+            "2027-07-20",
+            "15:00:00",
+            "America/New_York (property prop-east in GET /v1/timezones/: -05:00, DST)",
+        ),
+        "AppFolio": ("2027-07-20", "19:00:00", "UTC"),
+    }
+    bodies = sent_bodies(cli)
+    common = {"lead_id", "integration_id", "appointment_date", "appointment_time"}
+    assert {name: set(body) - common for name, body in bodies.items()} == {
+        "intg-sandbox-resman": {"lead_source_id", "unit_id", "notes"},
+        "intg-sandbox-entrata": {
+            "appointment_duration_minutes",
+            "appointment_type",
+            "notes",
+            "unit_id",
+            "title",
+        },
+        "intg-sandbox-rentmanager": {
+            "appointment_duration_minutes",
+            "title",
+            "employee_id",
+            "notes",
+        },
+        "intg-sandbox-yardi": {"unit_id", "employee_id", "notes"},
+        "intg-sandbox-yardi-rest": {"unit_id", "employee_id", "notes"},
+        "intg-sandbox-appfolio": {
+            "unit_id",
+            "appointment_duration_minutes",
+            "employee_id",
+            "notes",
+        },
+    }
+    assert {name: (b["appointment_date"], b["appointment_time"]) for name, b in bodies.items()} == {
+        "intg-sandbox-resman": ("2027-07-20T19:00:00Z", "19:00:00"),
+        "intg-sandbox-entrata": ("2027-07-20", "13:00:00"),
+        "intg-sandbox-rentmanager": ("2027-07-20", "15:00:00"),
+        "intg-sandbox-yardi": ("2027-07-20", "15:00:00"),
+        "intg-sandbox-yardi-rest": ("2027-07-20", "15:00:00"),
+        "intg-sandbox-appfolio": ("2027-07-20T19:00:00Z", "19:00:00"),
+    }
+    assert bodies["intg-sandbox-entrata"]["appointment_duration_minutes"] == 45
+    # Each PMS read its wall clock as the same instant.
+    cli.sandbox.data_sync()
+    instants = {a["appointment_datetime"] for a in cli.sandbox.appointments()}
+    assert instants == {"2027-07-20T19:00:00.000Z"}
+    assert len(cli.sandbox.appointments()) == 6
+    # Each vendor was read once, and each zone table once, however many rows name them.
+    stats = cli.sandbox.stats()
+    assert (stats["integration"], stats["timezones"]) == (6, 3)
+
+
+def test_rows_missing_a_vendors_required_field_are_rejected_naming_field_and_vendor(
+    cli: Cli,
+) -> None:
+    fine = {"appointment_duration_minutes": 30, "appointment_type": "TOUR"}
+    rows = [
+        row("entrata", "lead-1", **fine, notes=None),
+        row("entrata", "lead-2", **{**fine, "appointment_type": "SHOWING"}),
+        row("rentmanager", "lead-3", **fine, title="x" * 51),
+        row("yardi", "lead-4", employee_id=None),
+        row("appfolio", "lead-5", **fine, unit_id=""),
+        row("resman", "lead-6", lead_source_id=None),
+        # No duration, and the config gives none.
+        row("entrata", "lead-7", **{**fine, "appointment_duration_minutes": None}),
+    ]
+    result = cli.write([*rows, stream_state("tours", 1)], config=cli.config(**CHICAGO))
+
+    assert result.returncode == 0, result.stderr
+    reasons = [o["reason"].split(" (got")[0] for o in result.outcomes]
+    assert reasons == [
+        "notes: Entrata requires it; the row has no value",
+        "appointment_type: Entrata takes one of LEASING_APPOINTMENT, SELF_GUIDED_TOUR, TOUR, "
+        "VIRTUAL_TOUR",
+        "title: Rent Manager takes at most 50 characters",
+        "employee_id: Yardi requires it; the row has no value",
+        "unit_id: AppFolio requires it; the row has no value",
+        "lead_source_id: ResMan requires it; the row has no value",
+        "appointment_duration_minutes: Entrata requires it; the row has no value",
+    ]
+    assert {o["category"] for o in result.outcomes} == {"invalid record"}
+    assert cli.sandbox.stats()["create"] == 0
+
+
+def test_realpage_needs_a_stated_zone_and_mri_is_refused_never_guessed(cli: Cli) -> None:
+    rows = [
+        row("realpage-rpx", "lead-1", property_id="prop-9"),
+        row("realpage-rpx", "lead-2", property_timezone="America/Los_Angeles"),
+        row("realpage-rpx", "lead-3", property_id="prop-chicago"),
+        row("mri", "lead-4"),
+    ]
+    config = cli.config(
+        **CHICAGO,
+        **DEFAULTS,
+        property_timezones=[{"property_id": "prop-chicago", "timezone": "America/Chicago"}],
+    )
+    result = cli.write([*rows, stream_state("tours", 1)], config=config)
+
+    assert result.returncode == 0, result.stderr
+    first, stated, configured, mri = sorted(result.outcomes, key=lambda o: o["line"])
+    assert first["reason"].startswith(
+        "property_timezone: RealPage RPX reads the time as the property's wall clock"
+    )
+    assert (stated["outcome"], stated["sent_time"]) == ("accepted", "12:00:00")
+    assert (configured["outcome"], configured["sent_time"]) == ("accepted", "14:00:00")
+    assert configured["time_rule"] == "America/Chicago (stated for the property)"
+    assert mri["reason"].startswith(
+        "appointment_time: MRI reads appointment dates and times by a rule Propexo has not "
+        "documented"
+    )
+    assert cli.sandbox.stats()["create"] == 2
+
+
+def test_check_names_each_vendors_terms_and_refuses_mri(cli: Cli) -> None:
+    def check(integration: str) -> dict[str, Any]:
+        config = cli.config(integration_id=f"intg-sandbox-{integration}")
+        (status,) = [
+            m["connectionStatus"]
+            for m in cli.run("check", config=config).of_type("CONNECTION_STATUS")
+        ]
+        return status
+
+    entrata = check("entrata")
+    assert entrata["status"] == "SUCCEEDED"
+    assert "active Entrata integration" in entrata["message"]
+    assert "times are sent as America/Denver wall clock" in entrata["message"]
+    assert "only after Propexo's next data sync" in entrata["message"]
+    yardi = check("yardi")
+    assert "no documented update" in yardi["message"]
+    mri = check("mri")
+    assert mri["status"] == "FAILED"
+    assert "does not document how MRI reads appointment dates and times" in mri["message"]
+
+
+def test_a_moving_stream_for_a_vendor_without_an_update_stops_before_sending(cli: Cli) -> None:
+    result = cli.write(
+        [row("yardi", "lead-1"), stream_state("tours", 1)],
+        config=cli.config(integration_id="intg-sandbox-yardi"),
+        catalog_=keyed("update", "event_id"),
+    )
+    assert result.returncode == 1
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error"
+    assert "Yardi has no documented lead appointment update" in trace["error"]["message"]
+    assert cli.sandbox.stats()["create"] + cli.sandbox.stats()["update"] == 0
+
+
+def test_an_entrata_leads_upcoming_tour_is_moved_with_entratas_put(cli: Cli) -> None:
+    event_id = cli.sandbox.seed_appointment(
+        lead_id="lead-e", utc="2041-07-21T15:00:00Z", integration_id="intg-sandbox-entrata"
+    )
+    moved = record(
+        integration_id="intg-sandbox-entrata",
+        lead_id="lead-e",
+        appointment_date="2041-07-22",
+        appointment_time="10:00",
+        notes="Moved at the lead's request",
+    )
+    config = cli.config(integration_id="intg-sandbox-entrata", **CHICAGO, **DEFAULTS)
+    result = cli.write([moved, stream_state("tours", 1)], config=config, catalog_=ONE_PER_LEAD)
+
+    assert result.returncode == 0, result.stderr
+    (outcome,) = result.outcomes
+    assert (outcome["how"], outcome["event_id"], outcome["sent_time"]) == (
+        "rescheduled",
+        event_id,
+        "09:00:00",
+    )
+    (body,) = sent_bodies(cli).values()
+    assert body == {
+        "event_id": event_id,
+        "appointment_date": "2041-07-22",
+        "appointment_time": "09:00:00",
+        "notes": "Moved at the lead's request",
+        "appointment_duration_minutes": 45,
+        "appointment_type": "TOUR",
+        "title": "Tour",
+    }
+    appointment = cli.sandbox.appointment(event_id)
+    assert appointment is not None
+    assert appointment["appointment_datetime"] == "2041-07-22T15:00:00.000Z"
+    assert (cli.sandbox.stats()["create"], cli.sandbox.stats()["update"]) == (0, 1)
