@@ -337,10 +337,10 @@ def map_record(
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=True)
         details = _details(values)
-        slot = _slot(values, zone)
         vendor = integrations.vendor(integration_id)
         body_fields = _body_fields(vendor, "create", details, defaults)
         move_fields = _body_fields(vendor, "update", details, defaults) if may_move else None
+        slot = _slot(values, zone)
         sent, rule = _sent(vendor, slot, values, integrations, integration_id)
     except (_Invalid, InvalidTimeValue, VendorFieldError, UnusableIntegration) as exc:
         return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
@@ -380,9 +380,9 @@ def map_move(
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=False)
         details = _details(values)
-        slot = _slot(values, zone)
         vendor = integrations.vendor(integration_id)
         body_fields = _body_fields(vendor, "update", details, defaults)
+        slot = _slot(values, zone)
         sent, rule = _sent(vendor, slot, values, integrations, integration_id)
     except (_Invalid, InvalidTimeValue, VendorFieldError, UnusableIntegration) as exc:
         return Rejection(str(exc), lead_id=_lead_id_of(data, matcher))
