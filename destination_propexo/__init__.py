@@ -1,3 +1,3 @@
-"""Airbyte destination that books ResMan lead appointments through Propexo."""
+"""Airbyte destination that books lead appointments (tours) in the PMSs behind Propexo."""
 
 __version__ = "0.1.0"

@@ -50,7 +50,7 @@ def test_a_booking_resman_fails_is_sent_again_when_repeated_beyond_the_window(cl
 
     assert result.returncode == 0, result.stdout[-2000:]
     first, repeat = [o for o in result.outcomes if o["lead_id"] == "lead-x"]
-    assert (first["outcome"], first["category"]) == ("rejected", "write failed in ResMan")
+    assert (first["outcome"], first["category"]) == ("rejected", "write failed in the PMS")
     assert (repeat["outcome"], repeat["how"], repeat["write_status"]) == (
         "accepted",
         "created",
@@ -71,7 +71,7 @@ def test_a_booking_resman_always_fails_is_rejected_and_counted_both_times(cli: C
     assert result.returncode == 0, result.stdout[-2000:]
     first, repeat = [o for o in result.outcomes if o["lead_id"] == "lead-missing-1"]
     for outcome in (first, repeat):
-        assert (outcome["outcome"], outcome["category"]) == ("rejected", "write failed in ResMan")
+        assert (outcome["outcome"], outcome["category"]) == ("rejected", "write failed in the PMS")
     assert cli.sandbox.stats()["create"] == 2
     assert booked_slots(cli.sandbox) == []
     (state,) = result.states

@@ -154,11 +154,11 @@ def test_a_storm_of_faults_books_every_valid_record_once_or_rejects_it_with_a_re
     assert not rejected & set(booked)
     hows = collections.Counter(o.get("how") or o["category"] for o in outcomes)
     assert hows["adopted after an unclear answer"] >= 3
-    assert hows["write failed in ResMan"] >= 1
+    assert hows["write failed in the PMS"] >= 1
     assert set(hows) <= {
         "created",
         "adopted after an unclear answer",
-        "write failed in ResMan",
+        "write failed in the PMS",
     }, hows
     stats = fcli.sandbox.stats()
     assert stats["status_429"] >= 1 and stats["status_5xx"] >= 1

@@ -47,9 +47,9 @@ def test_a_write_resman_refuses_is_rejected_with_the_error_the_feed_gives(cli: C
     result = cli.write([tour("lead-1"), tour("lead-missing-2"), stream_state("tours", 2)])
     refused = next(o for o in result.outcomes if o["lead_id"] == "lead-missing-2")
     assert refused["outcome"] == "rejected"
-    assert refused["category"] == "write failed in ResMan"
+    assert refused["category"] == "write failed in the PMS"
     assert refused["reason"] == (
-        "ResMan did not book the appointment: ResMan: Lead lead-missing-2 was not found"
+        "the PMS did not book the appointment: ResMan: Lead lead-missing-2 was not found"
     )
     assert refused["errors"] == ["ResMan: Lead lead-missing-2 was not found"]
     assert result.states[0]["destinationStats"] == {"recordCount": 1, "rejectedRecordCount": 1}

@@ -120,7 +120,7 @@ def test_rejected_records_land_in_the_file_with_their_data_and_reasons(
         assert datetime.fromisoformat(str(entry["rejected_at"])).utcoffset() is not None
     categories = [e["category"] for e in entries]
     # Lines 10, 11, 12, 14 and 15.
-    assert categories == ["invalid record"] * 3 + ["write failed in ResMan", "invalid record"]
+    assert categories == ["invalid record"] * 3 + ["write failed in the PMS", "invalid record"]
     assert TOKEN not in path.read_text(encoding="utf-8")
     (summary,) = result.log_containing("write summary")
     assert summary.endswith(f"rejected records appended to {path}: 5")

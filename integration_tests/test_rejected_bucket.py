@@ -42,7 +42,7 @@ def tour(
     return RecordMessage(stream, namespace, {"lead_id": f"lead-{line}", **data}, line)
 
 
-REFUSED = Rejected("write failed in ResMan", "ResMan did not book it", "job-7", "FAILURE", ("x",))
+REFUSED = Rejected("write failed in the PMS", "ResMan did not book it", "job-7", "FAILURE", ("x",))
 
 
 def lines(body: bytes) -> list[dict[str, Any]]:
@@ -84,7 +84,7 @@ def test_each_line_holds_the_records_data_and_why_it_was_rejected(s3: S3Server) 
         "stream": "tours",
         "namespace": "crm",
         "line": 9,
-        "category": "write failed in ResMan",
+        "category": "write failed in the PMS",
         "reason": "ResMan did not book it",
         "errors": ["x"],
         "job_id": "job-7",

@@ -263,7 +263,7 @@ def test_a_move_resman_refuses_is_rejected_and_the_tour_stays(cli: Cli) -> None:
         [tour("lead-1", "2041-07-22", "16:30"), stream_state("tours", 1)], catalog_=ONE_PER_LEAD
     )
     (outcome,) = result.outcomes
-    assert (outcome["category"], outcome["write_status"]) == ("write failed in ResMan", "FAILURE")
+    assert (outcome["category"], outcome["write_status"]) == ("write failed in the PMS", "FAILURE")
     assert outcome["reason"].startswith(f"ResMan did not move appointment {event_id}: ResMan:")
     assert outcome["event_id"] == event_id
     assert of_lead(cli.sandbox, "lead-1") == [(event_id, "2041-07-21T15:00:00.000Z")]

@@ -91,7 +91,7 @@ def test_the_summary_counts_everything(cli: Cli) -> None:
     (summary,) = result.log_containing("write summary")
     assert "received 20" in summary
     assert "accepted 15 (created 15)" in summary
-    assert "rejected 5 (invalid record 4, write failed in ResMan 1)" in summary
+    assert "rejected 5 (invalid record 4, write failed in the PMS 1)" in summary
 
 
 def test_a_job_still_pending_at_the_bound_is_logged_pending_and_counted_accepted(cli: Cli) -> None:
@@ -102,7 +102,7 @@ def test_a_job_still_pending_at_the_bound_is_logged_pending_and_counted_accepted
     (outcome,) = result.outcomes
     assert (outcome["outcome"], outcome["write_status"]) == ("accepted", "PENDING")
     assert result.states[0]["destinationStats"]["recordCount"] == 1
-    assert "still pending in ResMan 1" in result.log_containing("write summary")[0]
+    assert "still pending in the PMS 1" in result.log_containing("write summary")[0]
 
 
 def test_untracked_writes_are_accepted_without_polling(cli: Cli) -> None:

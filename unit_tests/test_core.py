@@ -99,8 +99,8 @@ def test_a_booking_whose_job_failed_is_sent_again_and_never_counted_booked(stop:
     first = book.book(request(), dedup=True).result(TIMEOUT)
     repeat = book.book(request(), dedup=True).result(TIMEOUT)
 
-    assert isinstance(first, Rejected) and first.category == outcomes.FAILED_IN_RESMAN
-    assert isinstance(repeat, Rejected) and repeat.category == outcomes.FAILED_IN_RESMAN
+    assert isinstance(first, Rejected) and first.category == outcomes.FAILED_IN_PMS
+    assert isinstance(repeat, Rejected) and repeat.category == outcomes.FAILED_IN_PMS
     assert transport.count("create") == 2
 
 

@@ -123,8 +123,8 @@ def test_a_failure_in_the_feed_rejects_the_record_with_the_feeds_error() -> None
     sync.run(5)
     outcome = sync.outcomes["job-1"]
     assert isinstance(outcome, Rejected)
-    assert outcome.category == outcomes.FAILED_IN_RESMAN
-    assert outcome.reason == f"ResMan did not book the appointment: {FAILED}"
+    assert outcome.category == outcomes.FAILED_IN_PMS
+    assert outcome.reason == f"the PMS did not book the appointment: {FAILED}"
     assert (outcome.write_status, outcome.errors) == ("FAILURE", (FAILED,))
     assert sync.count("write_status") == 0
 

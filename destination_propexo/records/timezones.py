@@ -1,7 +1,10 @@
-"""Warehouse date/time values -> the UTC date and time Propexo's ResMan endpoint expects (pure).
+"""Warehouse date/time values -> a UTC instant, and a UTC instant -> the wall clock a PMS reads
+(pure). This module is the one home of time conversion.
 
-ResMan reads ``appointment_date`` / ``appointment_time`` as UTC, while warehouses usually hold
-property-local wall-clock times. This module parses those values strictly (it never guesses a
+Warehouses usually hold property-local wall-clock times; ResMan and AppFolio read
+``appointment_date`` / ``appointment_time`` as UTC, the other PMSs as a wall clock in a zone
+(`wall_clock`; which zone: `vendors.time_reading`, with `zone_for_setting` for the zone rows of
+GET /v1/timezones/). This module parses those values strictly (it never guesses a
 format), and converts wall-clock values to UTC in the property's IANA zone, DST included:
 
 - a local time that does not exist (spring-forward gap) is rejected with the gap spelled out;
@@ -81,7 +84,7 @@ _DATETIME_FORMATS = (
 
 @dataclass(frozen=True)
 class UtcSlot:
-    """An appointment's UTC date and time, as ResMan reads them."""
+    """An appointment's UTC date and time (what ResMan and AppFolio read)."""
 
     date: str
     time: str

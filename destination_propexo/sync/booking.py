@@ -207,7 +207,7 @@ def as_move(outcome: Outcome, request: MoveRequest) -> Outcome:
     if isinstance(outcome, Accepted):
         how = outcomes.RESCHEDULED if outcome.how == outcomes.CREATED else outcome.how
         return dataclasses.replace(outcome, how=how, reschedule=moved)
-    if outcome.category == outcomes.FAILED_IN_RESMAN:
+    if outcome.category == outcomes.FAILED_IN_PMS:
         # The tracker words a failed job as a create's; this one was a move.
         reason = f"{request.vendor.name} did not move appointment {request.event_id}: " + (
             "; ".join(outcome.errors) or "no error text given"

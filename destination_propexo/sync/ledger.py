@@ -6,7 +6,7 @@ final outcomes are written to it.
 Create if absent (append_dedup on lead + date + time), per appointment slot:
 - booked: write status SUCCESS (or PENDING at the bound, or untracked: counted accepted),
   adopted by a read-back after an unclear answer, or found already in Propexo;
-- failed: ResMan refused the job, Propexo refused the request, or retries ran out; a
+- failed: the PMS refused the job, Propexo refused the request, or retries ran out; a
   repeat of the booking is sent again (it may succeed now);
 - unknown: an unclear answer that no read-back could settle; a repeat is not sent (it
   could book the tour twice) and is reported as unknown too.

@@ -84,7 +84,7 @@ class SyncReport:
             f"received {summary.received}",
             f"accepted {sum(summary.accepted.values())} ({_breakdown(summary.accepted)})",
             f"rejected {sum(summary.rejected.values())} ({_breakdown(summary.rejected)})",
-            f"still pending in ResMan {summary.pending}",
+            f"still pending in the PMS {summary.pending}",
             f"states {summary.states}",
             f"requests {counts.total} (create {counts.create}, update {counts.update}, "
             f"write logs {counts.write_logs}, write status {counts.write_status}, read back "

@@ -3,10 +3,12 @@
 A create whose answer was lost may have queued a job. Before such a request is sent
 again, the lead's appointments are read back; one at the same UTC date and time means the
 first send worked. The read-back is repeated for a while (the settle window), since a
-queued job becomes visible only once ResMan has taken it. A move (PUT) is handled the same
-way: its effect is harmless to repeat, but a lost answer is still read back (the appointment
-at its new time) before any re-send, so each move is one job that is followed. Whether to
-book or move at all is the ledger's (`ledger.py`), not the sender's.
+queued job becomes visible only once the PMS has taken it. At Entrata and Yardi REST a new
+appointment shows only after Propexo's next data sync, so an unclear create there is not read
+back at all: it ends "outcome unknown", never sent again. A move (PUT) is handled like a
+create: its effect is harmless to repeat, but a lost answer is still read back (the
+appointment at its new time) before any re-send, so each move is one job that is followed.
+Whether to book or move at all is the ledger's (`ledger.py`), not the sender's.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class AppointmentSender:
             return Rejected(
                 outcomes.NOT_CONFIRMED_YET,
                 f"not moved: the lead's tour at {request.moved_from} was booked by an earlier "
-                "row of this sync and ResMan has not confirmed it yet, so its appointment id is "
+                "row of this sync and the PMS has not confirmed it yet, so its appointment id is "
                 "not known; nothing was changed. Send this row again in a later sync",
             )
 

@@ -1,4 +1,4 @@
-"""Following queued write jobs until ResMan has answered (or a bound passes).
+"""Following queued write jobs until the PMS has answered (or a bound passes).
 
 A 200 from the create only means "job queued". A job is confirmed one of two ways, both
 spending the shared rate budget:
@@ -11,7 +11,7 @@ When a job is due is learnt: `expected` grows when a first look finds a job unfi
 and shrinks when a job turns out finished before it was due.
 
 The rules of an outcome do not depend on the way: SUCCESS (or PARTIAL_SUCCESS) is accepted,
-FAILURE rejected with ResMan's errors; a job still PENDING at `timeout_seconds` is accepted
+FAILURE rejected with the PMS's errors; a job still PENDING at `timeout_seconds` is accepted
 as PENDING; one whose status could never be read (the feed never showed it and no poll got
 an answer) ends "outcome unknown". A poll that cannot be read is no news: the job is polled
 again, with the same back-off, until the bound. The feed carries no `created_record_id`:
@@ -488,8 +488,8 @@ def settled(
         )
     if status.status == "FAILURE":
         return Rejected(
-            outcomes.FAILED_IN_RESMAN,
-            "ResMan did not book the appointment: "
+            outcomes.FAILED_IN_PMS,
+            "the PMS did not book the appointment: "
             + ("; ".join(status.errors) or "no error text given"),
             job_id=job_id,
             write_status=status.status,
