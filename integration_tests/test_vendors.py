@@ -14,6 +14,7 @@ import requests
 
 from integration_tests.conftest import TOKEN, Cli, record, stream_state
 from integration_tests.test_reschedules import ONE_PER_LEAD, keyed
+from propexo_sandbox import FaultPlan
 
 TOUR = {"appointment_date": "2027-07-20", "appointment_time": "14:00"}  # America/Chicago
 CHICAGO = {"source_timezone": "America/Chicago"}
@@ -254,3 +255,38 @@ def test_an_entrata_leads_upcoming_tour_is_moved_with_entratas_put(cli: Cli) -> 
     assert appointment is not None
     assert appointment["appointment_datetime"] == "2041-07-22T15:00:00.000Z"
     assert (cli.sandbox.stats()["create"], cli.sandbox.stats()["update"]) == (0, 1)
+
+
+def test_an_unclear_entrata_create_ends_outcome_unknown_without_read_back_or_resend(
+    cli: Cli,
+) -> None:
+    cli.sandbox.set_faults(FaultPlan(create_script=("created_then_500",)))
+    config = cli.config(**CHICAGO, **DEFAULTS)
+    result = cli.write([row("entrata", "lead-e"), stream_state("tours", 1)], config=config)
+
+    assert result.returncode == 0, result.stderr
+    (outcome,) = result.outcomes
+    assert (outcome["outcome"], outcome["category"]) == ("rejected", "outcome unknown")
+    assert (
+        "Entrata shows a new appointment only after Propexo's next data sync" in (outcome["reason"])
+    )
+    stats = cli.sandbox.stats()
+    assert (stats["create"], stats["read_back"]) == (1, 0)
+
+
+def test_rows_of_unknown_or_inactive_integrations_are_rejected_naming_them(cli: Cli) -> None:
+    rows = [
+        record(integration_id="intg-nowhere", lead_id="lead-1", lead_source_id="s", **TOUR),
+        record(
+            integration_id="intg-sandbox-inactive", lead_id="lead-2", lead_source_id="s", **TOUR
+        ),
+    ]
+    result = cli.write([*rows, stream_state("tours", 1)])
+
+    assert result.returncode == 0, result.stderr
+    reasons = sorted(o["reason"] for o in result.outcomes)
+    assert reasons == [
+        "integration_id: 'intg-sandbox-inactive' (Sandbox ResMan (inactive)) is not active; "
+        "re-activate it in the Propexo dashboard",
+        "integration_id: Propexo has no integration 'intg-nowhere' for this token",
+    ]
