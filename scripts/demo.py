@@ -1,9 +1,13 @@
 """A real demo: the local Propexo sandbox, then spec, check and two syncs.
 
 demo/tours.csv stands for a warehouse export of tours (property-local Chicago times, a few bad
-rows); demo/tours-rescheduled.csv is the same export a day later, after five tours changed
-time. Each is turned into the Airbyte messages a source would send (a STATE every 10 rows)
-and piped into the connector's own command line, exactly as Airbyte runs it. The stream is
+rows) for two PMSs: most rows book in the configured ResMan integration, five name an Entrata
+integration, which reads times as America/Denver wall clock and requires notes (one of them
+has none, so it is rejected naming the field and Entrata); demo/tours-rescheduled.csv is the
+same export a day later, after five tours (one of them Entrata's) changed time. Between the
+two syncs, Propexo's data sync runs (Entrata's new appointments show only after it). Each
+file is turned into the Airbyte messages a source would send (a STATE every 10 rows) and
+piped into the connector's own command line, exactly as Airbyte runs it. The stream is
 append_dedup with primary key lead_id (one upcoming tour per lead): the first sync books the
 tours, the second moves the five that changed and books nothing twice.
 """
@@ -89,6 +93,9 @@ def main() -> int:
             "api_url": url,
             "source_timezone": ZONE,
             "requests_per_minute": 600,
+            # Entrata requires a duration and an appointment type; ResMan takes neither.
+            "default_duration_minutes": 30,
+            "default_appointment_type": "TOUR",
         }
         catalog = {
             "streams": [
@@ -113,10 +120,18 @@ def main() -> int:
         status = run("check", "--config", str(OUT / "config.json"))[-1]["connectionStatus"]
         print(f"check: {status['status']}: {status.get('message')}\n")
 
-        print("== First sync: demo/tours.csv ==")
-        show_write(write("tours.csv", "write"))
+        print("== First sync: demo/tours.csv (ResMan and Entrata rows) ==")
+        output = write("tours.csv", "write")
+        show_vendors(output)
+        show_write(output)
         first = appointments(url)
         print(f"\nThe sandbox now holds {len(first)} appointments.\n")
+        # Entrata's new appointments show in Propexo only after its next data sync (~12 h),
+        # which runs between two syncs of a day apart.
+        data_sync = urllib.request.Request(f"{url}/_sandbox/data-sync", method="POST")  # noqa: S310
+        urllib.request.urlopen(data_sync).close()  # noqa: S310
+        first = appointments(url)
+        print(f"Propexo's data sync ran: {len(first)} appointments read back.\n")
 
         print("== Second sync: demo/tours-rescheduled.csv (five tours changed time) ==")
         output = write("tours-rescheduled.csv", "write-rescheduled")
@@ -168,6 +183,20 @@ def show_moves(output: list[dict[str, Any]]) -> None:
             )
     hows = collections.Counter(o["how"] for o in outcomes(output) if o["outcome"] == "accepted")
     print("  accepted: " + ", ".join(f"{how} {n}" for how, n in sorted(hows.items())))
+
+
+def show_vendors(output: list[dict[str, Any]]) -> None:
+    print("write: booked per PMS, and the wall clock each PMS got for its first tour")
+    seen: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for outcome in sorted(outcomes(output), key=lambda o: o["line"]):
+        if outcome["outcome"] == "accepted":
+            seen[outcome["vendor"]].append(outcome)
+    for vendor, booked in seen.items():
+        first = booked[0]
+        print(
+            f"  {vendor}: {len(booked)} booked; e.g. {first['lead_id']} sent as "
+            f"{first['sent_date']} {first['sent_time']} ({first['time_rule']})"
+        )
 
 
 def local(utc: str) -> str:
