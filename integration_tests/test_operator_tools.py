@@ -67,6 +67,9 @@ def test_a_dry_run_logs_what_it_would_send_with_ids_and_utc_time_but_never_notes
         "lead_source_id": "src-web",
         "unit_id": "unit-3",
         "appointment_utc": "2024-07-20T14:00:00Z",
+        "vendor": "ResMan",
+        "sent_as": "2024-07-20 14:00:00",
+        "time_rule": "UTC",
     }
     assert notes not in result.stdout
 

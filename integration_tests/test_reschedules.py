@@ -349,6 +349,9 @@ def test_a_dry_run_says_what_each_row_would_do_and_writes_nothing(cli: Cli) -> N
         "unit_id": None,
         "from_utc": "2041-07-21T15:00:00Z",
         "to_utc": "2041-07-22T10:00:00Z",
+        "vendor": "ResMan",
+        "sent_as": "2041-07-22 10:00:00",
+        "time_rule": "UTC",
     }
     assert writes(cli.sandbox) == (0, 0)
     assert result.states == []

@@ -28,7 +28,9 @@ Memory: entries are kept per lead, least recently used first out, once more than
 `capacity` slots are held; a lead with a claim or a turn in flight is never dropped. Dropping a lead
 is safe: when the lead comes again its appointments are read from Propexo again, and that
 read shows every booking whose job succeeded (Propexo reads back a written appointment
-at once). Claims are bounded by the write window (one per record in it).
+at once; at Entrata and Yardi REST only after its next data sync, where create-if-absent
+across syncs is documented as weaker: docs/reliability.md). Claims are bounded by the write
+window (one per record in it).
 """
 
 from __future__ import annotations

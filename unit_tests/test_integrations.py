@@ -1,0 +1,95 @@
+"""The integrations of one sync: vendors and zone rows read from Propexo once each, on
+scripted answers (no socket)."""
+
+from __future__ import annotations
+
+import pytest
+
+from destination_propexo.errors import TransientError
+from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.ratelimit import RateBudget
+from destination_propexo.propexo.retry import RetryPolicy
+from destination_propexo.records.timezones import ZoneSetting
+from destination_propexo.records.vendors import VENDORS, UnusableIntegration
+from destination_propexo.stop import Stop
+from destination_propexo.sync.integrations import SyncIntegrations
+from unit_tests.support import Answer, ScriptedTransport, integration, ok
+
+
+def integrations(transport: ScriptedTransport, **stated: str) -> SyncIntegrations:
+    stop = Stop()
+    client = PropexoClient(
+        "https://propexo.test",
+        "token",
+        RateBudget(60_000, stop=stop),
+        stop=stop,
+        policy=RetryPolicy(max_attempts=2, backoff_initial=0.0, jitter=0.0),
+        adapter=transport,
+    )
+    return SyncIntegrations(client, stated)
+
+
+def zone_row(offset: str, dst: bool | None, property_id: str | None, **extra: object) -> dict:
+    return {"offset": offset, "observes_daylight_savings": dst, "property_id": property_id, **extra}
+
+
+def test_each_integration_is_read_once_however_many_rows_name_it() -> None:
+    transport = ScriptedTransport(integration=[integration("ENTRATA")])
+    known = integrations(transport)
+    assert [known.vendor("intg-1") for _ in range(5)] == [VENDORS["ENTRATA"]] * 5
+    assert known.vendor("intg-2") is VENDORS["ENTRATA"]
+    assert transport.count("integration") == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (Answer(404, {"error": {"message": "nope"}}), "Propexo has no integration 'intg-1'"),
+        (integration("BUILDIUM"), "is a BUILDIUM integration; this destination books"),
+        (integration("RESMAN", active=False), "is not active"),
+    ],
+)
+def test_an_unusable_integration_is_remembered_with_its_reason(answer: Answer, reason: str) -> None:
+    transport = ScriptedTransport(integration=[answer])
+    known = integrations(transport)
+    for _ in range(3):
+        with pytest.raises(UnusableIntegration, match=reason):
+            known.vendor("intg-1")
+    assert transport.count("integration") == 1
+
+
+def test_an_integration_propexo_cannot_tell_stops_the_sync() -> None:
+    transport = ScriptedTransport(integration=[Answer(503, {"error": {"message": "down"}})])
+    with pytest.raises(TransientError, match="Could not read integration 'intg-1'"):
+        integrations(transport).vendor("intg-1")
+
+
+def test_zone_rows_are_read_once_per_integration_all_pages_inactive_ones_left_out() -> None:
+    pages = [
+        ok(
+            {
+                "meta": {"hasMore": True},
+                "results": [
+                    zone_row("-05:00", True, "prop-east"),
+                    zone_row("-08:00", True, "prop-old", is_active=False),
+                    {"offset": 5},
+                ],
+            }
+        ),
+        ok({"meta": {"hasMore": False}, "results": [zone_row("-06:00", True, None)]}),
+    ]
+    transport = ScriptedTransport(timezones=pages)
+    known = integrations(transport)
+    expected = (ZoneSetting("-05:00", True, "prop-east"), ZoneSetting("-06:00", True, None))
+    assert known.zone_settings("intg-1") == expected
+    assert known.zone_settings("intg-1") == expected
+    assert transport.count("timezones") == 2
+    offsets = [r.url.split("offset=")[1].split("&")[0] for name, r in transport.sent]
+    assert offsets == ["0", "3"]
+
+
+def test_stated_zones_are_looked_up_by_property() -> None:
+    known = integrations(ScriptedTransport(), **{"prop-1": "America/Chicago"})
+    assert known.stated_zone("prop-1") == "America/Chicago"
+    assert known.stated_zone("prop-2") is None
+    assert known.stated_zone(None) is None
