@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import S3ObjectStorage
 from destination_propexo.errors import ConfigError
-from destination_propexo.outputs.object_store import ObjectStore
+from destination_propexo.outputs.object_store import ObjectStore, assume_role_arguments
 from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket
 from destination_propexo.records.outcomes import Rejected
 from integration_tests.object_storage import BUCKET, SECRET, S3Server, closed_port
@@ -356,3 +357,24 @@ def test_a_role_the_keys_may_not_assume_is_named_in_the_error(s3: S3Server) -> N
     message = _probe_failure(config)
     assert message.startswith(f"object_storage_config: could not assume the role {role} (")
     assert "sts:AssumeRole" in message
+
+
+def test_with_gzip_each_part_is_compressed_and_named_gz(s3: S3Server) -> None:
+    config = storage(s3, format={"format_type": "CSV"}, compression={"compression_type": "GZIP"})
+    sink = RejectedRecordsBucket(config, sync_id="4242", started=STARTED)
+    sink.append(tour(1), REFUSED)
+    sink.close()
+    ((key, body),) = s3.objects().items()
+    assert key == f"rejected/4242/tours/{PART}_0.csv.gz"
+    header, row = csv.reader(io.StringIO(gzip.decompress(body).decode()))
+    assert header[:2] == ["stream", "namespace"] and json.loads(row[-1]) == {"lead_id": "lead-1"}
+
+
+def test_the_role_session_and_the_external_id_airbyte_gives() -> None:
+    role = "arn:aws:iam::123456789012:role/rejected"
+    assert assume_role_arguments(role, {}) == {
+        "RoleArn": role,
+        "RoleSessionName": "airbyte-destination-propexo",
+    }
+    given = {"AWS_ASSUME_ROLE_EXTERNAL_ID": " workspace-1 "}
+    assert assume_role_arguments(role, given)["ExternalId"] == "workspace-1"
