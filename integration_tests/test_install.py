@@ -106,7 +106,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     environ = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PIP_", "UV_", "VIRTUAL_ENV"))
+        if not key.startswith(("PIP_", "UV_", "VIRTUAL_ENV")) or key == "UV_CACHE_DIR"
     }
     environ |= {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     base_python = getattr(sys, "_base_executable", sys.executable)
