@@ -151,7 +151,7 @@ def test_a_wall_clock_of_the_fall_back_hour_is_sent_once_with_a_note_and_refused
         "the PMS reads 2027-11-07 01:30:00, which happens twice in America/Denver; this tour "
         "is the first (MDT, UTC-06:00)",
     )
-    with pytest.raises(InvalidTimeValue, match=r"second time 2027-11-07 01:30:00 .*America/Denver"):
+    with pytest.raises(InvalidTimeValue, match=r"the second time 2027-11-07 01:30:00 .*Denver"):
         wall_clock(UtcSlot("2027-11-07", "08:30:00"), "America/Denver")
 
 
@@ -214,3 +214,22 @@ def test_utc_is_sent_as_it_is(moment: dt.datetime) -> None:
     slot = UtcSlot(moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S"))
     clock = wall_clock(slot, "UTC")
     assert (clock.date, clock.time, clock.notes) == (slot.date, slot.time, ())
+
+
+def test_a_row_in_the_pmss_repeated_hour_is_rejected_naming_the_vendor() -> None:
+    from destination_propexo.records.mapping import FieldMatcher, OneVendor, Rejection, map_record
+
+    # 08:30Z on 2027-11-07 is the second 01:30 in Denver (MST): Entrata would read the first.
+    row = {"lead_id": "l1", "notes": "n", "appointment_datetime": "2027-11-07T08:30:00Z"}
+    mapped = map_record(
+        {**row, "appointment_duration_minutes": 30, "appointment_type": "TOUR"},
+        default_integration_id="intg-1",
+        zone="UTC",
+        matcher=FieldMatcher.build(),
+        integrations=OneVendor(VENDORS["ENTRATA"]),
+    )
+    assert isinstance(mapped, Rejection)
+    assert mapped.reason.startswith(
+        "appointment_time: Entrata reads America/Denver (Entrata): the tour is the second time "
+        "2027-11-07 01:30:00 happens in America/Denver"
+    )

@@ -440,7 +440,10 @@ def _sent(
         else ()
     )
     reading = time_reading(vendor, property_id=property_id, settings=settings, stated_zone=stated)
-    return wall_clock(slot, reading.zone), reading.rule
+    try:
+        return wall_clock(slot, reading.zone), reading.rule
+    except InvalidTimeValue as exc:
+        raise VendorFieldError(exc.field, vendor, f"reads {reading.rule}: {exc.reason}") from None
 
 
 def _stated_zone(value: object) -> str | None:

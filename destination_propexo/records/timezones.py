@@ -427,9 +427,9 @@ def wall_clock(slot: UtcSlot, zone: str) -> WallClock:
             raise InvalidTimeValue(
                 "appointment_time",
                 slot.iso,
-                f"is the second time {text} happens in {zone} (UTC{_signed(_utcoffset(local))}); "
-                "a PMS reading a wall clock there takes the first, an hour earlier, so the tour "
-                "cannot be sent; move it out of the repeated hour",
+                f"the tour is the second time {text} happens in {zone} "
+                f"(UTC{_signed(_utcoffset(local))}); a wall clock there reads as the first, an "
+                "hour earlier, so the tour cannot be sent; move it out of the repeated hour",
             )
         notes = (
             f"the PMS reads {text}, which happens twice in {zone}; this tour is the first "
