@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from destination_propexo.records.mapping import FieldMatcher, OneVendor, Rejection, map_record
 from destination_propexo.records.timezones import (
     DST_ZONES,
     InvalidTimeValue,
@@ -217,8 +218,6 @@ def test_utc_is_sent_as_it_is(moment: dt.datetime) -> None:
 
 
 def test_a_row_in_the_pmss_repeated_hour_is_rejected_naming_the_vendor() -> None:
-    from destination_propexo.records.mapping import FieldMatcher, OneVendor, Rejection, map_record
-
     # 08:30Z on 2027-11-07 is the second 01:30 in Denver (MST): Entrata would read the first.
     row = {"lead_id": "l1", "notes": "n", "appointment_datetime": "2027-11-07T08:30:00Z"}
     mapped = map_record(
