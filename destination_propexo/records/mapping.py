@@ -1,5 +1,10 @@
 """Record -> `AppointmentRequest` (a create) or `MoveRequest` (a move by event id), or a
-`Rejection` naming the field and the value (pure)."""
+`Rejection` naming the field and the value (pure).
+
+A request is made for its integration's vendor (asked through `Integrations`): the body holds
+only the fields that vendor takes, checked against its limits (`vendors.vendor_fields`), and
+the date and time as that vendor reads them (`vendors.time_reading`, `timezones.wall_clock`).
+The request keeps the tour's UTC date and time too, for everything that compares bookings."""
 
 from __future__ import annotations
 
