@@ -30,9 +30,17 @@ from destination_propexo.airbyte.protocol import Emitter, load_output_message
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
 from destination_propexo.outputs.rejection_sinks import check_sinks
+from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
-from destination_propexo.records.vendors import UnusableIntegration, refusal, vendor_terms
+from destination_propexo.records.vendors import (
+    TimeRule,
+    UnusableIntegration,
+    VendorFieldError,
+    refusal,
+    vendor_terms,
+    zone_terms,
+)
 from destination_propexo.stop import Stop
 from destination_propexo.sync.integrations import usable_vendor
 from destination_propexo.sync.session import WINDOW_SIZE, build_client, write_sync
@@ -63,7 +71,7 @@ def check_connection(
     # A person is waiting for `check`: a short retry budget, then a clear answer.
     client, _ = build_client(config, Stop(), policy=CHECK_POLICY, adapter=adapter)
     try:
-        integration = client.get_integration(config.integration_id)
+        return _check_integration(config.integration_id, client)
     except ConfigError as exc:
         return False, str(exc)
     except RequestFailure as failure:
@@ -77,22 +85,37 @@ def check_connection(
         return False, f"Could not check the integration at {config.api_url}: {exc}"
     finally:
         client.close()
-    name = integration.name or config.integration_id
+
+
+def _check_integration(integration_id: str, client: PropexoClient) -> tuple[bool, str]:
+    """The integration's vendor and, for a vendor reading property time, its zone rows."""
+    integration = client.get_integration(integration_id)
+    name = integration.name or integration_id
     try:
-        vendor = usable_vendor(config.integration_id, integration)
+        vendor = usable_vendor(integration_id, integration)
     except UnusableIntegration as exc:
         return False, f"{str(exc).removeprefix('integration_id: ')}."
     refused = refusal(vendor, moves=False)
     if refused is not None:
-        return False, (
-            f"Integration {config.integration_id!r} ({name}) is an {vendor.name} integration: "
-            f"{refused}"
+        return (
+            False,
+            f"Integration {integration_id!r} ({name}) is an {vendor.name} integration: {refused}",
         )
+    terms = vendor_terms(vendor)
+    if vendor.time_rule is TimeRule.PROPERTY_ZONE:
+        try:
+            terms += "; " + zone_terms(vendor, tuple(client.timezones(integration_id)))
+        except VendorFieldError as exc:
+            return (
+                False,
+                f"Integration {integration_id!r} ({name}): "
+                f"{str(exc).removeprefix('property_id: ')}.",
+            )
     system = integration.system or "unknown system"
     return (
         True,
-        f"Integration {config.integration_id!r} ({name}) is an active {vendor.name} integration "
-        f"({system}); {vendor_terms(vendor)}.",
+        f"Integration {integration_id!r} ({name}) is an active {vendor.name} integration "
+        f"({system}); {terms}.",
     )
 
 

@@ -202,6 +202,10 @@ def test_check_names_each_vendors_terms_and_refuses_mri(cli: Cli) -> None:
     assert "only after Propexo's next data sync" in entrata["message"]
     yardi = check("yardi")
     assert "no documented update" in yardi["message"]
+    rent_manager = check("rentmanager")
+    assert rent_manager["message"].endswith(
+        "GET /v1/timezones/: integration-wide America/Chicago (-06:00, DST), 1 property row."
+    )
     mri = check("mri")
     assert mri["status"] == "FAILED"
     assert "does not document how MRI reads appointment dates and times" in mri["message"]

@@ -27,6 +27,7 @@ from destination_propexo.records.vendors import (
     VENDORS,
     VendorFieldError,
     time_reading,
+    zone_terms,
 )
 
 CHICAGO_TOUR = appointment_slot(date="2027-07-20", time="14:00", zone="America/Chicago")
@@ -232,3 +233,22 @@ def test_a_row_in_the_pmss_repeated_hour_is_rejected_naming_the_vendor() -> None
         "appointment_time: Entrata reads America/Denver (Entrata): the tour is the second time "
         "2027-11-07 01:30:00 happens in America/Denver"
     )
+
+
+def test_zone_terms_say_the_integrations_zone_or_refuse_a_yardi_without_any() -> None:
+    rent_manager, yardi = VENDORS["RENTMANAGER"], VENDORS["YARDI"]
+    assert zone_terms(rent_manager, (CENTRAL_GLOBAL, EASTERN)) == (
+        "GET /v1/timezones/: integration-wide America/Chicago (-06:00, DST), 1 property row"
+    )
+    assert zone_terms(rent_manager, ()) == (
+        "GET /v1/timezones/: no integration-wide row, so a property without its own row gets "
+        "America/New_York; 0 property rows"
+    )
+    assert zone_terms(yardi, (EASTERN,)) == (
+        "GET /v1/timezones/: no integration-wide row, so a property without its own row is "
+        "refused; 1 property row"
+    )
+    with pytest.raises(VendorFieldError, match="has no zone row for this integration"):
+        zone_terms(yardi, ())
+    with pytest.raises(VendorFieldError, match=r"row \(integration-wide row\) has no known rule"):
+        zone_terms(yardi, (ZoneSetting("+05:30", True),))

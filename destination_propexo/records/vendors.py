@@ -41,6 +41,7 @@ __all__ = [
     "vendor_fields",
     "vendor_named",
     "vendor_terms",
+    "zone_terms",
 ]
 
 LEADS_PATH = "/v1/events/appointments/leads/"
@@ -454,7 +455,7 @@ def _property_zone(
                 "property_id",
                 vendor,
                 f"reads times in the property's zone, and GET /v1/timezones/ has conflicting "
-                f"rows for the {whose}",
+                f"rows ({whose})",
                 property_id,
             )
         try:
@@ -463,8 +464,8 @@ def _property_zone(
             raise VendorFieldError(
                 "property_id",
                 vendor,
-                f"reads times in the property's zone, and the {whose}'s row in "
-                f"GET /v1/timezones/ has no known rule ({exc})",
+                f"reads times in the property's zone, and its GET /v1/timezones/ row ({whose}) "
+                f"has no known rule ({exc})",
                 property_id,
             ) from None
         dst = "DST" if rows[0].observes_dst else "no DST"
@@ -519,3 +520,32 @@ def vendor_terms(vendor: Vendor) -> str:
             "cannot see tours booked since that sync"
         )
     return "; ".join(terms)
+
+
+def zone_terms(vendor: Vendor, settings: tuple[ZoneSetting, ...]) -> str:
+    """What an integration's GET /v1/timezones/ rows mean for a PROPERTY_ZONE `vendor` (for
+    `check`): its integration-wide zone and how many properties have their own. Raises
+    VendorFieldError when no row of the vendor can be booked at a known time."""
+    wide = [s for s in settings if s.property_id is None]
+    properties = len({s.property_id for s in settings if s.property_id is not None})
+    counted = f"{properties} property row{'' if properties == 1 else 's'}"
+    if wide:
+        reading = _property_zone(vendor, None, tuple(wide))
+        zone, dst = reading.zone, "DST" if wide[0].observes_dst else "no DST"
+        return f"GET /v1/timezones/: integration-wide {zone} ({wide[0].offset}, {dst}), {counted}"
+    if vendor.default_zone is not None:
+        fallback = f"gets {vendor.default_zone}"
+    elif properties:
+        fallback = "is refused"
+    else:
+        raise VendorFieldError(
+            "property_id",
+            vendor,
+            "reads times in the property's zone, and GET /v1/timezones/ has no zone row for "
+            "this integration or any of its properties, so no tour can be sent at a known time; "
+            "set the time zone in the PMS",
+        )
+    return (
+        "GET /v1/timezones/: no integration-wide row, so a property without its own row "
+        f"{fallback}; {counted}"
+    )
