@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
+from destination_propexo.airbyte.secrets import get_secrets, update_secrets
 
 from destination_propexo.airbyte.discover import destination_catalog
 from destination_propexo.airbyte.protocol import Emitter

@@ -16,8 +16,11 @@ Accepted shapes (ASCII digits only, upper-case ``T`` and ``Z``):
 - time: ``HH:MM``, ``HH:MM:SS`` or ``HH:MM:SS.fraction`` (24-hour), optionally with an offset;
 - datetime: ``YYYY-MM-DD`` + ``T`` or one space + a time as above, optionally with an offset.
 
-Offsets: ``Z``, ``+HH:MM``, ``-HH:MM``, ``+HHMM``, ``+HH``, or a trailing `` UTC`` (BigQuery's
-string form). Fractions of a second are dropped (truncated toward zero).
+Offsets: ``Z``, ``+HH:MM``, ``-HH:MM``, ``+HHMM``, ``+HH`` or ``+HH:MM:SS``, each optionally
+after one space (Snowflake's ``2024-07-20 14:00:00.000 -0500``, SQL Server's
+``2024-07-20 14:00:00.0000000 -05:00``), or a trailing `` UTC`` (BigQuery's string form).
+Fractions of a second (up to 9 digits) are dropped (truncated toward zero). Which warehouse
+type gives which shape: docs/timezones.md.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 import pendulum
 
-from destination_propexo.records.values import shown
+from destination_propexo.records.values import JsonNumber, shown
 
 __all__ = ["InvalidTimeValue", "UtcSlot", "appointment_slot", "validate_zone"]
 
@@ -53,7 +56,9 @@ _CLOCK = (
     r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
     r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
 )
-_OFFSET = r"(?P<offset>Z| UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+# One space may precede a numeric offset (Snowflake, SQL Server); seconds only with colons
+# (Postgres writes historical local mean time offsets such as -04:56:02).
+_OFFSET = r"(?P<offset>Z| UTC| ?[+-][0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?|[0-9]{2})?)?"
 _DATE_RE = re.compile(_DATE)
 _TIME_RE = re.compile(_CLOCK + _OFFSET)
 _DATETIME_RE = re.compile(_DATE + r"[T ]" + _CLOCK + _OFFSET)
@@ -65,7 +70,7 @@ _TIME_FORMATS = (
 )
 _DATETIME_FORMATS = (
     "use YYYY-MM-DDTHH:MM[:SS[.ffffff]] (a space may replace the T), optionally followed by Z, "
-    "' UTC' or an offset such as -05:00"
+    "' UTC' or an offset such as -05:00, -0500 or -05 (a space may come before the offset)"
 )
 
 
@@ -97,14 +102,14 @@ class InvalidTimeValue(ValueError):
         super().__init__(f"{field}: {reason} (got {self.value})")
 
 
-def validate_zone(name: str) -> str:
+def validate_zone(name: str, *, field: str = "source_timezone") -> str:
     """Return the tz database spelling of an IANA zone name; raise InvalidTimeValue if unknown.
 
     Matching ignores case and surrounding whitespace. Link names (``US/Central``) are kept as
     given: they are valid IANA names and resolve to the same rules. EST, MST and HST are
     refused: they never observe daylight saving, which is rarely what their user means.
+    ``field`` names the setting or column the name came from, in the error.
     """
-    field = "source_timezone"
     text = _text(field, name)
     if text is None:
         raise InvalidTimeValue(field, name, "is required, e.g. America/Chicago or UTC")
@@ -202,7 +207,7 @@ def _text(field: str, value: object) -> str | None:
 def _json_type(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | JsonNumber):
         return "a number"
     if isinstance(value, list | tuple):
         return "an array"
@@ -280,11 +285,12 @@ def _offset(match: re.Match[str], field: str, raw: object) -> dt.timedelta | Non
         return None
     if text in ("Z", " UTC"):
         return dt.timedelta(0)
+    text = text.lstrip(" ")
     digits = text[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
-    if minutes > 59:
-        raise InvalidTimeValue(field, raw, "has an offset whose minutes are not 00-59")
-    offset = dt.timedelta(hours=hours, minutes=minutes)
+    hours, minutes, seconds = int(digits[:2]), int(digits[2:4] or 0), int(digits[4:] or 0)
+    if minutes > 59 or seconds > 59:
+        raise InvalidTimeValue(field, raw, "has an offset whose minutes or seconds are not 00-59")
+    offset = dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
     if offset > _MAX_OFFSET:
         raise InvalidTimeValue(field, raw, "has an offset beyond 18 hours from UTC")
     return -offset if text[0] == "-" else offset

@@ -183,6 +183,7 @@ class Pipeline:
             default_integration_id=self._mapper.integration_id,
             zone=self._mapper.zone,
             matcher=self._mapper.matcher,
+            changes=record.changes,
         )
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
