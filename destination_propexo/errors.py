@@ -26,7 +26,6 @@ from __future__ import annotations
 import enum
 
 
-
 class FailureType(enum.StrEnum):
     """The Airbyte protocol's trace failure types (`AirbyteErrorTraceMessage.failure_type`)."""
 

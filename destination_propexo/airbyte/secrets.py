@@ -33,7 +33,9 @@ def secret_paths(schema: Mapping[str, Any]) -> list[list[str]]:
     return paths
 
 
-def get_secrets(connection_specification: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+def get_secrets(
+    connection_specification: Mapping[str, Any], config: Mapping[str, Any]
+) -> list[str]:
     """The secret values present in `config` (a path absent from it is skipped)."""
     found: list[str] = []
     for path in secret_paths(connection_specification):

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from destination_propexo.airbyte.secrets import filter_secrets
-
 from destination_propexo.airbyte.protocol import RecordMessage
+from destination_propexo.airbyte.secrets import filter_secrets
 from destination_propexo.records.outcomes import Rejected
 from destination_propexo.records.values import dumps_exact
 

@@ -207,7 +207,7 @@ class FieldMatcher:
                 other = found[field][0]
                 raise _Invalid(
                     field,
-                    [other, column],
+                    f"{other}, {column}",
                     f"two columns map to {field}; send only one (deselect the other in the "
                     "connection, or drop it from field_mappings)",
                 )
@@ -300,8 +300,10 @@ def _rejection(
         if others:
             listed = ", ".join(repr(column) for column in others[:SHOWN_COLUMNS])
             more = f" and {len(others) - SHOWN_COLUMNS} more" if len(others) > SHOWN_COLUMNS else ""
-            parts.append(f"no column names {error.field}; the row's columns that name no field: "
-                         f"{listed}{more}")
+            parts.append(
+                f"no column names {error.field}; the row's columns that name no field: "
+                f"{listed}{more}"
+            )
     parts += [change.said() for change in changes if matcher.field_of(change.field)]
     return Rejection("; ".join(parts), lead_id=_lead_id_of(data, matcher))
 

@@ -16,9 +16,9 @@ Accepted shapes (ASCII digits only, upper-case ``T`` and ``Z``):
 - time: ``HH:MM``, ``HH:MM:SS`` or ``HH:MM:SS.fraction`` (24-hour), optionally with an offset;
 - datetime: ``YYYY-MM-DD`` + ``T`` or one space + a time as above, optionally with an offset.
 
-Offsets: ``Z``, ``+HH:MM``, ``-HH:MM``, ``+HHMM``, ``+HH`` or ``+HH:MM:SS``, each optionally
-after one space (Snowflake's ``2024-07-20 14:00:00.000 -0500``, SQL Server's
-``2024-07-20 14:00:00.0000000 -05:00``), or a trailing `` UTC`` (BigQuery's string form).
+Offsets: ``Z``, ``+HH:MM``, ``-HH:MM``, ``+HHMM`` or ``+HH`` (Postgres' ``-05``), in a
+timestamp optionally after one space (Snowflake's ``2024-07-20 14:00:00.000 -0500``, SQL
+Server's ``2024-07-20 14:00:00.0000000 -05:00``), or a trailing `` UTC`` (BigQuery's form).
 Fractions of a second (up to 9 digits) are dropped (truncated toward zero). Which warehouse
 type gives which shape: docs/timezones.md.
 """
@@ -56,12 +56,13 @@ _CLOCK = (
     r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
     r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
 )
-# One space may precede a numeric offset (Snowflake, SQL Server); seconds only with colons
-# (Postgres writes historical local mean time offsets such as -04:56:02).
-_OFFSET = r"(?P<offset>Z| UTC| ?[+-][0-9]{2}(?::[0-9]{2}(?::[0-9]{2})?|[0-9]{2})?)?"
+_OFFSET = r"(?P<offset>Z| UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+# A timestamp's numeric offset may follow one space, as Snowflake (TIMESTAMP_TZ as text) and
+# SQL Server (datetimeoffset) write it; a time of day keeps the offset attached.
+_TIMESTAMP_OFFSET = r"(?P<offset>Z| UTC| ?[+-][0-9]{2}(?::?[0-9]{2})?)?"
 _DATE_RE = re.compile(_DATE)
 _TIME_RE = re.compile(_CLOCK + _OFFSET)
-_DATETIME_RE = re.compile(_DATE + r"[T ]" + _CLOCK + _OFFSET)
+_DATETIME_RE = re.compile(_DATE + r"[T ]" + _CLOCK + _TIMESTAMP_OFFSET)
 
 _DATE_FORMATS = "use YYYY-MM-DD, e.g. 2024-07-20"
 _TIME_FORMATS = (
@@ -70,7 +71,7 @@ _TIME_FORMATS = (
 )
 _DATETIME_FORMATS = (
     "use YYYY-MM-DDTHH:MM[:SS[.ffffff]] (a space may replace the T), optionally followed by Z, "
-    "' UTC' or an offset such as -05:00, -0500 or -05 (a space may come before the offset)"
+    "' UTC' or an offset such as -05:00"
 )
 
 
@@ -287,10 +288,10 @@ def _offset(match: re.Match[str], field: str, raw: object) -> dt.timedelta | Non
         return dt.timedelta(0)
     text = text.lstrip(" ")
     digits = text[1:].replace(":", "")
-    hours, minutes, seconds = int(digits[:2]), int(digits[2:4] or 0), int(digits[4:] or 0)
-    if minutes > 59 or seconds > 59:
-        raise InvalidTimeValue(field, raw, "has an offset whose minutes or seconds are not 00-59")
-    offset = dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if minutes > 59:
+        raise InvalidTimeValue(field, raw, "has an offset whose minutes are not 00-59")
+    offset = dt.timedelta(hours=hours, minutes=minutes)
     if offset > _MAX_OFFSET:
         raise InvalidTimeValue(field, raw, "has an offset beyond 18 hours from UTC")
     return -offset if text[0] == "-" else offset
