@@ -59,3 +59,4 @@ def filter_secrets(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+

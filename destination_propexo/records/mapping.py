@@ -196,22 +196,24 @@ class FieldMatcher:
                 self._seen[column] = field
             return field
 
-    def match(self, data: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
-        """API field -> (source column, value); two columns for one field is an error."""
-        found: dict[str, tuple[str, Any]] = {}
+    def match(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """API field -> the value of the row's column that holds it; two columns for one
+        field is an error naming both."""
+        found: dict[str, Any] = {}
+        seen = self._seen
         for column, value in data.items():
-            field = self.field_of(column)
+            field = seen[column] if column in seen else self.field_of(column)
             if field is None:
                 continue
             if field in found:
-                other = found[field][0]
+                other = next(c for c in data if c != column and self.field_of(c) == field)
                 raise _Invalid(
                     field,
                     f"{other}, {column}",
                     f"two columns map to {field}; send only one (deselect the other in the "
                     "connection, or drop it from field_mappings)",
                 )
-            found[field] = (column, value)
+            found[field] = value
         return found
 
     def clashes(self, columns: Iterable[str]) -> dict[str, list[str]]:
@@ -291,11 +293,14 @@ def _rejection(
     data: Mapping[str, Any],
     matcher: FieldMatcher,
     changes: Sequence[SourceChange],
+    values: Mapping[str, Any] | None,
+    lead_id: str | None,
 ) -> Rejection:
     """The reason, with the row's unmatched columns when the field has no column, and what
-    the source said it did to the fields the connector reads."""
+    the source said it did to the fields the connector reads. `values` is the row's fields
+    (None when two columns clash), `lead_id` the lead id if it was read before the error."""
     parts = [str(error)]
-    if not any(matcher.field_of(column) == error.field for column in data):
+    if values is not None and error.field not in values:
         others = matcher.unmatched(data)
         if others:
             listed = ", ".join(repr(column) for column in others[:SHOWN_COLUMNS])
@@ -304,8 +309,11 @@ def _rejection(
                 f"no column names {error.field}; the row's columns that name no field: "
                 f"{listed}{more}"
             )
-    parts += [change.said() for change in changes if matcher.field_of(change.field)]
-    return Rejection("; ".join(parts), lead_id=_lead_id_of(data, matcher))
+    if changes:
+        parts += [change.said() for change in changes if matcher.field_of(change.field)]
+    if lead_id is None and (values is None or error.field != "lead_id"):
+        lead_id = _lead_id_of(data, matcher)
+    return Rejection("; ".join(parts), lead_id=lead_id)
 
 
 def _change_notes(changes: Sequence[SourceChange], matcher: FieldMatcher) -> tuple[str, ...]:
@@ -330,8 +338,10 @@ def map_record(
 
     `zone` (an IANA name) applies to local times unless the row's appointment_timezone names
     another; `changes` (the record's `meta.changes`) are named in the reason or the notes."""
+    values: dict[str, Any] | None = None
+    lead_id: str | None = None
     try:
-        values = _values(data, matcher)
+        values = matcher.match(data)
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=True)
         lead_source_id = _id_value("lead_source_id", values.get("lead_source_id"), required=True)
@@ -339,7 +349,7 @@ def map_record(
         notes = _notes_value(values.get("notes"))
         slot = _slot(values, zone)
     except (_Invalid, InvalidTimeValue) as exc:
-        return _rejection(exc, data, matcher, changes)
+        return _rejection(exc, data, matcher, changes, values, lead_id)
     # required=True never returns None
     assert lead_id is not None
     assert lead_source_id is not None
@@ -365,8 +375,10 @@ def map_move(
 ) -> MoveRequest | Rejection:
     """A record of an `update` stream -> the move of appointment `event_id`, or why not
     (`zone` and `changes` as for `map_record`)."""
+    values: dict[str, Any] | None = None
+    lead_id: str | None = None
     try:
-        values = _values(data, matcher)
+        values = matcher.match(data)
         event_id = _id_value("event_id", values.get("event_id"), required=True)
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=False)
@@ -374,7 +386,7 @@ def map_move(
         notes = _notes_value(values.get("notes"))
         slot = _slot(values, zone)
     except (_Invalid, InvalidTimeValue) as exc:
-        return _rejection(exc, data, matcher, changes)
+        return _rejection(exc, data, matcher, changes, values, lead_id)
     return MoveRequest(
         event_id=event_id,
         integration_id=integration_id,
@@ -385,10 +397,6 @@ def map_move(
         notes=notes,
         time_notes=slot.notes + _change_notes(changes, matcher) if changes else slot.notes,
     )
-
-
-def _values(data: Mapping[str, Any], matcher: FieldMatcher) -> dict[str, Any]:
-    return {name: value for name, (_, value) in matcher.match(data).items()}
 
 
 def _integration_id(values: Mapping[str, Any], default: str) -> str:

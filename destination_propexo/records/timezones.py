@@ -199,7 +199,9 @@ def _text(field: str, value: object) -> str | None:
         raise InvalidTimeValue(
             field, value, f"is too long ({len(text)} characters; at most {MAX_VALUE_LENGTH})"
         )
-    control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    control = None if text.isprintable() else next(
+        (c for c in text if unicodedata.category(c) == "Cc"), None
+    )
     if control is not None:
         raise InvalidTimeValue(field, value, f"contains a control character (U+{ord(control):04X})")
     return text
@@ -316,8 +318,10 @@ class _NonExistentTime(Exception):
     """A wall-clock time skipped by a forward clock change; carries the human reason."""
 
 
+@functools.lru_cache(maxsize=8192)
 def _zoned_to_utc(local: dt.datetime, zone: str) -> UtcSlot:
-    tz = pendulum.timezone(zone)
+    # Pure, and tours repeat a few slots a day: cached (raises are not, and stay correct).
+    tz = _timezone(zone)
     parts = (local.year, local.month, local.day, local.hour, local.minute, local.second)
     # pendulum 3 defaults to fold=1 (the later occurrence) and silently shifts times that fall
     # in a gap; fold=0 asks for the first occurrence, and the round trip below finds gaps.
@@ -382,6 +386,12 @@ def _slot(instant: dt.datetime, notes: tuple[str, ...] = ()) -> UtcSlot:
         time=instant.time().replace(microsecond=0).isoformat(),
         notes=notes,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _timezone(zone: str) -> pendulum.Timezone:
+    # pendulum.timezone() reads the zone's file from disk on every call.
+    return pendulum.timezone(zone)  # type: ignore[return-value]
 
 
 @functools.cache

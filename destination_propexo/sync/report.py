@@ -52,7 +52,7 @@ class SyncReport:
                 sink.append(record, outcome)
         fields = dict(iter_outcome_fields(record, lead_id, outcome, time_notes))
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
-        self._emitter.log(level, "record outcome: " + orjson.dumps(fields).decode(), batch=True)
+        self._emitter.log_line(level, b"record outcome: " + orjson.dumps(fields), batch=True)
 
     def state(self, state: StateMessage, accepted: int, rejected: int) -> None:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
