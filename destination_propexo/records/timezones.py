@@ -391,7 +391,7 @@ def _slot(instant: dt.datetime, notes: tuple[str, ...] = ()) -> UtcSlot:
 @functools.lru_cache(maxsize=256)
 def _timezone(zone: str) -> pendulum.Timezone:
     # pendulum.timezone() reads the zone's file from disk on every call.
-    return pendulum.timezone(zone)  # type: ignore[return-value]
+    return pendulum.timezone(zone)
 
 
 @functools.cache
