@@ -75,13 +75,16 @@ def has_float(value: object) -> bool:
     """Whether a value parsed by orjson holds a float anywhere: the only way orjson alters a
     number (a decimal rounded to a double, an integer past 64 bits read as one)."""
     if isinstance(value, dict):
-        value = value.values()
-    elif not isinstance(value, list):
+        items = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
         return type(value) is float
-    for item in value:
-        kind = type(item)
-        if kind is float or ((kind is dict or kind is list) and has_float(item)):
-            return True
+    kinds = set(map(type, items))  # one pass in C: rows are mostly flat
+    if float in kinds:
+        return True
+    if dict in kinds or list in kinds:
+        return any(has_float(item) for item in items if type(item) in (dict, list))
     return False
 
 
