@@ -16,7 +16,7 @@ LOCK_CHECK = $(UV) lock --check --quiet || { \
 	echo 'FAIL: uv.lock is out of date with pyproject.toml: run `make lock` and commit uv.lock with pyproject.toml' >&2; \
 	exit 1; }
 
-.PHONY: setup lock lock-check demo test lint format typecheck unit integration bench bench-local image clean
+.PHONY: setup lock lock-check demo test lint format typecheck unit integration bench bench-local image spec-snapshot wheel clean
 
 $(UV): scripts/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -64,6 +64,9 @@ bench-local: $(STAMP)     ## the local path (no request) and spec/check start, b
 
 test: lock-check lint typecheck $(STAMP)  ## everything CI runs on the code: lock in sync, lint, types, all tests
 	$(BIN)/pytest -q -n 4
+
+spec-snapshot: $(STAMP)   ## after changing spec.yaml: rewrite integration_tests/expected-spec.json (commit it too)
+	$(BIN)/python scripts/expected_spec.py
 
 image:                    ## build the Docker image with podman and smoke-test it (root)
 	bash scripts/image.sh

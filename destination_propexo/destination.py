@@ -6,6 +6,7 @@ CDK takes seconds, which `spec` and `check` on the command line never pay."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import queue
 import threading
@@ -13,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import yaml
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ from destination_propexo.errors import ConfigError, FailureKind, RequestFailure,
 from destination_propexo.outputs.rejection_sinks import check_sinks
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
+from destination_propexo.records.values import dumps_exact
 from destination_propexo.stop import Stop
 from destination_propexo.sync.session import WINDOW_SIZE, build_client, write_sync
 from destination_propexo.sync.writer import WriteSummary
@@ -150,6 +151,8 @@ def cdk_destination() -> type[Any]:
         Status,
     )
 
+    from destination_propexo.airbyte.cdk_models import load_output_message
+
     class DestinationPropexo(Destination):
         """The CDK face of the connector."""
 
@@ -171,11 +174,13 @@ def cdk_destination() -> type[Any]:
             configured_catalog: ConfiguredAirbyteCatalog,
             input_messages: Iterable[AirbyteMessage],
         ) -> Iterable[AirbyteMessage]:
-            """The CDK's write interface; the CLI uses `write_sync` directly, since the CDK's
-            models drop `destinationStats.rejectedRecordCount` from the STATE messages here."""
+            """The CDK's write interface: the messages the CLI prints, as the CDK's models. A
+            STATE's `destinationStats` is a `DestinationStateStats`, so it keeps
+            `rejectedRecordCount` (the CDK's own model has no such field; the CLI prints it
+            with its own serializer)."""
             _mask_secrets_of(config)
             catalog = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
-            lines = (orjson.dumps(AirbyteMessageSerializer.dump(m)) for m in input_messages)
+            lines = (dumps_exact(AirbyteMessageSerializer.dump(m)) for m in input_messages)
             out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=WINDOW_SIZE)
 
             def produce() -> None:
@@ -192,7 +197,9 @@ def cdk_destination() -> type[Any]:
             while (item := out.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                yield AirbyteMessageSerializer.load(orjson.loads(item))
+                # The standard library's reader: a STATE may hold integers past 64 bits
+                # and NaN, which orjson would alter or refuse.
+                yield load_output_message(json.loads(item))
 
     return DestinationPropexo
 

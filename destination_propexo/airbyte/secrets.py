@@ -59,4 +59,3 @@ def filter_secrets(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
-

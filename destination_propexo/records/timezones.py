@@ -199,8 +199,10 @@ def _text(field: str, value: object) -> str | None:
         raise InvalidTimeValue(
             field, value, f"is too long ({len(text)} characters; at most {MAX_VALUE_LENGTH})"
         )
-    control = None if text.isprintable() else next(
-        (c for c in text if unicodedata.category(c) == "Cc"), None
+    control = (
+        None
+        if text.isprintable()
+        else next((c for c in text if unicodedata.category(c) == "Cc"), None)
     )
     if control is not None:
         raise InvalidTimeValue(field, value, f"contains a control character (U+{ord(control):04X})")

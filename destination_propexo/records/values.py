@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,7 @@ def loads_exact(text: str | bytes) -> Any:
 def has_float(value: object) -> bool:
     """Whether a value parsed by orjson holds a float anywhere: the only way orjson alters a
     number (a decimal rounded to a double, an integer past 64 bits read as one)."""
+    items: Iterable[object]
     if isinstance(value, dict):
         items = value.values()
     elif isinstance(value, list):
