@@ -232,14 +232,19 @@ class FieldMatcher:
 
 
 def _id_value(field: str, value: object, *, required: bool) -> str | None:
-    if type(value) is str and (text := value.strip()):
-        # The common case first: a non-empty string id, checked in two C calls.
-        # str.isprintable is False for exactly the characters of categories C* and Z*
-        # (controls, format characters such as a zero-width space or a BOM, surrogates,
-        # unassigned, separators) but the space: none belongs in a Propexo id, and most
-        # cannot be seen in a report.
-        if len(text) <= MAX_ID_LENGTH and text.isprintable() and " " not in text:
-            return text
+    # The common case first: a non-empty string id, checked in two C calls.
+    # str.isprintable is False for exactly the characters of categories C* and Z* (controls,
+    # format characters such as a zero-width space or a BOM, surrogates, unassigned,
+    # separators) but the space: none belongs in a Propexo id, and most cannot be seen in
+    # a report.
+    if (
+        type(value) is str
+        and (text := value.strip())
+        and len(text) <= MAX_ID_LENGTH
+        and text.isprintable()
+        and " " not in text
+    ):
+        return text
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise _Invalid(field, value, "is required and must not be empty")
