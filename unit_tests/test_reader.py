@@ -154,3 +154,12 @@ def test_the_sources_changes_are_read_from_meta() -> None:
     (message,) = read_messages([line])
     assert isinstance(message, RecordMessage)
     assert message.changes == (SourceChange("notes", "TRUNCATED", "SOURCE_FIELD_SIZE_LIMITATION"),)
+
+
+def test_a_record_nested_deeper_than_pythons_stack_is_still_read() -> None:
+    line = b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": %s%s}}}' % (
+        b"[" * 1000,
+        b"]" * 1000,
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
