@@ -142,6 +142,8 @@ class UnusableIntegration(ValueError):
     """An integration rows cannot be booked in: unknown to the token, inactive, or of a vendor
     this destination does not book; the message says which and names the integration_id."""
 
+    field = "integration_id"
+
 
 class VendorFieldError(ValueError):
     """A row's field that its vendor would refuse: `field`, the vendor's name, and why."""
