@@ -32,12 +32,14 @@ class FieldSpec:
 Schema = tuple[FieldSpec, ...]
 
 
-def _req(name: str, kind: Kind = "string", **limits: int) -> FieldSpec:
-    return FieldSpec(name, True, kind, **limits)  # type: ignore[arg-type]
+def _req(
+    name: str, kind: Kind = "string", *, min_length: int = 0, max_length: int | None = None
+) -> FieldSpec:
+    return FieldSpec(name, True, kind, min_length=min_length, max_length=max_length)
 
 
-def _opt(name: str, kind: Kind = "string", **limits: int) -> FieldSpec:
-    return FieldSpec(name, False, kind, **limits)  # type: ignore[arg-type]
+def _opt(name: str, kind: Kind = "string", *, max_length: int | None = None) -> FieldSpec:
+    return FieldSpec(name, False, kind, max_length=max_length)
 
 
 _WHO = (_req("integration_id"), _req("lead_id"))
