@@ -3,8 +3,15 @@ scripted answers (no socket)."""
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import orjson
+import pytest
+import requests
+
+from destination_propexo.airbyte.catalog import configured_streams
+from destination_propexo.airbyte.protocol import Emitter
+from destination_propexo.config import load_config
 from destination_propexo.errors import TransientError
 from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.ratelimit import RateBudget
@@ -13,7 +20,8 @@ from destination_propexo.records.timezones import ZoneSetting
 from destination_propexo.records.vendors import VENDORS, UnusableIntegration
 from destination_propexo.stop import Stop
 from destination_propexo.sync.integrations import SyncIntegrations
-from unit_tests.support import Answer, ScriptedTransport, integration, ok
+from destination_propexo.sync.session import write_sync
+from unit_tests.support import Answer, ScriptedTransport, integration, job, ok
 
 
 def integrations(transport: ScriptedTransport, **stated: str) -> SyncIntegrations:
@@ -93,3 +101,34 @@ def test_stated_zones_are_looked_up_by_property() -> None:
     assert known.stated_zone("prop-1") == "America/Chicago"
     assert known.stated_zone("prop-2") is None
     assert known.stated_zone(None) is None
+
+
+def test_a_sync_stops_without_sending_when_a_rows_integration_cannot_be_read() -> None:
+    def integration_of(sent: requests.PreparedRequest) -> Answer:
+        if "intg-2" in (sent.path_url or ""):
+            return Answer(503, {"error": {"message": "down"}}, headers={"Retry-After": "0"})
+        return integration("RESMAN")
+
+    transport = ScriptedTransport(integration=integration_of, create=[job("job-1")])
+    row = {
+        "integration_id": "intg-2",
+        "lead_id": "lead-1",
+        "lead_source_id": "src",
+        "appointment_date": "2024-07-20",
+        "appointment_time": "14:00",
+    }
+    message = {"type": "RECORD", "record": {"stream": "tours", "data": row, "emitted_at": 0}}
+    out = io.BytesIO()
+    with pytest.raises(TransientError, match="Could not read integration 'intg-2'"):
+        write_sync(
+            load_config(
+                {"token": "t", "integration_id": "intg-1", "api_url": "http://127.0.0.1:1"}
+                | {"track_write_status": False}
+            ),
+            configured_streams({"streams": [{"stream": {"name": "tours"}}]}),
+            [orjson.dumps(message)],
+            Emitter(out),
+            adapter=transport,
+        )
+    assert transport.count("create") == 0
+    assert b'"type":"STATE"' not in out.getvalue()
