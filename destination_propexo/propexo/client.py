@@ -42,10 +42,10 @@ from destination_propexo.propexo.inflight import MAX_IN_FLIGHT, InFlightLimit
 from destination_propexo.propexo.ratelimit import RateBudget, parse_retry_after
 from destination_propexo.propexo.retry import RetryPolicy, retrying
 from destination_propexo.records.timezones import ZoneSetting
+from destination_propexo.records.vendors import VENDORS, Vendor
 from destination_propexo.stop import Stop
 
-# ResMan's create; each vendor's is `Vendor.create_path` (records/vendors.py).
-CREATE_PATH = "/v1/events/appointments/leads/resman/"
+RESMAN = VENDORS["RESMAN"]
 TIMEZONES_PATH = "/v1/timezones/"
 TIMEZONES_PAGE = 250
 WRITE_LOGS_PATH = "/v1/admin/logs/writes/"
@@ -279,19 +279,19 @@ class PropexoClient:
         path = f"/v1/admin/integrations/{quote(integration_id, safe='')}/"
         return self._get(path, "integration", IntegrationAnswer).results
 
-    def create_appointment(self, body: Mapping[str, object], *, path: str = CREATE_PATH) -> str:
-        """Queue one create at the vendor's `path`; returns the job id. Sent once: the caller
+    def create_appointment(self, body: Mapping[str, object], *, vendor: Vendor = RESMAN) -> str:
+        """Queue one create at `vendor`'s endpoint; returns the job id. Sent once: the caller
         decides on retries."""
-        answer = self._request("POST", path, "create", json=body)
+        answer = self._request("POST", vendor.create_path, "create", json=body)
         return _parsed(answer, CreateAnswer).meta.job_id
 
     def update_appointment(
-        self, event_id: str, body: Mapping[str, object], *, leads_path: str = CREATE_PATH
+        self, event_id: str, body: Mapping[str, object], *, vendor: Vendor = RESMAN
     ) -> str:
-        """Queue one reschedule of appointment `event_id` at the vendor's `leads_path` (its
-        create path); returns the job id. Sent once, like a create: the caller decides on
-        retries. An unknown event is a NOT_FOUND failure."""
-        path = f"{leads_path}{quote(event_id, safe='')}"
+        """Queue one reschedule of appointment `event_id` at `vendor`'s endpoint; returns the
+        job id. Sent once, like a create: the caller decides on retries. An unknown event is a
+        NOT_FOUND failure."""
+        path = vendor.update_path(event_id)
         answer = self._request("PUT", path, "update", json=body)
         return _parsed(answer, UpdateAnswer).meta.job_id
 

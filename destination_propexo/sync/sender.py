@@ -53,9 +53,7 @@ class AppointmentSender:
 
     def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued:
         def create() -> Accepted | Rejected | Queued:
-            return Queued(
-                self._client.create_appointment(request.body(), path=request.vendor.create_path)
-            )
+            return Queued(self._client.create_appointment(request.body(), vendor=request.vendor))
 
         if not request.vendor.readable_at_once:
             return self._send_unreadable(request, create)
@@ -119,9 +117,7 @@ class AppointmentSender:
 
         def put() -> Accepted | Rejected | Queued:
             return Queued(
-                self._client.update_appointment(
-                    event_id, request.body(), leads_path=request.vendor.create_path
-                )
+                self._client.update_appointment(event_id, request.body(), vendor=request.vendor)
             )
 
         try:
