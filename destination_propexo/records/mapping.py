@@ -540,16 +540,25 @@ def map_move(
 
 
 def _details(values: Mapping[str, Any]) -> dict[str, object]:
-    """The row's vendor fields, ids and notes checked as for any vendor; limits are the
-    vendor's (`vendors.vendor_fields`)."""
-    details: dict[str, object] = {
-        name: _id_value(name, values.get(name), required=False)
-        for name in ("lead_source_id", "unit_id", "employee_id")
-    }
-    details["notes"] = _notes_value(values.get("notes"))
-    for name in ("title", "appointment_duration_minutes", "appointment_type"):
-        details[name] = values.get(name)
+    """The row's vendor fields (those it has), ids and notes checked as for any vendor; limits
+    are the vendor's (`vendors.vendor_fields`)."""
+    details: dict[str, object] = {}
+    for name in _DETAIL_IDS:
+        value = values.get(name)
+        if value is not None:
+            details[name] = _id_value(name, value, required=False)
+    notes = values.get("notes")
+    if notes is not None:
+        details["notes"] = _notes_value(notes)
+    for name in _DETAIL_VALUES:
+        value = values.get(name)
+        if value is not None:
+            details[name] = value
     return details
+
+
+_DETAIL_IDS = ("lead_source_id", "unit_id", "employee_id")
+_DETAIL_VALUES = ("title", "appointment_duration_minutes", "appointment_type")
 
 
 def _body_fields(

@@ -434,18 +434,27 @@ def wall_clock(slot: UtcSlot, zone: str) -> WallClock:
     A wall clock that happens twice (fall-back) is sent with a note when the tour is its first
     occurrence, as every reading of it takes the first; the second occurrence cannot be told
     apart by a PMS that reads a bare wall clock, so it raises InvalidTimeValue."""
-    instant = dt.datetime.fromisoformat(f"{slot.date}T{slot.time}").replace(tzinfo=dt.UTC)
-    local = pendulum.instance(instant).in_timezone(zone)
-    naive = local.naive()
-    parts = (naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
-    first = pendulum.datetime(*parts, tz=pendulum.timezone(zone), fold=0)
+    if zone == "UTC":
+        return WallClock(slot.date, slot.time, zone, slot.notes)
+    clock = _wall_clock(slot.date, slot.time, zone)
+    return WallClock(clock.date, clock.time, zone, clock.notes + slot.notes)
+
+
+@functools.lru_cache(maxsize=8192)
+def _wall_clock(date: str, time: str, zone: str) -> WallClock:
+    # Pure, and tours repeat a few slots a day: cached (raises are not, and stay correct).
+    tz = _timezone(zone)
+    instant = dt.datetime.fromisoformat(f"{date}T{time}").replace(tzinfo=dt.UTC)
+    local = instant.astimezone(tz)
+    naive = local.replace(tzinfo=None)
     text = f"{naive:%Y-%m-%d %H:%M:%S}"
+    first = naive.replace(tzinfo=tz, fold=0)
     notes: tuple[str, ...] = ()
-    if _utcoffset(first) != _utcoffset(pendulum.datetime(*parts, tz=first.tzinfo, fold=1)):
-        if first.in_timezone("UTC") != instant:
+    if _utcoffset(first) != _utcoffset(naive.replace(tzinfo=tz, fold=1)):
+        if first.astimezone(dt.UTC) != instant:
             raise InvalidTimeValue(
                 "appointment_time",
-                slot.iso,
+                f"{date}T{time}Z",
                 f"the tour is the second time {text} happens in {zone} "
                 f"(UTC{_signed(_utcoffset(local))}); a wall clock there reads as the first, an "
                 "hour earlier, so the tour cannot be sent; move it out of the repeated hour",
@@ -454,7 +463,7 @@ def wall_clock(slot: UtcSlot, zone: str) -> WallClock:
             f"the PMS reads {text}, which happens twice in {zone}; this tour is the first "
             f"({first.tzname()}, UTC{_signed(_utcoffset(first))})",
         )
-    return WallClock(f"{naive:%Y-%m-%d}", f"{naive:%H:%M:%S}", zone, notes + slot.notes)
+    return WallClock(f"{naive:%Y-%m-%d}", f"{naive:%H:%M:%S}", zone, notes)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ known is never sent (Propexo refuses unknown keys), an update that was not seen 
 from __future__ import annotations
 
 import enum
+import functools
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,11 +132,11 @@ class AppointmentDefaults:
     title: str | None = None
 
     def value(self, name: str) -> object:
-        return {
-            "appointment_duration_minutes": self.duration_minutes,
-            "appointment_type": self.appointment_type,
-            "title": self.title,
-        }.get(name)
+        if name == "appointment_duration_minutes":
+            return self.duration_minutes
+        if name == "appointment_type":
+            return self.appointment_type
+        return self.title if name == "title" else None
 
 
 class UnusableIntegration(ValueError):
@@ -406,6 +407,14 @@ class TimeReading:
     rule: str
 
 
+_UTC_READING = TimeReading("UTC", "UTC")
+
+
+@functools.cache
+def _mountain(name: str) -> TimeReading:
+    return TimeReading("America/Denver", f"America/Denver ({name})")
+
+
 def time_reading(
     vendor: Vendor,
     *,
@@ -421,9 +430,9 @@ def time_reading(
     VendorFieldError when the vendor's reading cannot be known: never a guessed time."""
     rule = vendor.time_rule
     if rule is TimeRule.UTC:
-        return TimeReading("UTC", "UTC")
+        return _UTC_READING
     if rule is TimeRule.MOUNTAIN:
-        return TimeReading("America/Denver", f"America/Denver ({vendor.name})")
+        return _mountain(vendor.name)
     if rule is TimeRule.STATED_ZONE:
         if stated_zone is None:
             raise VendorFieldError(
