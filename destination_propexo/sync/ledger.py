@@ -39,8 +39,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import NoReturn
 
-from destination_propexo.errors import LookupUnavailable, RequestFailure
+from destination_propexo.errors import LookupUnavailable, Owner, Request, RequestFailure, owner
 from destination_propexo.propexo.client import BookedAppointment
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest
@@ -96,6 +97,9 @@ class _Lead:
     in_flight: dict[SlotKey, Future[Outcome]] = field(default_factory=dict)
     # An earlier write of the lead whose outcome is unknown (one-upcoming-tour streams).
     unsure: Rejected | None = None
+    # Propexo refused to read this lead (400/404: the row's, see errors.owner): every row
+    # of the lead in this sync is rejected with it, and the sync goes on.
+    refused: Rejected | None = None
 
     def at(self, slot: SlotKey) -> BookedAppointment | None:
         return next((a for a in self.in_propexo if (a.date, a.time) == slot), None)
@@ -131,6 +135,8 @@ class BookingLedger:
         """Decide for one record; on `Granted`, `outcome` holds the slot until it is final."""
         lead = self._lead((request.integration_id, request.lead_id))
         slot = (request.appointment_date, request.appointment_time)
+        if lead.refused is not None:
+            return Settled(lead.refused)
         with self._lock:
             first = lead.in_flight.get(slot)
             if first is not None:
@@ -182,6 +188,8 @@ class BookingLedger:
         """In the record's turn: settled without a request, or the create or move to send."""
         lead = self._lead((request.integration_id, request.lead_id))
         record = utc_instant(request.appointment_date, request.appointment_time)
+        if lead.refused is not None:
+            return Settled(lead.refused)
         with self._lock:
             if lead.unsure is not None:
                 return Settled(_after_unsure(lead.unsure))
@@ -254,17 +262,32 @@ class BookingLedger:
     def _load(self, key: LeadKey, lead: _Lead) -> None:
         try:
             found = self._read_lead(*key)
-        except BaseException as exc:
+        except RequestFailure as failure:
+            if owner(failure, Request.LEAD_READ) is not Owner.ROW:
+                self._load_failed(key, lead, failure)
             with self._lock:
-                lead.load_error = exc
-                self._leads.pop(key, None)
-            lead.ready.set()
-            raise _lookup_unavailable(key, exc) from None
+                lead.refused = Rejected(
+                    outcomes.REFUSED_BY_PROPEXO,
+                    f"lead_id: Propexo would not read the appointments of lead {key[1]!r} "
+                    f"({failure}), so whether it is booked cannot be checked; nothing was sent",
+                )
+                lead.ready.set()
+            return
+        except BaseException as exc:
+            self._load_failed(key, lead, exc)
         with self._lock:
             lead.in_propexo.extend(found)
             self._size += lead.size
             lead.ready.set()
             self._evict()
+
+    def _load_failed(self, key: LeadKey, lead: _Lead, exc: BaseException) -> NoReturn:
+        """The service's (or a bug's) failure to read a lead: stops the sync."""
+        with self._lock:
+            lead.load_error = exc
+            self._leads.pop(key, None)
+        lead.ready.set()
+        raise _lookup_unavailable(key, exc) from None
 
     def _evict(self) -> None:
         """Drop least recently used leads past the capacity (caller holds the lock)."""
