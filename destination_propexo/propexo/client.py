@@ -49,6 +49,8 @@ READ_BACK_PAGE = 250
 # The feed's largest page (`limit` is 1..100).
 WRITE_LOGS_PAGE = 100
 MAX_MESSAGE = 300
+# How long a connection may take to open (the read time-out is the config's).
+CONNECT_TIMEOUT_SECONDS = 10.0
 # Requests that confirm jobs already queued go ahead of creates for a place in flight.
 CONFIRMING = frozenset({"write_logs", "write_status"})
 # Requests that write: whether Propexo answers them tells an outage from one row's problem.
@@ -222,7 +224,7 @@ class PropexoClient:
         *,
         stop: Stop,
         timeout: float = 30.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         max_in_flight: int = MAX_IN_FLIGHT,
         policy: RetryPolicy | None = None,
         adapter: BaseAdapter | None = None,

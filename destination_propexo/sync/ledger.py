@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -44,7 +44,7 @@ from typing import NoReturn
 from destination_propexo.errors import LookupUnavailable, Owner, Request, RequestFailure, owner
 from destination_propexo.propexo.client import BookedAppointment
 from destination_propexo.records import outcomes
-from destination_propexo.records.mapping import AppointmentRequest
+from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.reschedule import (
@@ -100,6 +100,9 @@ class _Lead:
     # Propexo refused to read this lead (400/404: the row's, see errors.owner): every row
     # of the lead in this sync is rejected with it, and the sync goes on.
     refused: Rejected | None = None
+    # Appointments the lead had before this sync, per slot, not yet matched by a row at the
+    # head of the run (`found_before`): each stands for one row an earlier attempt booked.
+    before: Counter[SlotKey] = field(default_factory=Counter)
 
     def at(self, slot: SlotKey) -> BookedAppointment | None:
         return next((a for a in self.in_propexo if (a.date, a.time) == slot), None)
@@ -170,7 +173,70 @@ class BookingLedger:
             if slot not in lead.final:
                 self._size += 1
             lead.final[slot] = outcome
+            self._add_booking(lead, request, outcome)
             self._evict()
+
+    def found_before(self, request: AppointmentRequest) -> Settled | None:
+        """At the head of a run in append mode: the row is settled as already booked when
+        its lead had an appointment at its time before this sync that no earlier row of the
+        run has matched (an earlier attempt booked it, and Airbyte re-sent it); None: create.
+
+        Each appointment found matches one row, so rows repeating a booking on purpose are
+        created as often as they were not booked yet."""
+        lead = self._lead((request.integration_id, request.lead_id))
+        if lead.refused is not None:
+            return Settled(lead.refused)
+        slot = (request.appointment_date, request.appointment_time)
+        with self._lock:
+            if lead.before[slot] <= 0:
+                return None
+            lead.before[slot] -= 1
+            existing = lead.at(slot)
+        return Settled(
+            Accepted(
+                how=outcomes.EXISTING,
+                write_status="EXISTING",
+                created_record_id=existing.id if existing is not None and existing.id else None,
+            )
+        )
+
+    def booked(self, request: AppointmentRequest, outcome: Outcome) -> None:
+        """A plain create's final outcome: the lead's appointments show it (if the lead is
+        held), so every stream's later rows of the lead see it."""
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is not None and lead.ready.is_set():
+                self._add_booking(lead, request, outcome)
+                self._evict()
+
+    def moved(self, request: MoveRequest, outcome: Outcome) -> None:
+        """A move by event id's final outcome: the lead's appointment is at its new time."""
+        if request.lead_id is None or not isinstance(outcome, Accepted):
+            return
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is None or not lead.ready.is_set():
+                return
+            for index, appointment in enumerate(lead.in_propexo):
+                if appointment.id and appointment.id == request.event_id:
+                    lead.in_propexo[index] = BookedAppointment(
+                        appointment.id, request.appointment_date, request.appointment_time
+                    )
+                    return
+
+    def _add_booking(self, lead: _Lead, request: AppointmentRequest, outcome: Outcome) -> None:
+        """A booking this sync made, added to the lead's appointments (lock held)."""
+        if not isinstance(outcome, Accepted) or outcome.how not in (
+            outcomes.CREATED,
+            outcomes.ADOPTED,
+        ):
+            return
+        lead.in_propexo.append(
+            BookedAppointment(
+                outcome.created_record_id or "", request.appointment_date, request.appointment_time
+            )
+        )
+        self._size += 1
 
     def queue_turn(self, key: TurnKey, outcome: Future[Outcome]) -> Future[Outcome] | None:
         """Queue a record behind the earlier records of its lead or event (call in input
@@ -277,6 +343,7 @@ class BookingLedger:
             self._load_failed(key, lead, exc)
         with self._lock:
             lead.in_propexo.extend(found)
+            lead.before.update((a.date, a.time) for a in found)
             self._size += lead.size
             lead.ready.set()
             self._evict()
