@@ -88,6 +88,18 @@ def test_mapped_columns_are_matched_ignoring_case_and_spaces() -> None:
             id="empty-source-column",
         ),
         pytest.param(
+            [{"source_column": "__", "api_field": "lead_id"}],
+            "field_mappings.0.source_column: Value error, the source column name '__' reads "
+            "as empty (column names are matched ignoring separators and invisible characters)",
+            id="source-column-of-separators",
+        ),
+        pytest.param(
+            [{"source_column": "\ufeff\u200b", "api_field": "lead_id"}],
+            "field_mappings.0.source_column: Value error, the source column name "
+            "'\\ufeff\\u200b' reads as empty",
+            id="source-column-of-invisible-characters",
+        ),
+        pytest.param(
             [{"source_column": "tour_at"}],
             "field_mappings.0.api_field: Field required",
             id="no-api-field",
