@@ -45,6 +45,23 @@ def test_a_broken_line_stops_the_reader_naming_its_number(line: bytes, reason: s
     assert str(error).startswith("line 4: ")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # One brace short; the valid 1E400 is where orjson gives up, not what is wrong.
+        b'{"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": '
+        b'{"name": "tours"}, "stream_state": {"c": 1E400}}}\n',
+        b'{"type": "RECORD", "record": {"stream": "tours", "data": {"unit_id": NaN, '
+        b'"lead_id" "l1"}}}\n',
+    ],
+)
+def test_a_broken_line_with_a_valid_nan_or_huge_number_names_the_real_fault(line: bytes) -> None:
+    reason = str(error_of([RECORD, line]))
+    assert reason.startswith("line 2: not a JSON message (Expecting ")
+    assert "infinity" not in reason
+    assert "NaN" not in reason.split(":", 2)[1]
+
+
 def test_a_truncated_last_line_is_an_error_after_the_messages_before_it() -> None:
     messages = read_messages([RECORD, STATE, RECORD[:-20]])
     assert isinstance(next(messages), RecordMessage)

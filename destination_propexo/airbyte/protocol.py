@@ -125,11 +125,15 @@ def _parse(line: bytes, number: int) -> object:
 
 
 def _parse_exact(line: bytes, number: int, fast_error: str | None) -> object:
+    # The exact reader decides, so its words name the fault: orjson's would point at the
+    # first NaN or 1E400 it refuses, which is valid here, while the real fault is elsewhere.
     try:
         return loads_exact(line)
-    except (ValueError, RecursionError) as exc:
-        why = fast_error or str(exc)
-        raise InputError(number, f"not a JSON message ({why}): {_shown_line(line)}") from None
+    except ValueError as exc:
+        why = str(exc)
+    except RecursionError:
+        why = fast_error or "nested deeper than Python's stack allows"
+    raise InputError(number, f"not a JSON message ({why}): {_shown_line(line)}")
 
 
 def _state(message: dict[str, Any], number: int) -> StateMessage:
