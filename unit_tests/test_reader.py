@@ -173,6 +173,24 @@ def test_the_sources_changes_are_read_from_meta() -> None:
     assert message.changes == (SourceChange("notes", "TRUNCATED", "SOURCE_FIELD_SIZE_LIMITATION"),)
 
 
+def test_a_change_or_reason_that_is_not_a_word_reads_as_unknown_and_stays_short() -> None:
+    # A change type that is not a string (NaN, an object) says nothing; a reason is quoted
+    # into every note and rejection of the row, so a runaway one is cut.
+    line = (
+        b'{"type": "RECORD", "record": {"stream": "t", "data": {}, "meta": {"changes": ['
+        b'{"field": "notes", "change": NaN, "reason": {"deep": [1, 2]}}, '
+        b'{"field": "unit_id", "change": "NULLED", "reason": "%s"}]}}}' % (b"x" * 5000)
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
+    first, second = message.changes
+    assert first == SourceChange("notes", "CHANGED", "no reason given")
+    assert second.change == "NULLED"
+    assert second.reason.startswith("xxx")
+    assert second.reason.endswith("... (5000 characters)")
+    assert len(second.said()) < 120
+
+
 def test_a_record_nested_deeper_than_pythons_stack_is_still_read() -> None:
     line = b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": %s%s}}}' % (
         b"[" * 1000,

@@ -25,7 +25,12 @@ import orjson
 from destination_propexo.airbyte.secrets import filter_secrets
 from destination_propexo.errors import FailureType, InputError
 from destination_propexo.records.mapping import SourceChange
-from destination_propexo.records.values import dumps_exact, has_float, loads_exact
+from destination_propexo.records.values import (
+    SHOWN_VALUE_LENGTH,
+    dumps_exact,
+    has_float,
+    loads_exact,
+)
 
 MAX_SHOWN_LINE = 120
 
@@ -174,12 +179,23 @@ def _changes(entries: object) -> tuple[SourceChange, ...]:
     return tuple(
         SourceChange(
             field=entry["field"],
-            change=str(entry.get("change") or "CHANGED"),
-            reason=str(entry.get("reason") or "no reason given"),
+            change=_word(entry.get("change"), "CHANGED"),
+            reason=_word(entry.get("reason"), "no reason given"),
         )
         for entry in entries
         if isinstance(entry, dict) and isinstance(entry.get("field"), str)
     )
+
+
+def _word(value: object, default: str) -> str:
+    """A change type or reason as the notes quote it: a string, cut when runaway; anything
+    else (NaN, an object) says nothing, so `default`."""
+    if not isinstance(value, str) or not value.strip():
+        return default
+    text = value.strip()
+    if len(text) > SHOWN_VALUE_LENGTH:
+        return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(text)} characters)"
+    return text
 
 
 def _shown_line(line: bytes) -> str:
