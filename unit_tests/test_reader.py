@@ -62,6 +62,16 @@ def test_a_broken_line_with_a_valid_nan_or_huge_number_names_the_real_fault(line
     assert "NaN" not in reason.split(":", 2)[1]
 
 
+def test_a_byte_order_mark_opening_the_input_is_read_past() -> None:
+    # A messages file saved as "UTF-8 with BOM" (Notepad, Excel): the mark is the encoding's
+    # signature, not a character of the first message. Anywhere else it stays an error.
+    first, second = read_messages([b"\xef\xbb\xbf" + RECORD, STATE])
+    assert isinstance(first, RecordMessage)
+    assert first.data == {"lead_id": "l1"}
+    assert isinstance(second, StateMessage)
+    assert error_of([RECORD, b"\xef\xbb\xbf" + STATE]).line_number == 2
+
+
 def test_a_truncated_last_line_is_an_error_after_the_messages_before_it() -> None:
     messages = read_messages([RECORD, STATE, RECORD[:-20]])
     assert isinstance(next(messages), RecordMessage)

@@ -33,6 +33,7 @@ from destination_propexo.records.values import (
 )
 
 MAX_SHOWN_LINE = 120
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(slots=True)
@@ -84,12 +85,15 @@ NON_DATA_TYPES = frozenset(
 
 
 def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
-    """Parse stdin lines; a broken line raises InputError naming its number.
+    """Parse stdin lines; a broken line raises InputError naming its number. A byte order
+    mark opening the input (a file saved as "UTF-8 with BOM") is read past.
 
     A line is never skipped unread: anything that is not a RECORD, a STATE or a known
     non-data message stops the sync, so a record cannot disappear silently.
     """
     for number, line in enumerate(lines, start=1):
+        if number == 1 and line.startswith(UTF8_BOM):
+            line = line[len(UTF8_BOM) :]  # a file saved "UTF-8 with BOM": not content
         if not line.strip():
             continue
         message = _parse(line, number)
