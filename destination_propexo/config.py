@@ -325,7 +325,8 @@ class PropexoConfig(BaseModel):
         try:
             return validate_zone(value)
         except InvalidTimeValue as exc:
-            raise ValueError(exc.reason) from None
+            # pydantic names the field; the value is named as a row's zone names it.
+            raise ValueError(f"{exc.reason} (got {exc.value})") from None
 
     @field_validator("rejected_records_path")
     @classmethod
