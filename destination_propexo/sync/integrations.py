@@ -12,7 +12,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from destination_propexo.errors import FailureKind, RequestFailure, TransientError
+from destination_propexo.errors import (
+    ConfigError,
+    FailureKind,
+    Owner,
+    Request,
+    RequestFailure,
+    ServiceUnavailable,
+    owner,
+)
 from destination_propexo.propexo.client import Integration, PropexoClient
 from destination_propexo.records.timezones import ZoneSetting
 from destination_propexo.records.vendors import (
@@ -87,13 +95,13 @@ class SyncIntegrations:
             integration = self._client.get_integration(integration_id)
         except RequestFailure as failure:
             if failure.kind is FailureKind.NOT_FOUND:
+                # The path works (the configured integration was read through it first):
+                # the row names an integration this token does not have.
                 return UnusableIntegration(
                     f"integration_id: Propexo has no integration {integration_id!r} for this token"
                 )
-            raise TransientError(
-                f"Could not read integration {integration_id!r} to find its vendor: {failure}. "
-                "Nothing was sent for its rows; the next attempt re-sends from the last "
-                "confirmed state."
+            raise _unreadable(
+                f"integration {integration_id!r} to find its vendor", failure
             ) from None
         try:
             return usable_vendor(integration_id, integration)
@@ -104,8 +112,19 @@ class SyncIntegrations:
         try:
             return tuple(self._client.timezones(integration_id))
         except RequestFailure as failure:
-            raise TransientError(
-                f"Could not read the zone settings (GET /v1/timezones/) of integration "
-                f"{integration_id!r}: {failure}. Nothing was sent for its rows; the next "
-                "attempt re-sends from the last confirmed state."
+            raise _unreadable(
+                f"the zone settings (GET /v1/timezones/) of integration {integration_id!r}",
+                failure,
             ) from None
+
+
+def _unreadable(what: str, failure: RequestFailure) -> ConfigError | ServiceUnavailable:
+    """The error that stops the sync when `what` cannot be read: the configuration's (a
+    redirect, a path that is not there) or the service's (`errors.owner`)."""
+    message = (
+        f"Could not read {what}: {failure}. Nothing was sent for its rows; the next attempt "
+        "re-sends from the last confirmed state."
+    )
+    if owner(failure, Request.INTEGRATION) is Owner.CONFIGURATION:
+        return ConfigError(message + " Check api_url (the API's base URL only).")
+    return ServiceUnavailable(message)
