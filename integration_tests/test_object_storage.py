@@ -226,3 +226,39 @@ def test_the_secret_never_appears_in_the_output_or_the_objects(cli: Cli, s3: S3S
     assert b"pasted by mistake: ****" in body
     for text in (result.stdout, result.stderr, body.decode()):
         assert SECRET not in text and TOKEN not in text
+
+
+def test_a_broken_aws_environment_is_a_config_error_naming_the_block(
+    cli: Cli, s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # AWS_PROFILE names a profile the AWS config files do not hold: botocore refuses to make
+    # any client. That is the connector's configuration to fix, never an internal error.
+    monkeypatch.setenv("AWS_PROFILE", "airbyte-missing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    config = cli.config(object_storage_config=s3.storage())
+    status = status_of(cli.run("check", config=config))
+    assert status["status"] == "FAILED"
+    assert status["message"].startswith("object_storage_config: ")
+    assert "'airbyte-missing'" in status["message"] and "AWS_PROFILE" in status["message"]
+    result = cli.write(MIXED, config=config)
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error"
+    assert trace["error"]["message"] == status["message"]
+    assert result.states == [] and cli.sandbox.stats()["total"] == 0
+
+
+def test_a_role_the_keys_may_not_assume_fails_the_check_with_one_message_and_no_traceback(
+    cli: Cli, s3: S3Server
+) -> None:
+    key_id, secret = s3.user_allowed(["s3:PutObject", "s3:DeleteObject"], "*")
+    role = s3.role_allowed(["s3:PutObject", "s3:DeleteObject"], "*")
+    s3.require_credentials()
+    storage = s3.storage(access_key_id=key_id, secret_access_key=secret, role_arn=role)
+    result = cli.run("check", config=cli.config(object_storage_config=storage))
+    status = status_of(result)
+    assert status["status"] == "FAILED"
+    assert status["message"].startswith(f"object_storage_config: could not assume the role {role}")
+    # botocore's own warning about the failed refresh says it in one line, not a traceback.
+    assert "Traceback" not in result.stdout
+    assert secret not in result.stdout
