@@ -174,7 +174,7 @@ class S3ObjectStorage(BaseModel):
             value = value.strip()
             if not re.fullmatch(ROLE_ARN_PATTERN, value):
                 raise ValueError(
-                    "must be the ARN of an IAM role, such as "
+                    f"{value!r} is not the ARN of an IAM role, such as "
                     "arn:aws:iam::123456789012:role/airbyte-rejected-records"
                 )
         return value
@@ -209,15 +209,22 @@ class S3ObjectStorage(BaseModel):
     def _bucket_name(cls, value: str) -> str:
         name = value.strip()
         if not name or "/" in name or any(c.isspace() for c in name):
-            raise ValueError("must be a bucket name without spaces or '/', e.g. airbyte-rejected")
+            raise ValueError(
+                f"{value!r} is not a bucket name: one without spaces or '/', e.g. airbyte-rejected"
+            )
         return name
 
-    @field_validator("s3_bucket_region")
+    @field_validator("s3_bucket_region", mode="before")
     @classmethod
-    def _region_code(cls, value: str) -> str:
+    def _region_code(cls, value: Any) -> Any:
+        # Emptied (null, as an API client may send it, or ""): no region, as for MinIO.
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            return value  # pydantic says it must be a string
         region = value.strip().lower()
         if region and not re.fullmatch(REGION_PATTERN, region):
-            raise ValueError("must be a region code such as us-east-1, or empty")
+            raise ValueError(f"{value!r} is not a region code such as us-east-1; or leave it empty")
         return region
 
     @field_validator("s3_endpoint")
