@@ -1,7 +1,8 @@
 """The places that keep a sync's rejected records (a file, a bucket, both or none), from the config.
 
 `check` and the start of every write run the same checks, so a write whose rejections could
-not be kept stops before its first request.
+not be kept stops before its first request. The bucket's modules (boto3, over half a second
+to import) are imported only when a bucket is configured.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from datetime import UTC, datetime
 
 from destination_propexo.config import PropexoConfig, S3ObjectStorage
 from destination_propexo.errors import ConfigError
-from destination_propexo.outputs.object_store import ObjectStore
-from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket, sync_id
 from destination_propexo.outputs.rejected_file import RejectedRecordsFile, open_for_append
 from destination_propexo.outputs.rejection import RejectionSink
 
@@ -26,6 +25,8 @@ def check_sinks(config: PropexoConfig) -> None:
     if config.rejected_records_path:
         open_for_append(config.rejected_records_path).close()
     if isinstance(config.object_storage_config, S3ObjectStorage):
+        from destination_propexo.outputs.object_store import ObjectStore
+
         ObjectStore(config.object_storage_config).probe()
 
 
@@ -39,6 +40,8 @@ def open_sinks(
     sinks: list[RejectionSink] = []
     storage = config.object_storage_config
     if isinstance(storage, S3ObjectStorage):
+        from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket, sync_id
+
         started = started or datetime.now(UTC)
         bucket = RejectedRecordsBucket(
             storage, sync_id=sync_id(environ, started), started=started, dry_run=config.dry_run

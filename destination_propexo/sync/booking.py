@@ -51,8 +51,13 @@ class Booker:
         workers: int,
         ledger: BookingLedger | None = None,
         tracker: StatusTracker | None = None,
+        inline: bool = False,
     ) -> None:
+        """`inline`: the sender makes no request (a dry run), so a plain create is sent in
+        the caller's thread and its future is done when `book` returns; a worker's hand-offs
+        would cost more than the create itself."""
         self._sender = sender
+        self._inline = inline
         self._stop = stop
         self._ledger = ledger
         self._tracker = tracker
@@ -70,7 +75,10 @@ class Booker:
     def book(self, request: AppointmentRequest, *, dedup: bool) -> Future[Outcome]:
         """Start booking; the future gets the record's final outcome (none if the sync stops)."""
         outcome: Future[Outcome] = Future()
-        self._submit(lambda: self._book(request, dedup, outcome), "a create")
+        if self._inline and not dedup:
+            self._send(request, outcome)
+        else:
+            self._submit(lambda: self._book(request, dedup, outcome), "a create")
         return outcome
 
     def book_upcoming(self, request: AppointmentRequest) -> Future[Outcome]:

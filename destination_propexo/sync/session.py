@@ -107,6 +107,7 @@ class WriteSession:
                     else None
                 ),
                 tracker=self.tracker,
+                inline=config.dry_run,
             )
             self.report = SyncReport(
                 emitter,
@@ -139,7 +140,7 @@ class WriteSession:
 
     def _sender(self) -> RequestSender:
         if self.config.dry_run:
-            return DryRunSender(lambda text: self._emitter.log("INFO", text))
+            return DryRunSender(lambda text: self._emitter.log("INFO", text, batch=True))
         return AppointmentSender(
             self.client,
             RetryPolicy(),
