@@ -189,7 +189,10 @@ def test_the_s3_block_is_normalised(given: dict[str, Any], read: dict[str, Any])
         ({"secret_access_key": "  "}, "Access Key ID without Secret Access Key"),
         ({"format": {"format_type": "PARQUET"}}, "object_storage_config.S3.format"),
         ({"storage_type": "GCS"}, "object_storage_config"),
-        ({"role_arn": "my-role"}, "object_storage_config.S3.role_arn: Value error, must be"),
+        (
+            {"role_arn": "my-role"},
+            "object_storage_config.S3.role_arn: Value error, 'my-role' is not",
+        ),
         (
             {"format": {"format_type": "CSV", "flattening": "Root level flattening"}},
             "object_storage_config.S3.format.CSV.flattening",
