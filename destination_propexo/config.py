@@ -51,6 +51,12 @@ class FieldMapping(BaseModel):
     def _column_named(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the source column name is empty")
+        if not normalise_column(value):
+            # It would name every column that reads as empty ("_", "-", a lone BOM).
+            raise ValueError(
+                f"the source column name {value.strip()!r} reads as empty (column names are "
+                "matched ignoring separators and invisible characters)"
+            )
         return value.strip()
 
     @field_validator("api_field")
@@ -316,8 +322,15 @@ class PropexoConfig(BaseModel):
                 "api_url must use https (plain http is only allowed for a local sandbox on "
                 "127.0.0.1 or localhost), so the token is never sent in clear text"
             )
-        if parts.query or parts.fragment or parts.username:
-            raise ValueError("api_url must be a plain base URL without credentials or query")
+        if parts.fragment or parts.username or parts.password:
+            raise ValueError("api_url must be a plain base URL without credentials or fragment")
+        extra = parts.path + (f"?{parts.query}" if parts.query else "")
+        if extra:
+            # Every request path starts at /v1/...: a base with a path would make each a 404.
+            raise ValueError(
+                f"api_url must be the API's base URL with no path or query: remove {extra!r} "
+                f"(for example {PRODUCTION_URL})"
+            )
         return url
 
     @field_validator("source_timezone")
@@ -326,7 +339,8 @@ class PropexoConfig(BaseModel):
         try:
             return validate_zone(value)
         except InvalidTimeValue as exc:
-            raise ValueError(exc.reason) from None
+            # pydantic names the field; the value is named as a row's zone names it.
+            raise ValueError(f"{exc.reason} (got {exc.value})") from None
 
     @field_validator("rejected_records_path")
     @classmethod

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from destination_propexo.config import PropexoConfig, S3ObjectStorage
-from destination_propexo.errors import ConfigError
+from destination_propexo.errors import ConfigError, ServiceUnavailable
 from destination_propexo.outputs.rejected_file import RejectedRecordsFile, open_for_append
 from destination_propexo.outputs.rejection import RejectionSink
 
@@ -59,11 +59,11 @@ def close_sinks(sinks: Sequence[RejectionSink], *, stopping: bool = False) -> No
     When the sync is already `stopping` on another error, that error stays the one reported
     and each failure here is logged instead.
     """
-    failures: list[ConfigError] = []
+    failures: list[ConfigError | ServiceUnavailable] = []
     for sink in sinks:
         try:
             sink.close()
-        except ConfigError as exc:
+        except (ConfigError, ServiceUnavailable) as exc:
             failures.append(exc)
     for failure in failures if stopping else failures[1:]:
         logger.error("rejected records not kept: %s", failure)
