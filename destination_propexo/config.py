@@ -172,6 +172,9 @@ class PropexoConfig(BaseModel):
     rejected_records_path: str | None = None
     max_rejected_percent: int | None = Field(default=None, ge=1, le=100)
     object_storage_config: ObjectStorage = Field(default_factory=NoObjectStorage)
+    # The outcomes dataset (outputs/outcome_entry.py): every record's final outcome.
+    outcomes_path: str | None = None
+    write_outcomes: bool = True
 
     @field_validator("token")
     @classmethod
@@ -213,7 +216,7 @@ class PropexoConfig(BaseModel):
         except InvalidTimeValue as exc:
             raise ValueError(exc.reason) from None
 
-    @field_validator("rejected_records_path")
+    @field_validator("rejected_records_path", "outcomes_path")
     @classmethod
     def _path_or_none(cls, value: str | None) -> str | None:
         # The Airbyte UI sends an emptied optional field as "": that means no file.

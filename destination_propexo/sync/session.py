@@ -19,8 +19,7 @@ from requests.adapters import BaseAdapter
 from destination_propexo.airbyte.catalog import Stream, StreamKey
 from destination_propexo.airbyte.protocol import Emitter, read_messages
 from destination_propexo.config import PropexoConfig
-from destination_propexo.outputs.rejection import RejectionSink
-from destination_propexo.outputs.rejection_sinks import close_sinks, open_sinks
+from destination_propexo.outputs.datasets import SyncOutputs, open_outputs
 from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.propexo.ratelimit import RateBudget
@@ -78,12 +77,13 @@ class WriteSession:
         self._emitter = emitter
         self.stop = Stop(clock)
         self.client, self.budget = build_client(config, self.stop, adapter=adapter)
-        self._sinks: list[RejectionSink] = []
+        self._outputs: SyncOutputs | None = None
         self._closed = False
+        self._parts_closed = False
         self.tracker: StatusTracker | None = None
         self._booker: Booker | None = None
         try:
-            self._sinks = open_sinks(config)
+            self._outputs = open_outputs(config)
             # Every pool may use the client's whole in-flight bound (its threads start only
             # as tasks need them): a smaller pool would cap its share of the budget.
             workers = config.max_requests_in_flight or MAX_IN_FLIGHT
@@ -113,7 +113,7 @@ class WriteSession:
                 counts=self.client.counts,
                 budget=self.budget,
                 tracker=self.tracker,
-                rejection_sinks=self._sinks,
+                outputs=self._outputs,
                 dry_run=config.dry_run,
             )
             self._pipeline = Pipeline(
@@ -173,25 +173,39 @@ class WriteSession:
             self._emitter.log(
                 "INFO", f"writing to {config.api_url} for integration {config.integration_id}"
             )
-        summary = self._pipeline.run(read_messages(lines))
-        self.close()
+        try:
+            summary = self._pipeline.run(read_messages(lines))
+        except BaseException as exc:
+            self._close_parts()
+            self.report.keep_summary(self._pipeline.summary, error=exc)
+            raise
+        self._close_parts()
         self.report.summary(summary)
+        self.close()
         return summary
 
     def close(self, *, stopping: bool = False) -> None:
-        """Stop the workers and close the client and the rejection sinks (idempotent).
+        """Stop the workers and close the client and the outputs (idempotent).
 
-        Sinks are closed on a fatal stop too, so every rejection before it is kept; a sink
-        that cannot be closed raises, unless the sync is already `stopping` on another error."""
+        Outputs are closed on a fatal stop too, so every entry before it is kept; one that
+        cannot be closed raises, unless the sync is already `stopping` on another error."""
         if self._closed:
             return
         self._closed = True
+        self._close_parts()
+        if self._outputs is not None:
+            self._outputs.close(stopping=stopping)
+
+    def _close_parts(self) -> None:
+        """Stop the workers and close the client (idempotent); the outputs stay open."""
+        if self._parts_closed:
+            return
+        self._parts_closed = True
         if self._booker is not None:
             self._booker.close()
         if self.tracker is not None:
             self.tracker.close()
         self.client.close()
-        close_sinks(self._sinks, stopping=stopping)
 
 
 def write_sync(

@@ -39,7 +39,7 @@ from destination_propexo.records.mapping import (
     map_move,
     map_record,
 )
-from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.booking import Booker
 from destination_propexo.sync.brake import RejectionBrake
@@ -51,7 +51,7 @@ QUEUE_WAIT = 0.5
 @dataclass
 class _Slot:
     record: RecordMessage
-    lead_id: str | None
+    keys: RecordKeys
     time_notes: tuple[str, ...]
     outcome: Future[Outcome]
     # Set once the outcome is logged (and filed), so no STATE can overtake that line.
@@ -89,7 +89,7 @@ class OutcomeSink(Protocol):
     def outcome(
         self,
         record: RecordMessage,
-        lead_id: str | None,
+        keys: RecordKeys,
         outcome: Outcome,
         time_notes: tuple[str, ...],
     ) -> None: ...
@@ -106,6 +106,16 @@ class RecordMapper:
     matcher: FieldMatcher
     integration_id: str
     zone: str
+
+
+def record_keys(request: AppointmentRequest | MoveRequest) -> RecordKeys:
+    """The key fields of a mapped record, its instant as sent (UTC)."""
+    return RecordKeys(
+        lead_id=request.lead_id,
+        event_id=request.event_id if isinstance(request, MoveRequest) else None,
+        integration_id=request.integration_id,
+        appointment_utc=f"{request.appointment_date}T{request.appointment_time}Z",
+    )
 
 
 class Pipeline:
@@ -175,7 +185,7 @@ class Pipeline:
         stream = self._streams.get(record.stream_key)
         if stream is None:
             reason = f"stream {record.qualified_name!r} is not in the configured catalog"
-            self._decide(record, None, Rejected(outcomes.UNKNOWN_STREAM, reason))
+            self._decide(record, RecordKeys(), Rejected(outcomes.UNKNOWN_STREAM, reason))
             return
         map_data = map_move if stream.mode is WriteMode.MOVE_BY_EVENT_ID else map_record
         mapped = map_data(
@@ -186,9 +196,9 @@ class Pipeline:
         )
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
-            self._decide(record, mapped.lead_id, rejected)
+            self._decide(record, RecordKeys(lead_id=mapped.lead_id), rejected)
             return
-        slot = _Slot(record, mapped.lead_id, mapped.time_notes, self._start(stream, mapped))
+        slot = _Slot(record, record_keys(mapped), mapped.time_notes, self._start(stream, mapped))
         self._window.append(slot)
         self._records_in_window += 1
         slot.outcome.add_done_callback(
@@ -202,14 +212,14 @@ class Pipeline:
             return self._booker.book_upcoming(request)
         return self._booker.book(request, dedup=stream.mode is WriteMode.CREATE_IF_ABSENT)
 
-    def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Rejected) -> None:
-        self._sink.outcome(record, lead_id, outcome, ())
+    def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Rejected) -> None:
+        self._sink.outcome(record, keys, outcome, ())
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         outcome = done.result()
-        self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes)
+        self._sink.outcome(slot.record, slot.keys, outcome, slot.time_notes)
         slot.announced.set()
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
