@@ -24,6 +24,7 @@ from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Queued, Rejected, Reschedule
 from destination_propexo.stop import Stop
+from destination_propexo.sync.appointment_ids import AppointmentIds
 from destination_propexo.sync.ledger import BookingLedger, Granted, Settled
 from destination_propexo.sync.reschedule import Create, Move
 from destination_propexo.sync.status import StatusTracker
@@ -51,8 +52,10 @@ class Booker:
         workers: int,
         ledger: BookingLedger | None = None,
         tracker: StatusTracker | None = None,
+        ids: AppointmentIds | None = None,
     ) -> None:
         self._sender = sender
+        self._ids = ids
         self._stop = stop
         self._ledger = ledger
         self._tracker = tracker
@@ -135,7 +138,9 @@ class Booker:
             outcome.set_result(result)
 
         if isinstance(granted, Create):
-            self._follow(self._sender.send(request), finish, request.integration_id)
+            self._follow(
+                self._sender.send(request), self._with_id(request, finish), request.integration_id
+            )
         else:
             self._move(moving(request, granted), finish)
 
@@ -167,7 +172,20 @@ class Booker:
         self._submit(lambda: self._book(request, True, outcome), "a repeated booking", first=True)
 
     def _send(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
-        self._follow(self._sender.send(request), outcome.set_result, request.integration_id)
+        resolve = self._with_id(request, outcome.set_result)
+        self._follow(self._sender.send(request), resolve, request.integration_id)
+
+    def _with_id(self, request: AppointmentRequest, resolve: Resolve) -> Resolve:
+        """`resolve`, first looking up the appointment id of a create confirmed without one."""
+        if self._ids is None:
+            return resolve
+        key = (
+            request.integration_id,
+            request.lead_id,
+            request.appointment_date,
+            request.appointment_time,
+        )
+        return self._ids.completing(key, resolve)
 
     def _follow(
         self, result: Accepted | Rejected | Queued, resolve: Resolve, integration_id: str

@@ -10,6 +10,7 @@ the dry run's), the status tracker, the booker's worker pool, the report, the pi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -26,6 +27,7 @@ from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
 from destination_propexo.stop import Clock, Stop
+from destination_propexo.sync.appointment_ids import AppointmentIds
 from destination_propexo.sync.booking import Booker, RequestSender
 from destination_propexo.sync.brake import RejectionBrake
 from destination_propexo.sync.dryrun import DryRunSender
@@ -81,6 +83,7 @@ class WriteSession:
         self._closed = False
         self._parts_closed = False
         self.tracker: StatusTracker | None = None
+        self.ids: AppointmentIds | None = None
         self._booker: Booker | None = None
         try:
             self._outputs = open_outputs(config)
@@ -97,6 +100,15 @@ class WriteSession:
                     coming=lambda: self._booker.unsent if self._booker is not None else 0,
                     say=lambda text: emitter.log("WARN", text),
                 )
+                # Ids of bookings the feed confirmed, from the integration's newest
+                # appointments (appointment_ids.py); a sync without the feed has them all.
+                if config.use_write_logs_feed:
+                    self.ids = AppointmentIds(
+                        self.client,
+                        self.stop,
+                        since=time.time(),
+                        coming=self._coming,
+                    )
             self._booker = Booker(
                 sender=self._sender(),
                 stop=self.stop,
@@ -107,6 +119,7 @@ class WriteSession:
                     else None
                 ),
                 tracker=self.tracker,
+                ids=self.ids,
             )
             self.report = SyncReport(
                 emitter,
@@ -114,6 +127,7 @@ class WriteSession:
                 budget=self.budget,
                 tracker=self.tracker,
                 outputs=self._outputs,
+                extra={"appointment_ids": self.ids.summary} if self.ids is not None else None,
                 dry_run=config.dry_run,
             )
             self._pipeline = Pipeline(
@@ -136,6 +150,11 @@ class WriteSession:
         except BaseException:
             self.close(stopping=True)
             raise
+
+    def _coming(self) -> int:
+        """Bookings on their way to a final outcome: writes not answered, jobs not final."""
+        unsent = self._booker.unsent if self._booker is not None else 0
+        return unsent + (self.tracker.outstanding if self.tracker is not None else 0)
 
     def _sender(self) -> RequestSender:
         if self.config.dry_run:
@@ -205,6 +224,8 @@ class WriteSession:
             self._booker.close()
         if self.tracker is not None:
             self.tracker.close()
+        if self.ids is not None:
+            self.ids.close()
         self.client.close()
 
 
