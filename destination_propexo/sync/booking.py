@@ -62,6 +62,7 @@ class Booker:
         self._pool = WorkerPool(stop, workers, "create")
         self._unsent_lock = threading.Lock()
         self._unsent = 0
+        self._began = 0
 
     @property
     def unsent(self) -> int:
@@ -70,10 +71,25 @@ class Booker:
         with self._unsent_lock:
             return self._unsent
 
+    @property
+    def began(self) -> int:
+        """Records whose booking began on a worker (the rejection brake's records started)."""
+        with self._unsent_lock:
+            return self._began
+
+    def _begin(self) -> None:
+        with self._unsent_lock:
+            self._began += 1
+
     def book(self, request: AppointmentRequest, *, dedup: bool) -> Future[Outcome]:
         """Start booking; the future gets the record's final outcome (none if the sync stops)."""
         outcome: Future[Outcome] = Future()
-        self._submit(lambda: self._book(request, dedup, outcome), "a create")
+
+        def begin() -> None:
+            self._begin()
+            self._book(request, dedup, outcome)
+
+        self._submit(begin, "a create")
         return outcome
 
     def book_upcoming(self, request: AppointmentRequest) -> Future[Outcome]:
@@ -82,14 +98,24 @@ class Booker:
         ledger = self._needed_ledger()
         outcome: Future[Outcome] = Future()
         before = ledger.queue_turn((request.integration_id, request.lead_id), outcome)
-        self._in_turn(before, lambda: self._upcoming(ledger, request, outcome), "a lead's tour")
+
+        def begin() -> None:
+            self._begin()
+            self._upcoming(ledger, request, outcome)
+
+        self._in_turn(before, begin, "a lead's tour")
         return outcome
 
     def move(self, request: MoveRequest) -> Future[Outcome]:
         """Move appointment `request.event_id`; moves of one appointment go in input order."""
         outcome: Future[Outcome] = Future()
         before = self._needed_ledger().queue_turn((request.event_id or "",), outcome)
-        self._in_turn(before, lambda: self._move(request, outcome.set_result), "a move")
+
+        def begin() -> None:
+            self._begin()
+            self._move(request, outcome.set_result)
+
+        self._in_turn(before, begin, "a move")
         return outcome
 
     def close(self) -> None:

@@ -141,6 +141,7 @@ class Pipeline:
         self._brake = brake
         self._window: deque[_Slot | _Decided | StateMessage] = deque()
         self._records_in_window = 0
+        self._decided = 0  # records rejected before any request (read by the brake)
         self._counts: dict[StreamKey, list[int]] = {}
         self._last_progress = time.monotonic()
         self.summary = WriteSummary()
@@ -213,14 +214,27 @@ class Pipeline:
         return self._booker.book(request, dedup=stream.mode is WriteMode.CREATE_IF_ABSENT)
 
     def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Rejected) -> None:
+        self._decided += 1
+        self._brake_early(outcome)
         self._sink.outcome(record, keys, outcome, ())
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         outcome = done.result()
+        self._brake_early(outcome)
         self._sink.outcome(slot.record, slot.keys, outcome, slot.time_notes)
         slot.announced.set()
+
+    def _brake_early(self, outcome: Outcome) -> None:
+        """The brake's early bound, as the outcome arrives (see brake.py); stops the sync."""
+        if self._brake is None:
+            return
+        try:
+            self._brake.arrived(outcome, started=self._decided + self._booker.began)
+        except TooManyRejected as exc:
+            self._stop.stop(exc)
+            raise SyncStopped("the rejection brake stopped the sync") from None
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
         """Release finished records from the head of the window, and the states behind them."""
