@@ -27,6 +27,8 @@ from unit_tests.support import (
     FakeClock,
     ScriptedTransport,
     WriteLogFeed,
+    appointments,
+    event,
     job,
     logs,
     status,
@@ -345,7 +347,12 @@ def test_a_sync_reads_the_feed_of_each_integration_its_jobs_were_queued_in() -> 
         feed.finish(job_id, integration_id=body["integration_id"])  # done at once
         return job(job_id)
 
-    transport = ScriptedTransport(create=create, write_logs=feed)
+    def newest(sent: requests.PreparedRequest) -> Answer:  # the id look-up's read
+        lead = {"integration_id=intg-1": "lead-1", "integration_id=intg-2": "lead-2"}
+        (shown,) = [lead for query, lead in lead.items() if query in (sent.url or "")]
+        return appointments(event(f"appt-{shown}", shown, "2024-07-20T14:00:00.000Z"))
+
+    transport = ScriptedTransport(create=create, write_logs=feed, read_back=newest)
     records = [
         {
             "type": "RECORD",

@@ -46,6 +46,7 @@ from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
+from destination_propexo.sync.appointment_view import AppointmentView
 from destination_propexo.sync.reschedule import (
     Create,
     Move,
@@ -96,6 +97,9 @@ class _Lead:
     in_flight: dict[SlotKey, Future[Outcome]] = field(default_factory=dict)
     # An earlier write of the lead whose outcome is unknown (one-upcoming-tour streams).
     unsure: Rejected | None = None
+    # Read from the integration's view: appointments before this instant are not known
+    # yet (None: every appointment of the lead is known).
+    known_from: dt.datetime | None = None
 
     def at(self, slot: SlotKey) -> BookedAppointment | None:
         return next((a for a in self.in_propexo if (a.date, a.time) == slot), None)
@@ -116,9 +120,12 @@ class BookingLedger:
         *,
         capacity: int = DEFAULT_CAPACITY,
         sync_start: dt.datetime | None = None,
+        view: AppointmentView | None = None,
     ) -> None:
-        """`sync_start` (aware; now by default) is what "upcoming" is measured from."""
+        """`sync_start` (aware; now by default) is what "upcoming" is measured from; `view`
+        answers leads from the integration's pages where that is cheaper (appointment_view.py)."""
         self._read_lead = read_lead
+        self._view = view
         self._stop = stop
         self._capacity = capacity
         self.sync_start = sync_start or dt.datetime.now(dt.UTC)
@@ -129,8 +136,9 @@ class BookingLedger:
 
     def claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> Claim:
         """Decide for one record; on `Granted`, `outcome` holds the slot until it is final."""
-        lead = self._lead((request.integration_id, request.lead_id))
         slot = (request.appointment_date, request.appointment_time)
+        need = utc_instant(*slot)
+        lead = self._lead((request.integration_id, request.lead_id), need)
         with self._lock:
             first = lead.in_flight.get(slot)
             if first is not None:
@@ -180,8 +188,9 @@ class BookingLedger:
 
     def claim_upcoming(self, request: AppointmentRequest) -> Settled | Create | Move:
         """In the record's turn: settled without a request, or the create or move to send."""
-        lead = self._lead((request.integration_id, request.lead_id))
         record = utc_instant(request.appointment_date, request.appointment_time)
+        # The rule needs the lead's upcoming tours and any at the record's instant.
+        lead = self._lead((request.integration_id, request.lead_id), min(record, self.sync_start))
         with self._lock:
             if lead.unsure is not None:
                 return Settled(_after_unsure(lead.unsure))
@@ -235,7 +244,8 @@ class BookingLedger:
         with self._lock:
             return self._size
 
-    def _lead(self, key: LeadKey) -> _Lead:
+    def _lead(self, key: LeadKey, need: dt.datetime) -> _Lead:
+        """The lead, with every appointment at or after `need` known."""
         with self._lock:
             lead = self._leads.get(key)
             loader = lead is None
@@ -244,16 +254,41 @@ class BookingLedger:
             else:
                 self._leads.move_to_end(key)
         if loader:
-            self._load(key, lead)
+            self._load(key, lead, need)
         while not lead.ready.is_set():
             self._stop.wait_for(lead.ready, LOAD_RECHECK_SECONDS)
         if lead.load_error is not None:
             raise _lookup_unavailable(key, lead.load_error)
+        with self._lock:
+            known_from = lead.known_from
+        if known_from is not None and need <= known_from:
+            self._read_older(key, lead)
         return lead
 
-    def _load(self, key: LeadKey, lead: _Lead) -> None:
+    def _read_older(self, key: LeadKey, lead: _Lead) -> None:
+        """Complete a lead read from the view with its own read: older appointments join."""
         try:
             found = self._read_lead(*key)
+        except BaseException as exc:
+            raise _lookup_unavailable(key, exc) from None
+        with self._lock:
+            if lead.known_from is None:
+                return
+            held = {a.id for a in lead.in_propexo}
+            # This sync's own bookings without a confirmed id are held as "": not twice.
+            unconfirmed = {(a.date, a.time) for a in lead.in_propexo if not a.id}
+            older = [a for a in found if a.id not in held and (a.date, a.time) not in unconfirmed]
+            lead.in_propexo.extend(older)
+            self._size += len(older)
+            lead.known_from = None
+
+    def _load(self, key: LeadKey, lead: _Lead, need: dt.datetime) -> None:
+        try:
+            viewed = self._view.lead(*key, need) if self._view is not None else None
+            if viewed is not None:
+                found, lead.known_from = viewed
+            else:
+                found = self._read_lead(*key)
         except BaseException as exc:
             with self._lock:
                 lead.load_error = exc

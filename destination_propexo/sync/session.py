@@ -28,6 +28,7 @@ from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
 from destination_propexo.stop import Clock, Stop
 from destination_propexo.sync.appointment_ids import AppointmentIds
+from destination_propexo.sync.appointment_view import AppointmentView
 from destination_propexo.sync.booking import Booker, RequestSender
 from destination_propexo.sync.brake import RejectionBrake
 from destination_propexo.sync.dryrun import DryRunSender
@@ -84,6 +85,7 @@ class WriteSession:
         self._parts_closed = False
         self.tracker: StatusTracker | None = None
         self.ids: AppointmentIds | None = None
+        self.view: AppointmentView | None = None
         self._booker: Booker | None = None
         try:
             self._outputs = open_outputs(config)
@@ -109,13 +111,17 @@ class WriteSession:
                         since=time.time(),
                         coming=self._coming,
                     )
+            if any(stream.uses_ledger for stream in streams.values()):
+                # append_dedup and update streams: the integration's appointments in pages
+                # where that is cheaper than a read per lead (appointment_view.py).
+                self.view = AppointmentView(self.client, self.stop)
             self._booker = Booker(
                 sender=self._sender(),
                 stop=self.stop,
                 workers=workers,
                 ledger=(
-                    BookingLedger(self.client.lead_appointments, self.stop)
-                    if any(stream.uses_ledger for stream in streams.values())
+                    BookingLedger(self.client.lead_appointments, self.stop, view=self.view)
+                    if self.view is not None
                     else None
                 ),
                 tracker=self.tracker,
@@ -127,7 +133,10 @@ class WriteSession:
                 budget=self.budget,
                 tracker=self.tracker,
                 outputs=self._outputs,
-                extra={"appointment_ids": self.ids.summary} if self.ids is not None else None,
+                extra={
+                    **({"appointment_ids": self.ids.summary} if self.ids is not None else {}),
+                    **({"integration_reads": self.view.summary} if self.view is not None else {}),
+                },
                 dry_run=config.dry_run,
             )
             self._pipeline = Pipeline(
