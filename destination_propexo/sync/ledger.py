@@ -14,7 +14,10 @@ A slot whose first row is still being sent is held as a claim (the first row's o
 future): a repeat waits for it, then asks again.
 
 Per lead, the ledger also holds the appointments Propexo had when the lead was first seen,
-read once per lead per sync, kept up to date with what this sync's own writes did.
+kept up to date with what this sync's own writes did: from the integration's pages
+(`appointment_view.py`) when they cover what the row needs (then `known_from` says from
+when), completed by one read of the lead when a later row needs older ones; otherwise read
+once per lead per sync.
 
 One upcoming tour per lead (append_dedup on `lead_id`): the lead's records take turns in
 input order (`queue_turn`, called as records are read); in its turn a record is judged by
