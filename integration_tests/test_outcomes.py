@@ -129,3 +129,29 @@ def test_a_state_is_echoed_only_once_the_outcomes_it_covers_are_in_the_bucket(
     assert [confirmed for confirmed, _ in watch.seen] == [2, 6, 7]
     for confirmed, in_bucket in watch.seen:
         assert in_bucket >= confirmed
+
+
+def test_a_sync_the_brake_stops_keeps_its_outcomes_and_a_failed_summary(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "outcomes.jsonl"
+    rows = [tour(f"lead-{n}", time="25:00") for n in range(150)]
+    config = cli.config(max_rejected_percent=20, outcomes_path=str(path))
+    result = cli.write(rows, config=config)
+    assert result.returncode == 1
+    written = [json.loads(line) for line in path.read_text().splitlines()]
+    assert 100 <= len(written) < 150
+    assert {e["category"] for e in written} == {"invalid record"}
+    (summary,) = [json.loads(line) for line in path.with_name("outcomes.summaries.jsonl").open()]
+    assert (summary["status"], summary["failure_type"]) == ("failed", "config_error")
+    assert "max_rejected_percent" in summary["error"]
+    assert summary["requests"]["create"] == 0
+
+
+def test_check_fails_naming_outcomes_path_when_the_file_cannot_be_written(
+    cli: Cli, tmp_path: Path
+) -> None:
+    result = cli.run("check", config=cli.config(outcomes_path=str(tmp_path)))
+    (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
+    assert status["status"] == "FAILED"
+    assert status["message"].startswith("outcomes_path: cannot append to")

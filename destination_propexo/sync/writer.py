@@ -215,16 +215,16 @@ class Pipeline:
 
     def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Rejected) -> None:
         self._decided += 1
-        self._brake_early(outcome)
         self._sink.outcome(record, keys, outcome, ())
+        self._brake_early(outcome)
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         outcome = done.result()
-        self._brake_early(outcome)
         self._sink.outcome(slot.record, slot.keys, outcome, slot.time_notes)
         slot.announced.set()
+        self._brake_early(outcome)
 
     def _brake_early(self, outcome: Outcome) -> None:
         """The brake's early bound, as the outcome arrives (see brake.py); stops the sync."""
