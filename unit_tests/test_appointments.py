@@ -112,6 +112,19 @@ def test_one_read_names_every_waiting_booking_by_lead_and_instant_each_id_once()
     assert ids.summary()["from_lookup"] == 3
 
 
+def test_a_read_stops_paging_once_every_waiting_booking_has_its_id() -> None:
+    transport = ScriptedTransport(
+        read_back=[page(row("appt-1", "lead-1", "2041-07-21T15:00:00.000Z"), more=True)]
+    )
+    stop = Stop(FakeClock())
+    ids = AppointmentIds(client_for(transport, stop), stop, since=SINCE, start=False)
+    resolved = Resolved()
+    ids.add((INTEGRATION, "lead-1", "2041-07-21", "15:00:00"), confirmed("job-1"), resolved)
+    ids.pump()
+    assert resolved.ids == ["appt-1"]
+    assert transport.count("read_back") == 1
+
+
 def test_an_appointment_seen_before_its_booking_waits_is_given_without_a_request() -> None:
     transport = ScriptedTransport(
         read_back=[page(row("appt-9", "lead-9", "2041-07-21T16:00:00.000Z"))]
@@ -147,7 +160,10 @@ def test_a_later_read_pages_only_down_to_what_the_last_complete_read_saw() -> No
     transport = ScriptedTransport(
         read_back=[
             page(row("appt-1", "lead-1", "2041-07-21T15:00:00.000Z"), more=True),
-            page(row("appt-0", "x", "2041-01-01T00:00:00.000Z", made=BEFORE)),
+            page(
+                row("appt-3", "lead-3", "2041-07-21T15:00:00.000Z"),
+                row("appt-0", "x", "2041-01-01T00:00:00.000Z", made=BEFORE),
+            ),
             # Down to a row older than the first read's newest (less the overlap): one page.
             page(
                 row("appt-2", "lead-2", "2041-07-21T15:00:00.000Z", made=newest),
@@ -162,10 +178,11 @@ def test_a_later_read_pages_only_down_to_what_the_last_complete_read_saw() -> No
     ids = AppointmentIds(client_for(transport, stop), stop, since=SINCE, start=False)
     resolved = Resolved()
     ids.add((INTEGRATION, "lead-1", "2041-07-21", "15:00:00"), confirmed("job-1"), resolved)
+    ids.add((INTEGRATION, "lead-3", "2041-07-21", "15:00:00"), confirmed("job-3"), resolved)
     ids.pump()  # two pages: down to the sync's start
     ids.add((INTEGRATION, "lead-2", "2041-07-21", "15:00:00"), confirmed("job-2"), resolved)
     ids.pump()
-    assert resolved.ids == ["appt-1", "appt-2"]
+    assert resolved.ids == ["appt-1", "appt-3", "appt-2"]
     assert transport.count("read_back") == 3
 
 

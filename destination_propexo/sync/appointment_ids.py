@@ -11,7 +11,9 @@ Each booking is matched by (integration, lead, UTC date and time) to an appointm
 since the sync started (less `CLOCK_MARGIN_SECONDS` for clock skew), each id given once.
 
 - **As a stream**: a read pages down only to what the last complete read saw (its newest
-  `created_at`, less `OVERLAP_SECONDS`), or to the sync's start; usually one page. An
+  `created_at`, less `OVERLAP_SECONDS`), or to the sync's start, and no further once every
+  waiting booking has its id (the next read then goes down to the same place); usually
+  one page. An
   appointment seen before its booking is waiting (the feed confirms in batches) is kept,
   up to `UNCLAIMED_CAPACITY`, and given the moment the booking comes.
 - **Paced** (`id_read_wait`, pure): a read waits until `READ_BATCH` bookings wait, or the
@@ -224,7 +226,7 @@ class AppointmentIds:
         """Page the integration's newest appointments down to the last complete read."""
         floor = max(self._since, self._landmark.get(integration_id, -math.inf) - OVERLAP_SECONDS)
         newest: float | None = None
-        complete = False
+        complete = failed = False
         offset = 0
         try:
             for _ in range(MAX_PAGES):
@@ -240,14 +242,16 @@ class AppointmentIds:
                 if not page.more or not page.size or (made and min(made) < floor):
                     complete = True
                     break
+                if not self._waits_in(integration_id):
+                    break  # every booking has its id: the rest waits for the next read
                 offset += page.size - 1  # overlap one row, in case one above is dropped
         except RequestFailure:
-            complete = False
+            failed = True
         with self._lock:
             self.stats.reads += 1
             if complete and newest is not None:
                 self._landmark[integration_id] = max(newest, floor)
-            late = self._after_read(integration_id, failed=not complete)
+            late = self._after_read(integration_id, failed=failed)
         for waiting in late:
             self._fall_back(waiting)
 
@@ -282,6 +286,10 @@ class AppointmentIds:
                         self._forget_unclaimed(old, dropped)
         for waiting, appointment_id in given:
             waiting.resolve(dataclasses.replace(waiting.outcome, created_record_id=appointment_id))
+
+    def _waits_in(self, integration_id: str) -> bool:
+        with self._lock:
+            return any(key[0] == integration_id for key in self._waiting)
 
     def _after_read(self, integration_id: str, *, failed: bool) -> list[_Waiting]:
         """Count a read against the integration's waiting bookings; those read for long
