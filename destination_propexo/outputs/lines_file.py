@@ -17,6 +17,8 @@ from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.errors import ConfigError
 from destination_propexo.outputs.rejection import to_json
 
+_EXAMPLES = {"rejected_records_path": "rejected.jsonl", "outcomes_path": "outcomes.jsonl"}
+
 
 def open_for_append(path: str, option: str = "rejected_records_path") -> IO[str]:
     """Open (creating its folder) the file for appending; ConfigError names the option, the
@@ -26,7 +28,7 @@ def open_for_append(path: str, option: str = "rejected_records_path") -> IO[str]
         target.parent.mkdir(parents=True, exist_ok=True)
         return target.open("a", encoding="utf-8")
     except OSError as exc:
-        example = Path("/local/propexo") / f"{option.removesuffix('_path')}.jsonl"
+        example = Path("/local/propexo") / _EXAMPLES.get(option, "outcomes.jsonl")
         raise ConfigError(
             f"{option}: cannot append to {path!r} ({exc.strerror or exc}). Use a file in a "
             f"writable folder; in Airbyte OSS, a path under /local such as {example} (the "
