@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from concurrent.futures import Future
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +12,8 @@ import requests
 
 from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.ratelimit import RateBudget
+from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import AppointmentRequest
 from destination_propexo.records.outcomes import Accepted, Outcome
 from destination_propexo.stop import Stop
 from destination_propexo.sync.appointment_ids import (
@@ -20,6 +23,7 @@ from destination_propexo.sync.appointment_ids import (
     id_read_wait,
 )
 from destination_propexo.sync.appointment_view import AppointmentView
+from destination_propexo.sync.ledger import BookingLedger, Granted, Settled
 from unit_tests.support import Answer, FakeClock, ScriptedTransport, ok, status
 
 INTEGRATION = "intg-1"
@@ -225,3 +229,39 @@ def test_the_view_reads_no_more_pages_than_distinct_leads_asked() -> None:
     answers = [view.lead(INTEGRATION, f"lead-{n}", past) for n in range(5)]
     assert answers == [None] * 5  # not covered: each lead is read on its own
     assert transport.count("read_back") == 5  # one page per lead asked, no more
+
+
+def test_a_lead_the_ledger_dropped_is_read_again_on_its_own_never_from_older_pages() -> None:
+    # The pages were read before this sync booked lead-a: after the ledger drops lead-a, only
+    # a read of the lead shows that booking.
+    def answer(request: requests.PreparedRequest) -> Answer:
+        if "lead_id" in query(request):
+            return page(row("appt-a", "lead-a", "2041-07-21T15:00:00.000Z"))
+        return page(total=0)
+
+    transport = ScriptedTransport(read_back=answer)
+    stop = Stop(FakeClock())
+    client = client_for(transport, stop)
+    ledger = BookingLedger(
+        client.lead_appointments, stop, capacity=1, view=AppointmentView(client, stop)
+    )
+    first = booking("lead-a")
+    pending: Future[Outcome] = Future()
+    assert isinstance(ledger.claim(first, pending), Granted)
+    ledger.settle(first, Accepted(job_id="job-a", write_status="SUCCESS"))
+    second = booking("lead-b")
+    ledger.claim(second, Future())
+    ledger.settle(second, Accepted(job_id="job-b", write_status="SUCCESS"))  # lead-a dropped
+    again = ledger.claim(booking("lead-a"), Future())
+    assert isinstance(again, Settled) and again.outcome.how == outcomes.EXISTING
+    assert [query(sent).get("lead_id") for _, sent in transport.sent] == [None, "lead-a"]
+
+
+def booking(lead: str) -> AppointmentRequest:
+    return AppointmentRequest(
+        integration_id=INTEGRATION,
+        lead_id=lead,
+        lead_source_id="src",
+        appointment_date="2041-07-21",
+        appointment_time="15:00:00",
+    )

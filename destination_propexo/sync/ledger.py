@@ -28,7 +28,8 @@ records of the sync rejected as unknown too: acting on a guess could book twice 
 wrong way. Moves by event id (`update` streams) take turns per event id the same way.
 
 Memory: entries are kept per lead, least recently used first out, once more than
-`capacity` slots are held; a lead with a claim or a turn in flight is never dropped. Dropping a lead
+`capacity` slots are held (from the first drop on, leads are read on their own, never from
+the view, whose pages may predate this sync's writes); a lead with a claim or a turn in flight is never dropped. Dropping a lead
 is safe: when the lead comes again its appointments are read from Propexo again, and that
 read shows every booking whose job succeeded (Propexo reads back a written appointment
 at once). Claims are bounded by the write window (one per record in it).
@@ -315,6 +316,9 @@ class BookingLedger:
                 continue
             del self._leads[key]
             self._size -= lead.size
+            # The view's pages may predate this sync's writes to the dropped lead: from now
+            # on every lead is read on its own, which shows them.
+            self._view = None
             if self._size <= self._capacity:
                 return
 
