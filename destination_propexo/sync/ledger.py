@@ -29,10 +29,11 @@ wrong way. Moves by event id (`update` streams) take turns per event id the same
 
 Memory: entries are kept per lead, least recently used first out, once more than
 `capacity` slots are held (from the first drop on, leads are read on their own, never from
-the view, whose pages may predate this sync's writes); a lead with a claim or a turn in flight is never dropped. Dropping a lead
-is safe: when the lead comes again its appointments are read from Propexo again, and that
-read shows every booking whose job succeeded (Propexo reads back a written appointment
-at once). Claims are bounded by the write window (one per record in it).
+the view, whose pages may predate this sync's writes); a lead with a claim or a turn in
+flight is never dropped. Dropping a lead is safe: when the lead comes again its
+appointments are read from Propexo again, and that read shows every booking whose job
+succeeded (Propexo reads back a written appointment at once). Claims are bounded by the
+write window (one per record in it).
 """
 
 from __future__ import annotations
