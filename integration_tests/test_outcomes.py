@@ -4,6 +4,8 @@ a machine-readable summary beside them."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.destination import write_records
+from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS
 from integration_tests.conftest import FIXTURES, Cli, catalog, jsonl, stream_state, tour
 from integration_tests.object_storage import S3Server
 
@@ -155,3 +158,27 @@ def test_check_fails_naming_outcomes_path_when_the_file_cannot_be_written(
     (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
     assert status["status"] == "FAILED"
     assert status["message"].startswith("outcomes_path: cannot append to")
+
+
+def test_outcomes_in_csv_have_the_documented_columns(cli: Cli, s3: S3Server) -> None:
+    storage = s3.storage(format={"format_type": "CSV"})
+    result = cli.write(MIXED, config=cli.config(object_storage_config=storage))
+    assert result.returncode == 0, result.stderr
+    parts = s3.objects(prefix="rejected/outcomes/")
+    assert parts and all(key.endswith(".csv") for key in parts)
+    rows = [r for body in parts.values() for r in csv.DictReader(io.StringIO(body.decode()))]
+    assert list(rows[0]) == list(OUTCOME_FIELDS)
+    assert sorted(int(r["line"]) for r in rows) == RECORD_LINES
+    accepted = [r for r in rows if r["outcome"] == "accepted"]
+    assert all(r["appointment_id"].startswith("appt-") for r in accepted)
+    assert {r["dry_run"] for r in rows} == {"false"}
+
+
+def test_a_dry_run_writes_its_outcomes_marked_and_no_summary(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "outcomes.jsonl"
+    result = cli.write(MIXED, config=cli.config(dry_run=True, outcomes_path=str(path)))
+    assert result.returncode == 0, result.stderr
+    written = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sorted(e["line"] for e in written) == RECORD_LINES
+    assert all(e["dry_run"] for e in written)
+    assert not path.with_name("outcomes.summaries.jsonl").read_text()
