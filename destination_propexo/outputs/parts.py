@@ -6,7 +6,8 @@ and the entry's fields:
 
     {root}/{namespace}/{stream_name}/{file_prefix}_{part}.jsonl|.csv
 
-(a record without a namespace has no namespace folder). Each stream has one open part, in
+with `.gz` after the extension when `compression` is GZIP (the part gzip-compressed whole);
+a record without a namespace has no namespace folder. Each stream has one open part, in
 memory. It is uploaded as one object when the next entry would take it past `max_bytes` or
 it holds `max_records`, before each STATE is echoed (`flush`: an echoed STATE never covers an
 entry held only in memory) and at the end of the sync, also when it stops on an error
@@ -17,6 +18,7 @@ a single entry.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import threading
 from collections.abc import Mapping, Sequence
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from destination_propexo.airbyte.protocol import RecordMessage
-from destination_propexo.config import CsvFormat, S3ObjectStorage
+from destination_propexo.config import CsvFormat, GzipCompression, S3ObjectStorage
 from destination_propexo.errors import ConfigError
 from destination_propexo.outputs.object_store import ObjectStore
 from destination_propexo.outputs.rejection import to_json
@@ -90,8 +92,15 @@ class PartedBucket:
         self.what = what
         self._fields = tuple(fields)
         self._csv = isinstance(storage.format, CsvFormat)
-        self._extension = "csv" if self._csv else "jsonl"
-        self._content_type = "text/csv" if self._csv else "application/x-ndjson"
+        self._gzip = isinstance(storage.compression, GzipCompression)
+        self._extension = ("csv" if self._csv else "jsonl") + (".gz" if self._gzip else "")
+        self._content_type = (
+            "application/gzip"
+            if self._gzip
+            else "text/csv"
+            if self._csv
+            else "application/x-ndjson"
+        )
         self._header = csv_text([list(self._fields)]) if self._csv else b""
         self._file_prefix = file_prefix
         self._max_records = max_records
@@ -155,7 +164,8 @@ class PartedBucket:
     def _upload(self, part: _Part) -> None:
         key = f"{part.folder}/{self._file_prefix}_{part.number}.{self._extension}"
         try:
-            self.store.put(key, bytes(part.body), self._content_type)
+            body = gzip.compress(part.body) if self._gzip else bytes(part.body)
+            self.store.put(key, body, self._content_type)
         except ConfigError as exc:
             # Every STATE echoed so far came after a flush, and none is echoed after this,
             # so the next attempt sends again every record whose entry is not stored.

@@ -4,6 +4,8 @@ Objects follow the layout of Airbyte's data-activation destinations:
 
     {bucket_path}/{sync_id}/{namespace}/{stream_name}/{yyyy_MM_dd}_{epoch_ms}_{part}.jsonl|.csv
 
+with `.gz` after the extension when `compression` is GZIP (the part gzip-compressed whole).
+
 `sync_id` is Airbyte's job id (`WORKER_JOB_ID`) or, outside Airbyte, the UTC start time
 (`20261127T143000Z`); a record without a namespace has no namespace folder. `epoch_ms` is
 when the sync started, so a retried attempt of the same job never overwrites an earlier

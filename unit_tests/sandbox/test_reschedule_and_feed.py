@@ -395,7 +395,8 @@ def test_seeded_tours_read_back_at_once_per_lead(sandbox: Sandbox) -> None:
     # Newest first (`created_at:desc`, Propexo's default order).
     assert [event["id"] for event in read_back(sandbox, "lead-two")] == two[::-1]
     [old] = read_back(sandbox, "lead-past")
-    assert str(old.pop("created_at")) <= str(read_back(sandbox, "lead-one")[0]["created_at"])
+    # Seeded after lead-one: made no earlier.
+    assert str(old.pop("created_at")) >= str(read_back(sandbox, "lead-one")[0]["created_at"])
     assert old == {
         "id": past,
         "integration_id": RESMAN,
