@@ -42,6 +42,17 @@ class _ProtocolLogHandler(logging.Handler):
         self._emitter.log(self.LEVELS.get(record.levelname, record.levelname), text)
 
 
+def secret_forms(secrets: list[str]) -> list[str]:
+    """Every form a secret may be sent or echoed in: as given, and without the white space
+    around it (the config strips the token before it goes into the Authorization header)."""
+    forms = list(secrets)
+    for secret in secrets:
+        stripped = secret.strip()
+        if stripped and stripped not in forms:
+            forms.append(stripped)
+    return forms
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="destination-propexo",
@@ -104,7 +115,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
         return 0
     try:
         config = _read_json(args.config, "config")
-        update_secrets(get_secrets(spec.connectionSpecification, config))
+        update_secrets(secret_forms(get_secrets(spec.connectionSpecification, config)))
         if args.command == "check":
             warning = unknown_options_warning(config)
             if warning:

@@ -23,9 +23,11 @@ and a sync of upcoming tours is usually answered by one or two pages.
   5 MB); past it the view stops growing and leads it does not cover are read on their own.
 - **Staleness.** A page shows what Propexo held when it was read, like a per-lead read at
   that moment; the view is dropped and read again after `MAX_AGE_SECONDS` (15 min). What
-  this sync itself books or moves the ledger keeps right. An appointment made in ResMan
-  meanwhile shows once Propexo's cache has it (its ~12 h sync, or a write through Propexo),
-  as for a per-lead read, plus at most the view's age.
+  this sync itself books or moves, the ledger records here (`wrote`, `moved`), so a lead
+  first asked about after this sync wrote to it is answered with those writes; past
+  `capacity` such writes the view stops answering (every lead is then read on its own).
+  An appointment made in ResMan meanwhile shows once Propexo's cache has it (its ~12 h
+  sync, or a write through Propexo), as for a per-lead read, plus at most the view's age.
 - **Consistency while paging.** Offsets shift when appointments are created or moved during
   the read: pages overlap by one row and rows are kept by id, so a shift by one repeats a
   row and never skips one.
@@ -77,6 +79,14 @@ class ViewStats:
     not_covered: int = 0
 
 
+@dataclass
+class _Writes:
+    """This sync's own bookings in one integration, by lead (kept across page re-reads)."""
+
+    by_lead: dict[str, list[BookedAppointment]] = field(default_factory=dict)
+    count: int = 0
+
+
 class AppointmentView:
     """Per integration, its appointments latest first, read in pages as leads need them;
     thread-safe. Raises the client's RequestFailure when a page cannot be read."""
@@ -96,6 +106,8 @@ class AppointmentView:
         self._max_age = max_age
         self._lock = threading.Lock()
         self._views: dict[str, _Pages] = {}
+        self._writes: dict[str, _Writes] = {}
+        self._off = False
         self.stats = ViewStats()
 
     def lead(self, integration_id: str, lead_id: str, need: dt.datetime) -> LeadView | None:
@@ -107,12 +119,14 @@ class AppointmentView:
             self._view(integration_id).asks += 1
         while True:
             with self._lock:
+                if self._off:
+                    self.stats.not_covered += 1
+                    return None
                 view = self._view(integration_id)
                 if view.covers(need):
                     self.stats.answered += 1
-                    return list(
-                        view.by_lead.get(lead_id, ())
-                    ), None if view.complete else view.floor
+                    known_from = None if view.complete else view.floor
+                    return self._of_lead(integration_id, lead_id, view), known_from
                 reading = view.reading
                 if reading is None:
                     if not self._worth_a_page(view):
@@ -131,6 +145,42 @@ class AppointmentView:
                     reading.set()
             else:
                 self._stop.wait_for(reading, WAIT_RECHECK_SECONDS)
+
+    def wrote(self, integration_id: str, lead_id: str, booked: BookedAppointment) -> None:
+        """Record a booking this sync made (its id "" when not known)."""
+        with self._lock:
+            writes = self._writes.setdefault(integration_id, _Writes())
+            writes.by_lead.setdefault(lead_id, []).append(booked)
+            writes.count += 1
+            if writes.count > self._capacity:
+                self._off = True  # cannot keep every write: answer no lead any more
+
+    def moved(self, integration_id: str, lead_id: str, event_id: str, date: str, time: str) -> None:
+        """Record that this sync moved appointment `event_id` of the lead to date and time."""
+        with self._lock:
+            sources = [self._writes.get(integration_id, _Writes()).by_lead]
+            view = self._views.get(integration_id)
+            if view is not None:
+                sources.append(view.by_lead)
+            for by_lead in sources:
+                held = by_lead.get(lead_id, [])
+                for index, appointment in enumerate(held):
+                    if appointment.id == event_id:
+                        held[index] = BookedAppointment(event_id, date, time)
+
+    def _of_lead(self, integration_id: str, lead_id: str, view: _Pages) -> list[BookedAppointment]:
+        """The lead's appointments from the pages and this sync's writes (lock held)."""
+        found = list(view.by_lead.get(lead_id, ()))
+        for booked in self._writes.get(integration_id, _Writes()).by_lead.get(lead_id, ()):
+            same = [
+                a
+                for a in found
+                if (booked.id and a.id == booked.id)
+                or (not booked.id and (a.date, a.time) == (booked.date, booked.time))
+            ]
+            if not same:
+                found.append(booked)
+        return found
 
     def summary(self) -> dict[str, int]:
         with self._lock:

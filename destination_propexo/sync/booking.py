@@ -52,8 +52,13 @@ class Booker:
         workers: int,
         ledger: BookingLedger | None = None,
         tracker: StatusTracker | None = None,
+        check_head: bool = True,
         ids: AppointmentIds | None = None,
     ) -> None:
+        """`check_head`: read whether the head of a run is booked already (off in a dry
+        run, which sends nothing); `ids` looks up the appointment id of creates confirmed
+        without one."""
+        self._check_head = check_head
         self._sender = sender
         self._ids = ids
         self._stop = stop
@@ -77,19 +82,29 @@ class Booker:
         with self._unsent_lock:
             return self._began
 
-    def _begin(self) -> None:
-        with self._unsent_lock:
-            self._began += 1
-
-    def book(self, request: AppointmentRequest, *, dedup: bool) -> Future[Outcome]:
-        """Start booking; the future gets the record's final outcome (none if the sync stops)."""
-        outcome: Future[Outcome] = Future()
+    def _begun(self, task: Callable[[], None]) -> Callable[[], None]:
+        """`task`, counted as a record begun when it first runs."""
 
         def begin() -> None:
-            self._begin()
-            self._book(request, dedup, outcome)
+            with self._unsent_lock:
+                self._began += 1
+            task()
 
-        self._submit(begin, "a create")
+        return begin
+
+    def book(
+        self, request: AppointmentRequest, *, dedup: bool, head: bool = False
+    ) -> Future[Outcome]:
+        """Start booking in the lead's turn; the future gets the record's final outcome (none
+        if the sync stops). `dedup`: create if absent (lead + date + time); `head`: a plain
+        create at the head of a run, created only if an earlier attempt did not book it."""
+        outcome: Future[Outcome] = Future()
+        task = self._begun(lambda: self._book(request, dedup, head, outcome))
+        if self._ledger is None:
+            self._submit(task, "a create")
+        else:
+            before = self._ledger.queue_turn((request.integration_id, request.lead_id), outcome)
+            self._in_turn(before, task, "a create")
         return outcome
 
     def book_upcoming(self, request: AppointmentRequest) -> Future[Outcome]:
@@ -98,24 +113,27 @@ class Booker:
         ledger = self._needed_ledger()
         outcome: Future[Outcome] = Future()
         before = ledger.queue_turn((request.integration_id, request.lead_id), outcome)
-
-        def begin() -> None:
-            self._begin()
-            self._upcoming(ledger, request, outcome)
-
-        self._in_turn(before, begin, "a lead's tour")
+        upcoming = self._begun(lambda: self._upcoming(ledger, request, outcome))
+        self._in_turn(before, upcoming, "a lead's tour")
         return outcome
 
     def move(self, request: MoveRequest) -> Future[Outcome]:
-        """Move appointment `request.event_id`; moves of one appointment go in input order."""
+        """Move appointment `request.event_id`, in the turn of the row's lead (every stream's
+        rows of one lead go in input order), or of the appointment when the row names none."""
+        ledger = self._needed_ledger()
         outcome: Future[Outcome] = Future()
-        before = self._needed_ledger().queue_turn((request.event_id or "",), outcome)
+        turn = (
+            (request.integration_id, request.lead_id)
+            if request.lead_id is not None
+            else (request.event_id or "",)
+        )
+        before = ledger.queue_turn(turn, outcome)
 
-        def begin() -> None:
-            self._begin()
-            self._move(request, outcome.set_result)
+        def finish(result: Outcome) -> None:
+            ledger.moved(request, result)
+            outcome.set_result(result)
 
-        self._in_turn(before, begin, "a move")
+        self._in_turn(before, self._begun(lambda: self._move(request, finish)), "a move")
         return outcome
 
     def close(self) -> None:
@@ -177,28 +195,41 @@ class Booker:
             request.integration_id,
         )
 
-    def _book(self, request: AppointmentRequest, dedup: bool, outcome: Future[Outcome]) -> None:
+    def _book(
+        self, request: AppointmentRequest, dedup: bool, head: bool, outcome: Future[Outcome]
+    ) -> None:
+        ledger = self._ledger
+        if ledger is None:
+            resolve = self._with_id(request, outcome.set_result)
+            self._follow(self._sender.send(request), resolve, request.integration_id)
+            return
         if dedup:
-            ledger = self._needed_ledger()
             claim = ledger.claim(request, outcome)
             if isinstance(claim, Settled):
                 outcome.set_result(claim.outcome)
                 return
             if not isinstance(claim, Granted):
                 claim.first.add_done_callback(
-                    self._stop.guarded(lambda _: self._retry_claim(request, outcome), "a repeat")
+                    self._stop.guarded(
+                        lambda _: self._retry_claim(request, head, outcome), "a repeat"
+                    )
                 )
                 return
-            outcome.add_done_callback(
-                self._stop.guarded(lambda done: ledger.settle(request, done.result()), "ledger")
-            )
-        self._send(request, outcome)
+            record: Callable[[AppointmentRequest, Outcome], None] = ledger.settle
+        else:
+            if head and self._check_head:
+                found = ledger.found_before(request)
+                if found is not None:
+                    outcome.set_result(found.outcome)
+                    return
+            record = ledger.booked
 
-    def _retry_claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
-        self._submit(lambda: self._book(request, True, outcome), "a repeated booking", first=True)
+        def finish(result: Outcome) -> None:
+            # The ledger first: the lead's next record may start once the outcome is set.
+            record(request, result)
+            outcome.set_result(result)
 
-    def _send(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
-        resolve = self._with_id(request, outcome.set_result)
+        resolve = self._with_id(request, finish)
         self._follow(self._sender.send(request), resolve, request.integration_id)
 
     def _with_id(self, request: AppointmentRequest, resolve: Resolve) -> Resolve:
@@ -212,6 +243,13 @@ class Booker:
             request.appointment_time,
         )
         return self._ids.completing(key, resolve)
+
+    def _retry_claim(
+        self, request: AppointmentRequest, head: bool, outcome: Future[Outcome]
+    ) -> None:
+        self._submit(
+            lambda: self._book(request, True, head, outcome), "a repeated booking", first=True
+        )
 
     def _follow(
         self, result: Accepted | Rejected | Queued, resolve: Resolve, integration_id: str

@@ -17,7 +17,9 @@ Per lead, the ledger also holds the appointments Propexo had when the lead was f
 kept up to date with what this sync's own writes did: from the integration's pages
 (`appointment_view.py`) when they cover what the row needs (then `known_from` says from
 when), completed by one read of the lead when a later row needs older ones; otherwise read
-once per lead per sync.
+once per lead per sync. Every write this sync makes is recorded in the view too (`wrote`,
+`moved`), so the pages stay right for this sync's own writes to leads the ledger does not
+hold (or has dropped).
 
 One upcoming tour per lead (append_dedup on `lead_id`): the lead's records take turns in
 input order (`queue_turn`, called as records are read); in its turn a record is judged by
@@ -28,27 +30,27 @@ records of the sync rejected as unknown too: acting on a guess could book twice 
 wrong way. Moves by event id (`update` streams) take turns per event id the same way.
 
 Memory: entries are kept per lead, least recently used first out, once more than
-`capacity` slots are held (from the first drop on, leads are read on their own, never from
-the view, whose pages may predate this sync's writes); a lead with a claim or a turn in
-flight is never dropped. Dropping a lead is safe: when the lead comes again its
-appointments are read from Propexo again, and that read shows every booking whose job
-succeeded (Propexo reads back a written appointment at once). Claims are bounded by the
-write window (one per record in it).
+`capacity` slots are held; a lead with a claim or a turn in flight is never dropped.
+Dropping a lead is safe: when the lead comes again its appointments are read from Propexo
+again (or from the view, which holds this sync's writes), and that read shows every booking
+whose job succeeded (Propexo reads back a written appointment at once). Claims are bounded
+by the write window (one per record in it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import NoReturn
 
-from destination_propexo.errors import LookupUnavailable, RequestFailure
+from destination_propexo.errors import LookupUnavailable, Owner, Request, RequestFailure, owner
 from destination_propexo.propexo.client import BookedAppointment
 from destination_propexo.records import outcomes
-from destination_propexo.records.mapping import AppointmentRequest
+from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.appointment_view import AppointmentView
@@ -102,6 +104,12 @@ class _Lead:
     in_flight: dict[SlotKey, Future[Outcome]] = field(default_factory=dict)
     # An earlier write of the lead whose outcome is unknown (one-upcoming-tour streams).
     unsure: Rejected | None = None
+    # Propexo refused to read this lead (400/404: the row's, see errors.owner): every row
+    # of the lead in this sync is rejected with it, and the sync goes on.
+    refused: Rejected | None = None
+    # Appointments the lead had before this sync, per slot, not yet matched by a row at the
+    # head of the run (`found_before`): each stands for one row an earlier attempt booked.
+    before: Counter[SlotKey] = field(default_factory=Counter)
     # Read from the integration's view: appointments before this instant are not known
     # yet (None: every appointment of the lead is known).
     known_from: dt.datetime | None = None
@@ -142,8 +150,9 @@ class BookingLedger:
     def claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> Claim:
         """Decide for one record; on `Granted`, `outcome` holds the slot until it is final."""
         slot = (request.appointment_date, request.appointment_time)
-        need = utc_instant(*slot)
-        lead = self._lead((request.integration_id, request.lead_id), need)
+        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
+        if lead.refused is not None:
+            return Settled(lead.refused)
         with self._lock:
             first = lead.in_flight.get(slot)
             if first is not None:
@@ -177,7 +186,95 @@ class BookingLedger:
             if slot not in lead.final:
                 self._size += 1
             lead.final[slot] = outcome
+            self._add_booking(lead, request, outcome)
             self._evict()
+
+    def found_before(self, request: AppointmentRequest) -> Settled | None:
+        """At the head of a run in append mode: the row is settled as already booked when
+        its lead had an appointment at its time before this sync that no earlier row of the
+        run has matched (an earlier attempt booked it, and Airbyte re-sent it); None: create.
+
+        Each appointment found matches one row, so rows repeating a booking on purpose are
+        created as often as they were not booked yet."""
+        slot = (request.appointment_date, request.appointment_time)
+        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
+        if lead.refused is not None:
+            return Settled(lead.refused)
+        with self._lock:
+            if lead.before[slot] <= 0:
+                return None
+            lead.before[slot] -= 1
+            existing = lead.at(slot)
+        return Settled(
+            Accepted(
+                how=outcomes.EXISTING,
+                write_status="EXISTING",
+                created_record_id=existing.id if existing is not None and existing.id else None,
+            )
+        )
+
+    def booked(self, request: AppointmentRequest, outcome: Outcome) -> None:
+        """A plain create's final outcome: the lead's appointments show it (if the lead is
+        held), so every stream's later rows of the lead see it."""
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is not None and lead.ready.is_set():
+                self._add_booking(lead, request, outcome)
+                self._evict()
+            else:
+                self._view_wrote(request, outcome)
+
+    def moved(self, request: MoveRequest, outcome: Outcome) -> None:
+        """A move by event id's final outcome: the lead's appointment is at its new time."""
+        if request.lead_id is None or not isinstance(outcome, Accepted):
+            return
+        if self._view is not None and request.event_id:
+            self._view.moved(
+                request.integration_id,
+                request.lead_id,
+                request.event_id,
+                request.appointment_date,
+                request.appointment_time,
+            )
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is None or not lead.ready.is_set():
+                return
+            for index, appointment in enumerate(lead.in_propexo):
+                if appointment.id and appointment.id == request.event_id:
+                    lead.in_propexo[index] = BookedAppointment(
+                        appointment.id, request.appointment_date, request.appointment_time
+                    )
+                    return
+
+    def _add_booking(self, lead: _Lead, request: AppointmentRequest, outcome: Outcome) -> None:
+        """A booking this sync made, added to the lead's appointments (lock held)."""
+        if not isinstance(outcome, Accepted) or outcome.how not in (
+            outcomes.CREATED,
+            outcomes.ADOPTED,
+        ):
+            return
+        lead.in_propexo.append(
+            BookedAppointment(
+                outcome.created_record_id or "", request.appointment_date, request.appointment_time
+            )
+        )
+        self._size += 1
+        self._view_wrote(request, outcome)
+
+    def _view_wrote(self, request: AppointmentRequest, outcome: Outcome) -> None:
+        """Keep the view right for a booking this sync made (lock held)."""
+        if self._view is None or not isinstance(outcome, Accepted):
+            return
+        if outcome.how not in (outcomes.CREATED, outcomes.ADOPTED):
+            return
+        self._view.wrote(
+            request.integration_id,
+            request.lead_id,
+            BookedAppointment(
+                outcome.created_record_id or "", request.appointment_date, request.appointment_time
+            ),
+        )
 
     def queue_turn(self, key: TurnKey, outcome: Future[Outcome]) -> Future[Outcome] | None:
         """Queue a record behind the earlier records of its lead or event (call in input
@@ -196,6 +293,8 @@ class BookingLedger:
         record = utc_instant(request.appointment_date, request.appointment_time)
         # The rule needs the lead's upcoming tours and any at the record's instant.
         lead = self._lead((request.integration_id, request.lead_id), min(record, self.sync_start))
+        if lead.refused is not None:
+            return Settled(lead.refused)
         with self._lock:
             if lead.unsure is not None:
                 return Settled(_after_unsure(lead.unsure))
@@ -238,8 +337,14 @@ class BookingLedger:
                 if moved in lead.in_propexo:
                     lead.in_propexo.remove(moved)
                 booked = BookedAppointment(moved.id or booked.id, booked.date, booked.time)
+                if self._view is not None and booked.id:
+                    self._view.moved(
+                        request.integration_id, request.lead_id, booked.id, booked.date, booked.time
+                    )
             else:
                 self._size += 1
+                if self._view is not None:
+                    self._view.wrote(request.integration_id, request.lead_id, booked)
             lead.in_propexo.append(booked)
             self._evict()
 
@@ -266,7 +371,7 @@ class BookingLedger:
             raise _lookup_unavailable(key, lead.load_error)
         with self._lock:
             known_from = lead.known_from
-        if known_from is not None and need <= known_from:
+        if known_from is not None and need <= known_from and lead.refused is None:
             self._read_older(key, lead)
         return lead
 
@@ -274,8 +379,12 @@ class BookingLedger:
         """Complete a lead read from the view with its own read: older appointments join."""
         try:
             found = self._read_lead(*key)
-        except BaseException as exc:
-            raise _lookup_unavailable(key, exc) from None
+        except RequestFailure as failure:
+            if owner(failure, Request.LEAD_READ) is not Owner.ROW:
+                raise _lookup_unavailable(key, failure) from None
+            with self._lock:
+                lead.refused = _refused(key, failure)
+            return
         with self._lock:
             if lead.known_from is None:
                 return
@@ -284,6 +393,7 @@ class BookingLedger:
             unconfirmed = {(a.date, a.time) for a in lead.in_propexo if not a.id}
             older = [a for a in found if a.id not in held and (a.date, a.time) not in unconfirmed]
             lead.in_propexo.extend(older)
+            lead.before.update((a.date, a.time) for a in older)
             self._size += len(older)
             lead.known_from = None
 
@@ -294,17 +404,29 @@ class BookingLedger:
                 found, lead.known_from = viewed
             else:
                 found = self._read_lead(*key)
-        except BaseException as exc:
+        except RequestFailure as failure:
+            if owner(failure, Request.LEAD_READ) is not Owner.ROW:
+                self._load_failed(key, lead, failure)
             with self._lock:
-                lead.load_error = exc
-                self._leads.pop(key, None)
-            lead.ready.set()
-            raise _lookup_unavailable(key, exc) from None
+                lead.refused = _refused(key, failure)
+                lead.ready.set()
+            return
+        except BaseException as exc:
+            self._load_failed(key, lead, exc)
         with self._lock:
             lead.in_propexo.extend(found)
+            lead.before.update((a.date, a.time) for a in found)
             self._size += lead.size
             lead.ready.set()
             self._evict()
+
+    def _load_failed(self, key: LeadKey, lead: _Lead, exc: BaseException) -> NoReturn:
+        """The service's (or a bug's) failure to read a lead: stops the sync."""
+        with self._lock:
+            lead.load_error = exc
+            self._leads.pop(key, None)
+        lead.ready.set()
+        raise _lookup_unavailable(key, exc) from None
 
     def _evict(self) -> None:
         """Drop least recently used leads past the capacity (caller holds the lock)."""
@@ -317,9 +439,6 @@ class BookingLedger:
                 continue
             del self._leads[key]
             self._size -= lead.size
-            # The view's pages may predate this sync's writes to the dropped lead: from now
-            # on every lead is read on its own, which shows them.
-            self._view = None
             if self._size <= self._capacity:
                 return
 
@@ -345,6 +464,14 @@ class BookingLedger:
         with self._lock:
             if self._turns.get(key) is done:
                 del self._turns[key]
+
+
+def _refused(key: LeadKey, failure: RequestFailure) -> Rejected:
+    return Rejected(
+        outcomes.REFUSED_BY_PROPEXO,
+        f"lead_id: Propexo would not read the appointments of lead {key[1]!r} "
+        f"({failure}), so whether it is booked cannot be checked; nothing was sent",
+    )
 
 
 def _after_unsure(earlier: Rejected) -> Rejected:

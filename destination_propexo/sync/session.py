@@ -10,8 +10,11 @@ the dry run's), the status tracker, the booker's worker pool, the report, the pi
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -20,8 +23,9 @@ from requests.adapters import BaseAdapter
 from destination_propexo.airbyte.catalog import Stream, StreamKey
 from destination_propexo.airbyte.protocol import Emitter, read_messages
 from destination_propexo.config import PropexoConfig
+from destination_propexo.errors import Terminated
 from destination_propexo.outputs.datasets import SyncOutputs, open_outputs
-from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.client import CONNECT_TIMEOUT_SECONDS, PropexoClient
 from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.propexo.retry import RetryPolicy
@@ -85,7 +89,6 @@ class WriteSession:
         self._parts_closed = False
         self.tracker: StatusTracker | None = None
         self.ids: AppointmentIds | None = None
-        self.view: AppointmentView | None = None
         self._booker: Booker | None = None
         try:
             self._outputs = open_outputs(config)
@@ -106,25 +109,20 @@ class WriteSession:
                 # appointments (appointment_ids.py); a sync without the feed has them all.
                 if config.use_write_logs_feed:
                     self.ids = AppointmentIds(
-                        self.client,
-                        self.stop,
-                        since=time.time(),
-                        coming=self._coming,
+                        self.client, self.stop, since=time.time(), coming=self._coming
                     )
-            if any(stream.uses_ledger for stream in streams.values()):
-                # append_dedup and update streams: the integration's appointments in pages
-                # where that is cheaper than a read per lead (appointment_view.py).
-                self.view = AppointmentView(self.client, self.stop)
+            # The integration's appointments in pages where that is cheaper than a read per
+            # lead (appointment_view.py); no request until a lead is asked about.
+            self.view = AppointmentView(self.client, self.stop)
             self._booker = Booker(
                 sender=self._sender(),
                 stop=self.stop,
                 workers=workers,
-                ledger=(
-                    BookingLedger(self.client.lead_appointments, self.stop, view=self.view)
-                    if self.view is not None
-                    else None
-                ),
+                # Every mode uses it: the lead's turns, the one view of its appointments,
+                # and the head of a run created only if absent.
+                ledger=BookingLedger(self.client.lead_appointments, self.stop, view=self.view),
                 tracker=self.tracker,
+                check_head=not config.dry_run,
                 ids=self.ids,
             )
             self.report = SyncReport(
@@ -135,7 +133,7 @@ class WriteSession:
                 outputs=self._outputs,
                 extra={
                     **({"appointment_ids": self.ids.summary} if self.ids is not None else {}),
-                    **({"integration_reads": self.view.summary} if self.view is not None else {}),
+                    "integration_reads": self.view.summary,
                 },
                 dry_run=config.dry_run,
             )
@@ -155,6 +153,9 @@ class WriteSession:
                     if config.max_rejected_percent is not None
                     else None
                 ),
+                # A request on the wire at a stop may take its connect and read time-outs.
+                settle_seconds=config.request_timeout_seconds + CONNECT_TIMEOUT_SECONDS,
+                release_at_stop=self.tracker.release_at_stop if self.tracker else None,
             )
         except BaseException:
             self.close(stopping=True)
@@ -202,7 +203,8 @@ class WriteSession:
                 "INFO", f"writing to {config.api_url} for integration {config.integration_id}"
             )
         try:
-            summary = self._pipeline.run(read_messages(lines))
+            with _terminated_stops(self.stop):
+                summary = self._pipeline.run(read_messages(lines))
         except BaseException as exc:
             self._close_parts()
             self.report.keep_summary(self._pipeline.summary, error=exc)
@@ -236,6 +238,31 @@ class WriteSession:
         if self.ids is not None:
             self.ids.close()
         self.client.close()
+
+
+@contextlib.contextmanager
+def _terminated_stops(stop: Stop) -> Iterator[None]:
+    """While a write runs, SIGTERM (how Airbyte cancels a sync) stops it like any other
+    fatal stop: the wire is settled, due STATEs are echoed, then one TRACE. Only the main
+    thread may set a signal handler; elsewhere (tests) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        stop.stop(
+            Terminated(
+                "The sync was stopped by SIGTERM (cancelled, or its container is stopping). "
+                "Requests already sent were awaited and every state whose records were all "
+                "written was confirmed; the next attempt re-sends from the last confirmed state."
+            )
+        )
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def write_sync(
