@@ -197,7 +197,8 @@ class BookingLedger:
         Each appointment found matches one row, so rows repeating a booking on purpose are
         created as often as they were not booked yet."""
         slot = (request.appointment_date, request.appointment_time)
-        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
+        # Read on its own, never from the view: the head of an append run is a plain create.
+        lead = self._lead((request.integration_id, request.lead_id), None)
         if lead.refused is not None:
             return Settled(lead.refused)
         with self._lock:
@@ -354,8 +355,9 @@ class BookingLedger:
         with self._lock:
             return self._size
 
-    def _lead(self, key: LeadKey, need: dt.datetime) -> _Lead:
-        """The lead, with every appointment at or after `need` known."""
+    def _lead(self, key: LeadKey, need: dt.datetime | None) -> _Lead:
+        """The lead, with every appointment at or after `need` known (all of them, read on
+        their own and never from the view, when `need` is None)."""
         with self._lock:
             lead = self._leads.get(key)
             loader = lead is None
@@ -371,7 +373,7 @@ class BookingLedger:
             raise _lookup_unavailable(key, lead.load_error)
         with self._lock:
             known_from = lead.known_from
-        if known_from is not None and need <= known_from and lead.refused is None:
+        if known_from is not None and (need is None or need <= known_from) and not lead.refused:
             self._read_older(key, lead)
         return lead
 
@@ -397,9 +399,10 @@ class BookingLedger:
             self._size += len(older)
             lead.known_from = None
 
-    def _load(self, key: LeadKey, lead: _Lead, need: dt.datetime) -> None:
+    def _load(self, key: LeadKey, lead: _Lead, need: dt.datetime | None) -> None:
         try:
-            viewed = self._view.lead(*key, need) if self._view is not None else None
+            view = self._view if need is not None else None
+            viewed = view.lead(*key, need) if view is not None and need is not None else None
             if viewed is not None:
                 found, lead.known_from = viewed
             else:

@@ -20,7 +20,7 @@ from typing import Any
 
 from requests.adapters import BaseAdapter
 
-from destination_propexo.airbyte.catalog import Stream, StreamKey
+from destination_propexo.airbyte.catalog import Stream, StreamKey, WriteMode
 from destination_propexo.airbyte.protocol import Emitter, read_messages
 from destination_propexo.config import PropexoConfig
 from destination_propexo.errors import Terminated
@@ -43,6 +43,7 @@ from destination_propexo.sync.status import StatusTracker
 from destination_propexo.sync.writer import Pipeline, RecordMapper, WriteSummary
 
 WINDOW_SIZE = 1000
+_DEDUP_MODES = (WriteMode.CREATE_IF_ABSENT, WriteMode.ONE_UPCOMING_TOUR)
 
 
 def build_client(
@@ -111,9 +112,13 @@ class WriteSession:
                     self.ids = AppointmentIds(
                         self.client, self.stop, since=time.time(), coming=self._coming
                     )
-            # The integration's appointments in pages where that is cheaper than a read per
-            # lead (appointment_view.py); no request until a lead is asked about.
-            self.view = AppointmentView(self.client, self.stop)
+            # append_dedup streams: the integration's appointments in pages where that is
+            # cheaper than a read per lead (appointment_view.py).
+            self.view = (
+                AppointmentView(self.client, self.stop)
+                if any(s.mode in _DEDUP_MODES for s in streams.values())
+                else None
+            )
             self._booker = Booker(
                 sender=self._sender(),
                 stop=self.stop,
@@ -133,7 +138,7 @@ class WriteSession:
                 outputs=self._outputs,
                 extra={
                     **({"appointment_ids": self.ids.summary} if self.ids is not None else {}),
-                    "integration_reads": self.view.summary,
+                    **({"integration_reads": self.view.summary} if self.view is not None else {}),
                 },
                 dry_run=config.dry_run,
             )
