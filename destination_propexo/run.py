@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, ClassVar
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
 from destination_propexo.airbyte.discover import destination_catalog
-from destination_propexo.airbyte.protocol import Emitter
+from destination_propexo.airbyte.protocol import Emitter, lines_of
 from destination_propexo.config import load_config
 from destination_propexo.destination import (
     check_connection,
@@ -128,7 +128,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
             emitter.destination_catalog(destination_catalog())
             return 0
         catalog = _read_json(args.catalog, "catalog")
-        write_records(config, catalog, stdin, emitter)
+        write_records(config, catalog, lines_of(stdin), emitter)
         return 0
     except ConfigError as exc:
         if args.command == "check":

@@ -189,3 +189,16 @@ def test_sigterm_settles_the_wire_and_ends_with_a_trace(tmp_path: Path, slow: Sa
         {"recordCount": 5, "rejectedRecordCount": 0}
     ]
     assert took < SLOW + 8
+
+
+def test_a_line_past_the_size_limit_is_refused_with_its_number_and_size(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    from destination_propexo.airbyte.protocol import MAX_LINE_BYTES
+
+    huge = b'{"type": "RECORD", "record": {"stream": "tours", "data": {"notes": "'
+    huge += b"x" * (MAX_LINE_BYTES + 10) + b'"}, "emitted_at": 0}}\n'
+    result = Cli(tmp_path, sandbox).write(jsonl([tour("lead-1"), stream_state("tours", 1)]) + huge)
+    assert result.returncode == 1
+    message = result.traces[0]["error"]["message"]
+    assert "line 3" in message and f"{len(huge) - 1:,} bytes" in message, message

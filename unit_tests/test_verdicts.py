@@ -8,6 +8,7 @@ import io
 import socket
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -98,7 +99,7 @@ def outcome_lines(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def states(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["state"] for m in messages if m["type"] == "STATE"]
 
 
@@ -184,7 +185,9 @@ def test_a_row_that_keeps_failing_while_other_rows_are_booked_is_rejected_not_an
         return job(f"job-{lead}")
 
     def read_back(sent: requests.PreparedRequest) -> Answer:
-        failed.set()
+        # The poison row's read-back after its failed create (not the head's first lookup).
+        if "lead_id=lead-poison" in (sent.url or "") and transport.count("create"):
+            failed.set()
         return appointments()
 
     transport = ScriptedTransport(create=create, read_back=read_back)
@@ -240,7 +243,9 @@ def test_a_lead_read_the_service_cannot_answer_still_stops_the_sync() -> None:
 
 
 def test_a_404_on_the_create_path_is_a_config_error_not_a_rejected_row() -> None:
-    transport = ScriptedTransport(create=[Answer(404, {"error": {"message": "no route"}})])
+    transport = ScriptedTransport(
+        create=[Answer(404, {"error": {"message": "no route"}})], read_back=[appointments()]
+    )
     messages, error = run(transport, tour("lead-1"), tour("lead-2"), state(1))
     assert isinstance(error, ConfigError), error
     assert "api_url" in str(error)
@@ -262,3 +267,42 @@ def test_an_api_url_with_a_path_or_query_is_refused_naming_the_part_to_remove(
     with pytest.raises(ConfigError) as refused:
         config(api_url=url)
     assert f"remove {part!r}" in str(refused.value)
+
+
+# -- bounded memory: STATE messages count toward the window -------------------------------------
+
+
+def test_states_queued_behind_a_pending_record_count_toward_the_window() -> None:
+    release, read = threading.Event(), [0]
+
+    def create(sent: requests.PreparedRequest) -> Answer:
+        release.wait(10)
+        return job("job-1")
+
+    def messages() -> Iterator[bytes]:
+        yield orjson.dumps(tour("lead-1"))
+        for cursor in range(5_000):
+            read[0] += 1
+            yield orjson.dumps(state(cursor))
+
+    out = io.BytesIO()
+    done = threading.Thread(
+        target=lambda: write_sync(
+            config(track_write_status=False),
+            streams(),
+            messages(),
+            Emitter(out),
+            adapter=ScriptedTransport(create=create, read_back=[appointments()]),
+            window_size=20,
+        )
+    )
+    done.start()
+    seen = -1
+    while seen != read[0]:  # until reading has stopped: the window is full
+        seen = read[0]
+        time.sleep(0.3)
+    release.set()
+    done.join(10)
+    # The window (20) and the reader's inbox (half a window) hold every message read ahead.
+    assert seen <= 20 + 10 + 2, f"{seen} states were read behind one pending record"
+    assert len(states(orjson.loads(line) for line in out.getvalue().splitlines())) == 5_000

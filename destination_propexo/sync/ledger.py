@@ -47,7 +47,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from destination_propexo.errors import LookupUnavailable, Owner, Request, RequestFailure, owner
+from destination_propexo.errors import (
+    ConfigError,
+    LookupUnavailable,
+    Owner,
+    Request,
+    RequestFailure,
+    owner,
+)
 from destination_propexo.propexo.client import BookedAppointment
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
@@ -509,6 +516,12 @@ def _lookup_unavailable(key: LeadKey, error: BaseException) -> BaseException:
     if not isinstance(error, RequestFailure):
         return error
     integration_id, lead_id = key
+    if owner(error, Request.LEAD_READ) is Owner.CONFIGURATION:
+        return ConfigError(
+            f"Propexo answered the read of lead {lead_id}'s appointments with {error}: the "
+            "request went to the wrong place. Check api_url (the API's base URL only, such as "
+            "https://api.propexo.com)."
+        )
     return LookupUnavailable(
         f"Could not read the appointments of lead {lead_id} (integration {integration_id}) "
         f"to check for an existing booking: {error}. Nothing was sent for it; the next "

@@ -10,7 +10,8 @@ Four promises hold at once (see docs/design.md):
 - accounting: every record ends Accepted or Rejected, and each echoed STATE carries the
   counts of its window (per stream for STREAM states);
 - budget: every request waits on the one `RateBudget` inside the client;
-- bounded memory: at most `window_size` records are held; reading waits when it is full.
+- bounded memory: at most `window_size` records and states are held (a state counts like a
+  record); reading waits when it is full, and no line over `MAX_LINE_BYTES` is read whole.
 
 Everything the pipeline tells the world goes to one `OutcomeSink`. A stop (`stop.py`) ends
 the run, and settles it first: no new request starts, the requests already on the wire are
@@ -185,6 +186,7 @@ class Pipeline:
             head = self._window[0]
             if isinstance(head, StateMessage):
                 self._release_state(head)
+                self._records_in_window -= 1
             elif isinstance(head, _Decided):
                 self._count(head.outcome, judge=False)
                 self._tally(head.record, head.outcome)
@@ -212,7 +214,10 @@ class Pipeline:
                 if isinstance(item, StateMessage):
                     if self._first_state_at is None:
                         self._first_state_at = self.summary.received
+                    # A state held counts toward the window like a record: 40,000 states
+                    # behind one slow record must not all be held.
                     self._window.append(item)
+                    self._records_in_window += 1
                 else:
                     self._accept_record(item)
                 while self._records_in_window >= self._window_size:
@@ -293,6 +298,7 @@ class Pipeline:
             head = self._window[0]
             if isinstance(head, StateMessage):
                 self._window.popleft()
+                self._records_in_window -= 1
                 self._release_state(head)
                 continue
             if isinstance(head, _Decided):
