@@ -263,3 +263,12 @@ def booking(lead: str) -> AppointmentRequest:
         appointment_date="2041-07-21",
         appointment_time="15:00:00",
     )
+
+
+def test_pages_the_integration_will_not_serve_turn_the_view_off() -> None:
+    transport = ScriptedTransport(read_back=[Answer(400, {"error": {"message": "order-by"}})])
+    stop = Stop(FakeClock())
+    view = AppointmentView(client_for(transport, stop), stop)
+    assert view.lead(INTEGRATION, "lead-1", UPCOMING) is None
+    assert view.lead(INTEGRATION, "lead-2", UPCOMING) is None
+    assert transport.count("read_back") == 1  # each lead is then read on its own

@@ -28,6 +28,8 @@ and a sync of upcoming tours is usually answered by one or two pages.
   `capacity` such writes the view stops answering (every lead is then read on its own).
   An appointment made in ResMan meanwhile shows once Propexo's cache has it (its ~12 h
   sync, or a write through Propexo), as for a per-lead read, plus at most the view's age.
+- **Failures.** A page that cannot be read (after the client's retries) turns the view off:
+  every lead is then read on its own, and that read's failure is judged as ever.
 - **Consistency while paging.** Offsets shift when appointments are created or moved during
   the read: pages overlap by one row and rows are kept by id, so a shift by one repeats a
   row and never skips one.
@@ -40,6 +42,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 
+from destination_propexo.errors import RequestFailure
 from destination_propexo.propexo.client import READ_BACK_PAGE, BookedAppointment, PropexoClient
 from destination_propexo.stop import Stop
 
@@ -139,6 +142,11 @@ class AppointmentView:
             if mine:
                 try:
                     self._read_page(integration_id, view)
+                except RequestFailure:
+                    # Pages this integration will not serve (an order Propexo refuses, say):
+                    # every lead is read on its own, and that read's failure is judged.
+                    with self._lock:
+                        self._off = True
                 finally:
                     with self._lock:
                         view.reading = None
