@@ -272,3 +272,19 @@ def test_pages_the_integration_will_not_serve_turn_the_view_off() -> None:
     assert view.lead(INTEGRATION, "lead-1", UPCOMING) is None
     assert view.lead(INTEGRATION, "lead-2", UPCOMING) is None
     assert transport.count("read_back") == 1  # each lead is then read on its own
+
+
+def test_reads_failing_three_times_in_a_row_leave_every_id_to_write_status() -> None:
+    transport = ScriptedTransport(
+        read_back=[Answer(400, {"error": {"message": "order-by"}})],
+        write_status=[status("SUCCESS", record_id="appt-w")],
+    )
+    stop = Stop(FakeClock())
+    ids = AppointmentIds(client_for(transport, stop), stop, since=SINCE, start=False)
+    resolved = Resolved()
+    for n in range(3):
+        ids.add((INTEGRATION, f"lead-{n}", "2041-07-21", "15:00:00"), confirmed(f"j{n}"), resolved)
+        ids.pump()
+    ids.add((INTEGRATION, "lead-9", "2041-07-21", "15:00:00"), confirmed("j9"), resolved)
+    assert resolved.ids == ["appt-w"] * 4
+    assert (transport.count("read_back"), transport.count("write_status")) == (3, 4)

@@ -20,7 +20,8 @@ since the sync started (less `CLOCK_MARGIN_SECONDS` for clock skew), each id giv
   oldest has waited as long as the budget takes to send that many requests (0.25..30 s);
   it goes at once when nothing more is coming, so the last STATE is not held back.
 - **Fall-back**: a booking no complete read showed after `READS_BEFORE_FALLBACK` reads (or a
-  failed read) is asked for by its job's write status, whose `created_record_id` is the
+  failed read; after `FAILED_READS_TO_GIVE_UP` failed reads in a row, every booking of the
+  sync) is asked for by its job's write status, whose `created_record_id` is the
   id; if that fails too, the outcome goes on without an id. The outcome itself is never
   changed otherwise: the id is looked up, the booking is already confirmed.
 
@@ -47,6 +48,8 @@ READ_BATCH = 100
 MIN_HOLD_SECONDS = 0.25
 MAX_HOLD_SECONDS = 30.0
 READS_BEFORE_FALLBACK = 2
+# Reads failing in a row before the look-up is given up for the sync (write status after).
+FAILED_READS_TO_GIVE_UP = 3
 MAX_PAGES = 20
 CLOCK_MARGIN_SECONDS = 15.0
 OVERLAP_SECONDS = 5.0
@@ -124,6 +127,8 @@ class AppointmentIds:
         self._given: OrderedDict[str, None] = OrderedDict()
         self._landmark: dict[str, float] = {}
         self._closed = False
+        self._failed_in_a_row = 0
+        self._off = False
         self.stats = IdStats()
         self._pool: WorkerPool | None = None
         if start:
@@ -162,8 +167,11 @@ class AppointmentIds:
         """Find the id of `outcome`'s booking, then `resolve` it (with the id when found)."""
         with self._lock:
             self.stats.waited += 1
-            found = self._take_unclaimed(key)
-            if found is None:
+            off = self._off
+            found = None if off else self._take_unclaimed(key)
+            if off:
+                pass
+            elif found is None:
                 self._waiting.setdefault(key, deque()).append(
                     _Waiting(key, outcome, resolve, self._clock.now())
                 )
@@ -171,7 +179,9 @@ class AppointmentIds:
                 self._lock.notify()
             else:
                 self.stats.from_lookup += 1
-        if found is not None:
+        if off:
+            self._fall_back(_Waiting(key, outcome, resolve, self._clock.now()))
+        elif found is not None:
             resolve(dataclasses.replace(outcome, created_record_id=found))
 
     def close(self) -> None:
@@ -249,6 +259,9 @@ class AppointmentIds:
             failed = True
         with self._lock:
             self.stats.reads += 1
+            self._failed_in_a_row = self._failed_in_a_row + 1 if failed else 0
+            if self._failed_in_a_row >= FAILED_READS_TO_GIVE_UP:
+                self._off = True
             if complete and newest is not None:
                 self._landmark[integration_id] = max(newest, floor)
             late = self._after_read(integration_id, failed=failed)
