@@ -21,19 +21,20 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import PropexoConfig, S3ObjectStorage
 from destination_propexo.errors import ConfigError
 from destination_propexo.outputs.lines_file import JsonLinesFile, open_for_append
-from destination_propexo.outputs.object_store import ObjectStore
 from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS, SyncIdentity, outcome_entry
-from destination_propexo.outputs.parts import PartedBucket
-from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket, file_prefix, sync_id
+from destination_propexo.outputs.rejected_bucket import file_prefix, sync_id
 from destination_propexo.outputs.rejected_file import RejectedRecordsFile
 from destination_propexo.outputs.rejection import EntrySink, rejection_entry, to_json
 from destination_propexo.records.outcomes import Outcome, RecordKeys, Rejected
+
+if TYPE_CHECKING:
+    from destination_propexo.outputs.object_store import ObjectStore
 
 logger = logging.getLogger("destination_propexo")
 
@@ -65,6 +66,8 @@ def check_outputs(config: PropexoConfig) -> None:
         open_for_append(config.outcomes_path, "outcomes_path").close()
         open_for_append(summaries_path(config.outcomes_path), "outcomes_path").close()
     if isinstance(config.object_storage_config, S3ObjectStorage):
+        from destination_propexo.outputs.object_store import ObjectStore
+
         ObjectStore(config.object_storage_config).probe()
 
 
@@ -177,6 +180,10 @@ def open_outputs(
     try:
         storage = config.object_storage_config
         if isinstance(storage, S3ObjectStorage):
+            # boto3 (over half a second to import) only once a bucket is configured.
+            from destination_propexo.outputs.parts import PartedBucket
+            from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket
+
             bucket = RejectedRecordsBucket(
                 storage, sync_id=identity.sync_id, started=started, dry_run=config.dry_run
             )

@@ -23,13 +23,15 @@ import io
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import CsvFormat, GzipCompression, S3ObjectStorage
 from destination_propexo.errors import ConfigError
-from destination_propexo.outputs.object_store import ObjectStore
 from destination_propexo.outputs.rejection import to_json
+
+if TYPE_CHECKING:
+    from destination_propexo.outputs.object_store import ObjectStore
 
 # 10,000 entries make a file a person can still open; 8 MiB bounds memory per stream
 # even when records carry long notes.
@@ -87,6 +89,9 @@ class PartedBucket:
         max_bytes: int = PART_MAX_BYTES,
         store: ObjectStore | None = None,
     ) -> None:
+        # boto3 (over half a second to import) only once a bucket is configured.
+        from destination_propexo.outputs.object_store import ObjectStore
+
         self.store = store or ObjectStore(storage)
         self.folder = root
         self.what = what

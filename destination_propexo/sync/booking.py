@@ -54,13 +54,17 @@ class Booker:
         tracker: StatusTracker | None = None,
         check_head: bool = True,
         ids: AppointmentIds | None = None,
+        inline: bool = False,
     ) -> None:
         """`check_head`: read whether the head of a run is booked already (off in a dry
         run, which sends nothing); `ids` looks up the appointment id of creates confirmed
-        without one."""
+        without one; `inline`: the sender makes no request (a dry run), so a plain create is
+        sent in the caller's thread and its future is done when `book` returns (a worker's
+        hand-offs would cost more than the create itself)."""
         self._check_head = check_head
         self._sender = sender
         self._ids = ids
+        self._inline = inline
         self._stop = stop
         self._ledger = ledger
         self._tracker = tracker
@@ -100,7 +104,9 @@ class Booker:
         create at the head of a run, created only if an earlier attempt did not book it."""
         outcome: Future[Outcome] = Future()
         task = self._begun(lambda: self._book(request, dedup, head, outcome))
-        if self._ledger is None:
+        if self._inline and not dedup:
+            task()  # nothing is sent: the lead's turn has nothing to wait for
+        elif self._ledger is None:
             self._submit(task, "a create")
         else:
             before = self._ledger.queue_turn((request.integration_id, request.lead_id), outcome)

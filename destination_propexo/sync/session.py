@@ -129,6 +129,7 @@ class WriteSession:
                 tracker=self.tracker,
                 check_head=not config.dry_run,
                 ids=self.ids,
+                inline=config.dry_run,
             )
             self.report = SyncReport(
                 emitter,
@@ -173,7 +174,7 @@ class WriteSession:
 
     def _sender(self) -> RequestSender:
         if self.config.dry_run:
-            return DryRunSender(lambda text: self._emitter.log("INFO", text))
+            return DryRunSender(lambda text: self._emitter.log("INFO", text, batch=True))
         return AppointmentSender(
             self.client,
             RetryPolicy(),

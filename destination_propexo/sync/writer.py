@@ -65,13 +65,14 @@ class _Slot:
 
 @dataclass(frozen=True, slots=True)
 class _Decided:
-    """A record rejected before any request: final, and logged, the moment it is read.
+    """A record decided without a request (rejected by mapping, or a dry run's create):
+    final, and logged, the moment it is read.
 
     It needs none of a `_Slot`'s future and event, whose creation and hand-offs were a
     quarter of the cost of a locally rejected record."""
 
     record: RecordMessage
-    outcome: Rejected
+    outcome: Outcome
 
 
 @dataclass
@@ -239,12 +240,22 @@ class Pipeline:
             default_integration_id=self._mapper.integration_id,
             zone=self._mapper.zone,
             matcher=self._mapper.matcher,
+            changes=record.changes,
         )
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
             self._decide(record, RecordKeys(lead_id=mapped.lead_id), rejected)
             return
-        slot = _Slot(record, record_keys(mapped), mapped.time_notes, self._start(stream, mapped))
+        keys = record_keys(mapped)
+        outcome = self._start(stream, mapped)
+        if outcome.done() and outcome.exception() is None:
+            # Decided in this thread (a dry run's create): final, logged at once.
+            self._sink.outcome(record, keys, outcome.result(), mapped.time_notes)
+            self._window.append(_Decided(record, outcome.result()))
+            self._records_in_window += 1
+            self._brake_early(outcome.result())
+            return
+        slot = _Slot(record, keys, mapped.time_notes, outcome)
         self._window.append(slot)
         self._records_in_window += 1
         slot.outcome.add_done_callback(
@@ -268,7 +279,7 @@ class Pipeline:
             return True
         return self.summary.received - self._first_state_at <= self._window_size
 
-    def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Rejected) -> None:
+    def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Outcome) -> None:
         self._decided += 1
         self._sink.outcome(record, keys, outcome, ())
         self._brake_early(outcome)
