@@ -105,7 +105,12 @@ class Booker:
         outcome: Future[Outcome] = Future()
         task = self._begun(lambda: self._book(request, dedup, head, outcome))
         if self._inline and not dedup:
-            task()  # nothing is sent: the lead's turn has nothing to wait for
+            # Nothing is sent: no turn to keep, no booking to see.
+            self._begun(
+                lambda: self._follow(
+                    self._sender.send(request), outcome.set_result, request.integration_id
+                )
+            )()
         elif self._ledger is None:
             self._submit(task, "a create")
         else:
