@@ -348,7 +348,7 @@ def test_a_sync_reads_the_feed_of_each_integration_its_jobs_were_queued_in() -> 
         return job(job_id)
 
     def read_back(sent: requests.PreparedRequest) -> Answer:
-        if "lead_id=" in (sent.url or ""):  # the head of the run, read before its create
+        if "created_at" not in (sent.url or ""):  # the head of the run, read before its create
             return appointments()
         # The id look-up's read of the integration's newest appointments.
         lead = {"integration_id=intg-1": "lead-1", "integration_id=intg-2": "lead-2"}

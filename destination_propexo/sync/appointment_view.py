@@ -28,8 +28,10 @@ and a sync of upcoming tours is usually answered by one or two pages.
   `capacity` such writes the view stops answering (every lead is then read on its own).
   An appointment made in ResMan meanwhile shows once Propexo's cache has it (its ~12 h
   sync, or a write through Propexo), as for a per-lead read, plus at most the view's age.
-- **Failures.** A page that cannot be read (after the client's retries) turns the view off:
-  every lead is then read on its own, and that read's failure is judged as ever.
+- **Failures.** A page Propexo refuses as it would refuse a lead's read (400, 404) turns the
+  view off: every lead is then read on its own, and that read's failure is judged as ever.
+  Any other failure (the service's past the retries, or the configuration's) is judged as a
+  lead read's is (`errors.owner`).
 - **Consistency while paging.** Offsets shift when appointments are created or moved during
   the read: pages overlap by one row and rows are kept by id, so a shift by one repeats a
   row and never skips one.
@@ -42,7 +44,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 
-from destination_propexo.errors import RequestFailure
+from destination_propexo.errors import Owner, Request, RequestFailure, owner
 from destination_propexo.propexo.client import READ_BACK_PAGE, BookedAppointment, PropexoClient
 from destination_propexo.stop import Stop
 
@@ -142,7 +144,9 @@ class AppointmentView:
             if mine:
                 try:
                     self._read_page(integration_id, view)
-                except RequestFailure:
+                except RequestFailure as failure:
+                    if owner(failure, Request.LEAD_READ) is not Owner.ROW:
+                        raise  # the service's or the configuration's, as for a lead's read
                     # Pages this integration will not serve (an order Propexo refuses, say):
                     # every lead is read on its own, and that read's failure is judged.
                     with self._lock:

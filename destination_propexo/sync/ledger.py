@@ -209,8 +209,7 @@ class BookingLedger:
         Each appointment found matches one row, so rows repeating a booking on purpose are
         created as often as they were not booked yet."""
         slot = (request.appointment_date, request.appointment_time)
-        # Read on its own, never from the view: the head of an append run is a plain create.
-        lead = self._lead((request.integration_id, request.lead_id), None)
+        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
         if lead.refused is not None:
             return Settled(lead.refused)
         with self._lock:

@@ -43,7 +43,8 @@ from destination_propexo.sync.status import StatusTracker
 from destination_propexo.sync.writer import Pipeline, RecordMapper, WriteSummary
 
 WINDOW_SIZE = 1000
-_DEDUP_MODES = (WriteMode.CREATE_IF_ABSENT, WriteMode.ONE_UPCOMING_TOUR)
+# Streams whose leads are looked up: append_dedup, and append for the head of a run.
+_VIEW_MODES = (WriteMode.CREATE, WriteMode.CREATE_IF_ABSENT, WriteMode.ONE_UPCOMING_TOUR)
 
 
 def build_client(
@@ -116,7 +117,7 @@ class WriteSession:
             # cheaper than a read per lead (appointment_view.py).
             self.view = (
                 AppointmentView(self.client, self.stop)
-                if any(s.mode in _DEDUP_MODES for s in streams.values())
+                if any(s.mode in _VIEW_MODES for s in streams.values())
                 else None
             )
             self._booker = Booker(
