@@ -51,6 +51,12 @@ class FieldMapping(BaseModel):
     def _column_named(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the source column name is empty")
+        if not normalise_column(value):
+            # It would name every column that reads as empty ("_", "-", a lone BOM).
+            raise ValueError(
+                f"the source column name {value.strip()!r} reads as empty (column names are "
+                "matched ignoring separators and invisible characters)"
+            )
         return value.strip()
 
     @field_validator("api_field")
@@ -329,7 +335,8 @@ class PropexoConfig(BaseModel):
         try:
             return validate_zone(value)
         except InvalidTimeValue as exc:
-            raise ValueError(exc.reason) from None
+            # pydantic names the field; the value is named as a row's zone names it.
+            raise ValueError(f"{exc.reason} (got {exc.value})") from None
 
     @field_validator("rejected_records_path", "outcomes_path")
     @classmethod

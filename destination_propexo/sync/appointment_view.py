@@ -1,7 +1,8 @@
-"""An integration's appointments read in pages, so append_dedup need not read each lead.
+"""An integration's appointments read in pages, so lead look-ups need not read each lead.
 
-Create-if-absent and one-upcoming-tour decisions need a lead's appointments: at the row's
-instant, and (one upcoming tour per lead) every upcoming one. Read per lead, that is one
+Create-if-absent and one-upcoming-tour decisions, and the head of an append run, need a
+lead's appointments: at the row's instant, and (one upcoming tour per lead) every upcoming
+one. Read per lead, that is one
 request per distinct lead, as many as the bookings. Read for the whole integration,
 
     GET /v1/appointments/?integration_id=…&order-by=appointment_datetime:desc&limit=250
