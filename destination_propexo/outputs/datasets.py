@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import PropexoConfig, S3ObjectStorage
-from destination_propexo.errors import ConfigError
+from destination_propexo.errors import ConfigError, ServiceUnavailable
 from destination_propexo.outputs.lines_file import JsonLinesFile, open_for_append
 from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS, SyncIdentity, outcome_entry
 from destination_propexo.outputs.rejected_bucket import file_prefix, sync_id
@@ -148,11 +148,11 @@ class SyncOutputs:
         if self._closed.is_set():
             return
         self._closed.set()
-        failures: list[ConfigError] = []
+        failures: list[ConfigError | ServiceUnavailable] = []
         for sink in self.sinks:
             try:
                 sink.close()
-            except ConfigError as exc:
+            except (ConfigError, ServiceUnavailable) as exc:
                 failures.append(exc)
         for failure in failures if stopping else failures[1:]:
             logger.error("entries not kept: %s", failure)
@@ -220,7 +220,7 @@ def open_outputs(
         for sink in [*rejected, *outcomes]:
             try:
                 sink.close()
-            except ConfigError as exc:  # the first error is the one reported
+            except (ConfigError, ServiceUnavailable) as exc:  # the first error is reported
                 logger.error("entries not kept: %s", exc)
         raise
     return SyncOutputs(

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import CsvFormat, GzipCompression, S3ObjectStorage
-from destination_propexo.errors import ConfigError
+from destination_propexo.errors import ConfigError, ServiceUnavailable
 from destination_propexo.outputs.rejection import to_json
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class PartedBucket:
         self._max_bytes = max_bytes
         self._parts: dict[tuple[str, str | None], _Part] = {}
         self._lock = threading.Lock()
-        self._failure: ConfigError | None = None
+        self._failure: ConfigError | ServiceUnavailable | None = None
         self.written = 0
         self.objects = 0
 
@@ -139,12 +139,12 @@ class PartedBucket:
 
     def flush(self) -> None:
         with self._lock:
-            failures: list[ConfigError] = []
+            failures: list[ConfigError | ServiceUnavailable] = []
             for part in self._parts.values():
                 if part.records:
                     try:
                         self._upload(part)
-                    except ConfigError as exc:  # try every stream's part, then report
+                    except (ConfigError, ServiceUnavailable) as exc:  # every part, then report
                         failures.append(exc)
             if failures:
                 raise failures[0]
@@ -171,10 +171,11 @@ class PartedBucket:
         try:
             body = gzip.compress(part.body) if self._gzip else bytes(part.body)
             self.store.put(key, body, self._content_type)
-        except ConfigError as exc:
+        except (ConfigError, ServiceUnavailable) as exc:
             # Every STATE echoed so far came after a flush, and none is echoed after this,
             # so the next attempt sends again every record whose entry is not stored.
-            self._failure = ConfigError(
+            # Whose failure it is (the storage's, or the configuration's) stays as it was.
+            self._failure = type(exc)(
                 f"{exc} The sync stops here so that no {self.what[:-1]} is lost; the next "
                 "attempt sends again the records after the last confirmed state."
             )

@@ -18,16 +18,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from destination_propexo.airbyte.protocol import RecordMessage
-<<<<<<< HEAD
 from destination_propexo.config import S3ObjectStorage
 from destination_propexo.outputs.parts import PART_MAX_BYTES, PART_MAX_RECORDS, PartedBucket
 from destination_propexo.outputs.rejection import ENTRY_FIELDS, rejection_entry
-=======
-from destination_propexo.config import CsvFormat, GzipCompression, S3ObjectStorage
-from destination_propexo.errors import ConfigError, ServiceUnavailable
-from destination_propexo.outputs.object_store import ObjectStore
-from destination_propexo.outputs.rejection import ENTRY_FIELDS, rejection_entry, to_json
->>>>>>> main
 from destination_propexo.records.outcomes import Rejected
 
 
@@ -65,87 +58,7 @@ class RejectedRecordsBucket(PartedBucket):
             max_bytes=max_bytes,
         )
         self._dry_run = dry_run
-<<<<<<< HEAD
 
     def append(self, record: RecordMessage, outcome: Rejected) -> None:
         """Write one rejection (the entry `rejection.rejection_entry` makes)."""
         self.write(record, rejection_entry(record, outcome, dry_run=self._dry_run))
-=======
-        self._max_records = max_records
-        self._max_bytes = max_bytes
-        self._parts: dict[tuple[str, str | None], _Part] = {}
-        self._lock = threading.Lock()
-        self._failure: ConfigError | ServiceUnavailable | None = None
-        self.written = 0
-        self.objects = 0
-
-    def __repr__(self) -> str:
-        return f"RejectedRecordsBucket({self.store.url(self.folder + '/')})"
-
-    def append(self, record: RecordMessage, outcome: Rejected) -> None:
-        entry = rejection_entry(record, outcome, dry_run=self._dry_run)
-        line = _csv_text([csv_row(entry)]) if self._csv else to_json(entry) + b"\n"
-        with self._lock:
-            if self._failure is not None:  # the sync is stopping: do not try every record again
-                raise self._failure
-            part = self._parts.get(record.stream_key)
-            if part is None:
-                part = self._parts[record.stream_key] = _Part(self._stream_folder(record))
-            if part.records and len(part.body) + len(line) > self._max_bytes:
-                self._upload(part)
-            if not part.records:
-                part.body += self._header
-            part.body += line
-            part.records += 1
-            if part.records >= self._max_records:
-                self._upload(part)
-
-    def flush(self) -> None:
-        with self._lock:
-            failures: list[ConfigError | ServiceUnavailable] = []
-            for part in self._parts.values():
-                if part.records:
-                    try:
-                        self._upload(part)
-                    except (ConfigError, ServiceUnavailable) as exc:  # every part, then report
-                        failures.append(exc)
-            if failures:
-                raise failures[0]
-
-    def close(self) -> None:
-        # One last try for every open part, even after a failure: an upload that failed for
-        # a moment may go through now, and one that cannot is reported again, loudly.
-        with self._lock:
-            self._failure = None
-        self.flush()
-
-    def describe(self) -> str:
-        return (
-            f"rejected records uploaded to {self.store.url(self.folder + '/')}: "
-            f"{self.written} (objects {self.objects})"
-        )
-
-    def _stream_folder(self, record: RecordMessage) -> str:
-        parts = (self.folder, record.namespace, record.stream)
-        return "/".join(part for part in parts if part)
-
-    def _upload(self, part: _Part) -> None:
-        key = f"{part.folder}/{self._file_prefix}_{part.number}.{self._extension}"
-        try:
-            body = gzip.compress(part.body) if self._gzip else bytes(part.body)
-            self.store.put(key, body, self._content_type)
-        except (ConfigError, ServiceUnavailable) as exc:
-            # Every STATE echoed so far came after a flush, and none is echoed after this,
-            # so the next attempt sends again every record whose rejection is not stored.
-            # Whose failure it is (the storage's, or the configuration's) stays as it was.
-            self._failure = type(exc)(
-                f"{exc} The sync stops here so that no rejected record is lost; the next "
-                "attempt sends again the records after the last confirmed state."
-            )
-            raise self._failure from None
-        self.written += part.records
-        self.objects += 1
-        part.number += 1
-        part.body.clear()
-        part.records = 0
->>>>>>> main

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMessage
-from destination_propexo.errors import ConfigError, failure_type
+from destination_propexo.errors import ConfigError, ServiceUnavailable, failure_type
 from destination_propexo.outputs.datasets import SyncOutputs
 from destination_propexo.outputs.outcome_entry import HOW, SyncIdentity
 from destination_propexo.propexo.client import RequestCounts
@@ -138,7 +138,7 @@ class SyncReport:
         )
         try:
             where = self._outputs.summary(fields)
-        except ConfigError:
+        except (ConfigError, ServiceUnavailable):
             if error is None:
                 raise
             return
