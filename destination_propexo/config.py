@@ -293,6 +293,9 @@ class PropexoConfig(BaseModel):
     rejected_records_path: str | None = None
     max_rejected_percent: int | None = Field(default=None, ge=1, le=100)
     object_storage_config: ObjectStorage = Field(default_factory=NoObjectStorage)
+    # The outcomes dataset (outputs/outcome_entry.py): every record's final outcome.
+    outcomes_path: str | None = None
+    write_outcomes: bool = True
 
     @field_validator("token")
     @classmethod
@@ -342,7 +345,7 @@ class PropexoConfig(BaseModel):
             # pydantic names the field; the value is named as a row's zone names it.
             raise ValueError(f"{exc.reason} (got {exc.value})") from None
 
-    @field_validator("rejected_records_path")
+    @field_validator("rejected_records_path", "outcomes_path")
     @classmethod
     def _path_or_none(cls, value: str | None) -> str | None:
         # The Airbyte UI sends an emptied optional field as "": that means no file.
