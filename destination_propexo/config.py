@@ -210,7 +210,7 @@ class S3ObjectStorage(BaseModel):
             value = value.strip()
             if not re.fullmatch(ROLE_ARN_PATTERN, value):
                 raise ValueError(
-                    "must be the ARN of an IAM role, such as "
+                    f"{value!r} is not the ARN of an IAM role, such as "
                     "arn:aws:iam::123456789012:role/airbyte-rejected-records"
                 )
         return value
@@ -245,15 +245,22 @@ class S3ObjectStorage(BaseModel):
     def _bucket_name(cls, value: str) -> str:
         name = value.strip()
         if not name or "/" in name or any(c.isspace() for c in name):
-            raise ValueError("must be a bucket name without spaces or '/', e.g. airbyte-rejected")
+            raise ValueError(
+                f"{value!r} is not a bucket name: one without spaces or '/', e.g. airbyte-rejected"
+            )
         return name
 
-    @field_validator("s3_bucket_region")
+    @field_validator("s3_bucket_region", mode="before")
     @classmethod
-    def _region_code(cls, value: str) -> str:
+    def _region_code(cls, value: Any) -> Any:
+        # Emptied (null, as an API client may send it, or ""): no region, as for MinIO.
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            return value  # pydantic says it must be a string
         region = value.strip().lower()
         if region and not re.fullmatch(REGION_PATTERN, region):
-            raise ValueError("must be a region code such as us-east-1, or empty")
+            raise ValueError(f"{value!r} is not a region code such as us-east-1; or leave it empty")
         return region
 
     @field_validator("s3_endpoint")
@@ -320,6 +327,9 @@ class PropexoConfig(BaseModel):
     rejected_records_path: str | None = None
     max_rejected_percent: int | None = Field(default=None, ge=1, le=100)
     object_storage_config: ObjectStorage = Field(default_factory=NoObjectStorage)
+    # The outcomes dataset (outputs/outcome_entry.py): every record's final outcome.
+    outcomes_path: str | None = None
+    write_outcomes: bool = True
 
     @field_validator("token")
     @classmethod
@@ -369,7 +379,7 @@ class PropexoConfig(BaseModel):
             # pydantic names the field; the value is named as a row's zone names it.
             raise ValueError(f"{exc.reason} (got {exc.value})") from None
 
-    @field_validator("rejected_records_path")
+    @field_validator("rejected_records_path", "outcomes_path")
     @classmethod
     def _path_or_none(cls, value: str | None) -> str | None:
         # The Airbyte UI sends an emptied optional field as "": that means no file.

@@ -25,7 +25,7 @@ from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.airbyte.secrets import get_secrets, update_secrets
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
-from destination_propexo.outputs.rejection_sinks import check_sinks
+from destination_propexo.outputs.datasets import check_outputs
 from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
@@ -71,7 +71,7 @@ def check_connection(
     destination books (with that PMS's terms), and why."""
     try:
         config = load_config(raw_config)
-        check_sinks(config)
+        check_outputs(config)
     except ConfigError as exc:
         return False, str(exc)
     # A person is waiting for `check`: a short retry budget, then a clear answer.

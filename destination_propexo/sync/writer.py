@@ -48,7 +48,7 @@ from destination_propexo.records.mapping import (
     map_move,
     map_record,
 )
-from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys, Rejected
 from destination_propexo.records.vendors import AppointmentDefaults
 from destination_propexo.stop import Stop
 from destination_propexo.sync.booking import Booker
@@ -61,7 +61,7 @@ QUEUE_WAIT = 0.5
 @dataclass
 class _Slot:
     record: RecordMessage
-    lead_id: str | None
+    keys: RecordKeys
     time_notes: tuple[str, ...]
     sent: SentAs
     outcome: Future[Outcome]
@@ -101,7 +101,7 @@ class OutcomeSink(Protocol):
     def outcome(
         self,
         record: RecordMessage,
-        lead_id: str | None,
+        keys: RecordKeys,
         outcome: Outcome,
         time_notes: tuple[str, ...],
         sent: SentAs | None = None,
@@ -122,6 +122,16 @@ class RecordMapper:
     zone: str
     integrations: Integrations = RESMAN_ONLY
     defaults: AppointmentDefaults = NO_DEFAULTS
+
+
+def record_keys(request: AppointmentRequest | MoveRequest) -> RecordKeys:
+    """The key fields of a mapped record, its instant as sent (UTC)."""
+    return RecordKeys(
+        lead_id=request.lead_id,
+        event_id=request.event_id if isinstance(request, MoveRequest) else None,
+        integration_id=request.integration_id,
+        appointment_utc=f"{request.appointment_date}T{request.appointment_time}Z",
+    )
 
 
 class Pipeline:
@@ -154,6 +164,7 @@ class Pipeline:
         self._release_at_stop = release_at_stop
         self._window: deque[_Slot | _Decided | StateMessage] = deque()
         self._records_in_window = 0
+        self._decided = 0  # records rejected before any request (read by the brake)
         self._counts: dict[StreamKey, list[int]] = {}
         # Records read before the run's first STATE (None until it comes).
         self._first_state_at: int | None = None
@@ -231,7 +242,7 @@ class Pipeline:
         stream = self._streams.get(record.stream_key)
         if stream is None:
             reason = f"stream {record.qualified_name!r} is not in the configured catalog"
-            self._decide(record, None, Rejected(outcomes.UNKNOWN_STREAM, reason))
+            self._decide(record, RecordKeys(), Rejected(outcomes.UNKNOWN_STREAM, reason))
             return
         try:
             mapped = self._map(stream, record)
@@ -241,16 +252,19 @@ class Pipeline:
             raise SyncStopped("an integration could not be read") from None
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
-            self._decide(record, mapped.lead_id, rejected)
+            self._decide(record, RecordKeys(lead_id=mapped.lead_id), rejected)
             return
+        keys = record_keys(mapped)
         outcome = self._start(stream, mapped)
         sent = mapped.sent_as
         if outcome.done() and outcome.exception() is None:
-            self._sink.outcome(record, mapped.lead_id, outcome.result(), mapped.time_notes, sent)
+            # Decided in this thread (a dry run's create): final, logged at once.
+            self._sink.outcome(record, keys, outcome.result(), mapped.time_notes, sent)
             self._window.append(_Decided(record, outcome.result()))
             self._records_in_window += 1
+            self._brake_early(outcome.result())
             return
-        slot = _Slot(record, mapped.lead_id, mapped.time_notes, sent, outcome)
+        slot = _Slot(record, keys, mapped.time_notes, sent, outcome)
         self._window.append(slot)
         self._records_in_window += 1
         slot.outcome.add_done_callback(
@@ -299,15 +313,28 @@ class Pipeline:
             return True
         return self.summary.received - self._first_state_at <= self._window_size
 
-    def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Outcome) -> None:
-        self._sink.outcome(record, lead_id, outcome, ())
+    def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Outcome) -> None:
+        self._decided += 1
+        self._sink.outcome(record, keys, outcome, ())
+        self._brake_early(outcome)
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         outcome = done.result()
-        self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes, slot.sent)
+        self._sink.outcome(slot.record, slot.keys, outcome, slot.time_notes, slot.sent)
         slot.announced.set()
+        self._brake_early(outcome)
+
+    def _brake_early(self, outcome: Outcome) -> None:
+        """The brake's early bound, as the outcome arrives (see brake.py); stops the sync."""
+        if self._brake is None:
+            return
+        try:
+            self._brake.arrived(outcome, started=self._decided + self._booker.began)
+        except TooManyRejected as exc:
+            self._stop.stop(exc)
+            raise SyncStopped("the rejection brake stopped the sync") from None
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
         """Release finished records from the head of the window, and the states behind them."""
