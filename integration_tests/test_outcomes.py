@@ -206,3 +206,16 @@ def test_a_stopped_syncs_summary_counts_every_outcome_its_dataset_holds(
     assert counts["not_final"] == counts["received"] - len(written) == 5 - len(written)
     assert sum(summary["rejected_by_category"].values()) == len(rejected)
     assert sum(summary["rejected_by_reason"].values()) == len(rejected)
+
+
+@pytest.mark.parametrize("option", ["outcomes_path", "rejected_records_path"])
+def test_a_full_disk_stops_the_sync_naming_the_file_option(cli: Cli, option: str) -> None:
+    """/dev/full opens, and refuses every write (ENOSPC): the sync stops with a
+    configuration error naming the option, no STATE covering the entry it could not keep."""
+    rows = [tour("lead-1", time="25:00"), tour("lead-2"), stream_state("tours", 1)]
+    result = cli.write(rows, config=cli.config(**{option: "/dev/full"}))
+    assert result.returncode == 1
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error", trace
+    assert trace["error"]["message"].startswith(f"{option}: writing /dev/full: No space left")
+    assert result.states == []
