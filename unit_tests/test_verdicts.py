@@ -348,6 +348,7 @@ def test_a_row_refused_before_any_handler_while_others_are_booked_stops_the_sync
         transport, *(tour(lead) for lead in leads), state(1), track_write_status=False
     )
     assert isinstance(error, TransientError), error
+    assert "before any handler saw it" in str(error)
     assert all(o["outcome"] != "rejected" for o in outcome_lines(messages))
     assert states(messages) == []
 

@@ -179,11 +179,15 @@ class AppointmentSender:
                 "it cannot process)",
                 job_id=rejected.job_id,
             )
+        why = (
+            "before any handler saw it"
+            if failure.kind in SAFE_KINDS
+            else "and no other write succeeded meanwhile"
+        )
         raise ServiceUnavailable(
             f"Propexo is not answering: a {request.value} request failed {failure.attempts} "
-            f"times (last: {failure}) and no other write succeeded meanwhile. The sync "
-            "stopped; the next attempt re-sends from the last confirmed state, checking first "
-            "what this one may have booked."
+            f"times (last: {failure}) {why}. The sync stopped; the next attempt re-sends from "
+            "the last confirmed state, checking first what this one may have booked."
         )
 
     def _move_read_back(
