@@ -26,7 +26,11 @@ logger = logging.getLogger("destination_propexo")
 
 
 class _ProtocolLogHandler(logging.Handler):
-    """Sends Python log records to stdout as Airbyte LOG messages (never plain text)."""
+    """Sends Python log records to stdout as Airbyte LOG messages (never plain text).
+
+    A record of the connector's own loggers keeps its traceback; a library's (botocore warns
+    with one when a role cannot be assumed, before the connector reports the failure as a
+    config error) carries only the exception's type and message, on the same line."""
 
     LEVELS: ClassVar[dict[str, str]] = {"CRITICAL": "FATAL", "WARNING": "WARN"}
 
@@ -36,8 +40,12 @@ class _ProtocolLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
-        if record.exc_info:
-            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            if record.name == logger.name or record.name.startswith(logger.name + "."):
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            else:
+                error = record.exc_info[1]
+                text += f" ({type(error).__name__}: {error})"
         self._emitter.log(self.LEVELS.get(record.levelname, record.levelname), text)
 
 

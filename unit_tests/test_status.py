@@ -29,6 +29,7 @@ from unit_tests.support import (
     ScriptedTransport,
     WriteLogFeed,
     appointments,
+    event,
     job,
     logs,
     status,
@@ -367,7 +368,15 @@ def test_a_sync_reads_the_feed_of_each_integration_its_jobs_were_queued_in() -> 
         feed.finish(job_id, integration_id=body["integration_id"])  # done at once
         return job(job_id)
 
-    transport = ScriptedTransport(create=create, write_logs=feed, read_back=[appointments()])
+    def read_back(sent: requests.PreparedRequest) -> Answer:
+        if "created_at" not in (sent.url or ""):  # the head of the run, read before its create
+            return appointments()
+        # The id look-up's read of the integration's newest appointments.
+        lead = {"integration_id=intg-1": "lead-1", "integration_id=intg-2": "lead-2"}
+        (shown,) = [lead for query, lead in lead.items() if query in (sent.url or "")]
+        return appointments(event(f"appt-{shown}", shown, "2024-07-20T14:00:00.000Z"))
+
+    transport = ScriptedTransport(create=create, write_logs=feed, read_back=read_back)
     records = [
         {
             "type": "RECORD",

@@ -174,6 +174,12 @@ class StatusTracker:
         return self.stats.polls / self.stats.jobs if self.stats.jobs else 0.0
 
     @property
+    def outstanding(self) -> int:
+        """Jobs followed and not yet final."""
+        with self._wake:
+            return len(self._jobs)
+
+    @property
     def feed_on(self) -> bool:
         with self._wake:
             return self._feed_on
