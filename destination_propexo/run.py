@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -163,8 +165,19 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: exits with `main`'s code.
+
+    A stop (SIGTERM, a refused token, the brake) can leave the input reader blocked on
+    stdin, which Airbyte keeps open when it cancels; interpreter shutdown would then abort
+    on the stdin lock (SIGABRT) instead of exiting with the code. Everything is written
+    and flushed by then, so the process ends at once with its code."""
+    code = main()
+    if any(thread.is_alive() for thread in threading.enumerate() if thread.daemon):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

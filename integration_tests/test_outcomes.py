@@ -18,6 +18,7 @@ from destination_propexo.destination import write_records
 from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS
 from integration_tests.conftest import FIXTURES, Cli, catalog, jsonl, stream_state, tour
 from integration_tests.object_storage import S3Server
+from propexo_sandbox import Sandbox
 
 MIXED = (FIXTURES / "mixed_tours.jsonl").read_bytes()
 RECORD_LINES = [
@@ -182,3 +183,39 @@ def test_a_dry_run_writes_its_outcomes_marked_and_no_summary(cli: Cli, tmp_path:
     assert sorted(e["line"] for e in written) == RECORD_LINES
     assert all(e["dry_run"] for e in written)
     assert not path.with_name("outcomes.summaries.jsonl").read_text()
+
+
+def test_a_stopped_syncs_summary_counts_every_outcome_its_dataset_holds(
+    tmp_path: Path,
+) -> None:
+    """A broken line stops the sync with a slow create at the head and rejected rows behind
+    it: the summary counts what the outcomes file holds, not only the rows before the head."""
+    path = tmp_path / "outcomes.jsonl"
+    rows = [tour("lead-slow"), *(tour(f"lead-{n}", time="25:00") for n in range(4))]
+    with Sandbox(latency=1.0, write_status_delay=0.05) as slow:
+        cli = Cli(tmp_path, slow)
+        result = cli.write(jsonl(rows) + b"{not json\n", config=cli.config(outcomes_path=str(path)))
+    assert result.returncode == 1
+    written = [json.loads(line) for line in path.read_text().splitlines()]
+    (summary,) = [json.loads(line) for line in path.with_name("outcomes.summaries.jsonl").open()]
+    rejected = [e for e in written if e["outcome"] == "rejected"]
+    accepted = [e for e in written if e["outcome"] == "accepted"]
+    assert len(rejected) >= 4
+    counts = summary["records"]
+    assert (counts["accepted"], counts["rejected"]) == (len(accepted), len(rejected)), summary
+    assert counts["not_final"] == counts["received"] - len(written) == 5 - len(written)
+    assert sum(summary["rejected_by_category"].values()) == len(rejected)
+    assert sum(summary["rejected_by_reason"].values()) == len(rejected)
+
+
+@pytest.mark.parametrize("option", ["outcomes_path", "rejected_records_path"])
+def test_a_full_disk_stops_the_sync_naming_the_file_option(cli: Cli, option: str) -> None:
+    """/dev/full opens, and refuses every write (ENOSPC): the sync stops with a
+    configuration error naming the option, no STATE covering the entry it could not keep."""
+    rows = [tour("lead-1", time="25:00"), tour("lead-2"), stream_state("tours", 1)]
+    result = cli.write(rows, config=cli.config(**{option: "/dev/full"}))
+    assert result.returncode == 1
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error", trace
+    assert trace["error"]["message"].startswith(f"{option}: writing /dev/full: No space left")
+    assert result.states == []

@@ -57,17 +57,23 @@ class JsonLinesFile:
                 self._file.write(line)
                 self._file.flush()
             except OSError as exc:  # stop rather than lose an entry the user asked to keep
-                raise ConfigError(
-                    f"{self.option}: writing {self.path}: {exc.strerror or exc}"
-                ) from None
+                raise self._failure(exc) from None
             self.written += 1
 
     def flush(self) -> None:
         """Nothing to do: each line is flushed as it is written."""
 
     def close(self) -> None:
+        """Close the file; ConfigError naming the option if what it still buffers (a line
+        whose write failed) cannot be written."""
         with self._lock:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                raise self._failure(exc) from None
+
+    def _failure(self, exc: OSError) -> ConfigError:
+        return ConfigError(f"{self.option}: writing {self.path}: {exc.strerror or exc}")
 
     def describe(self) -> str:
         return f"{self.what} appended to {self.path}: {self.written}"

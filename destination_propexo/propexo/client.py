@@ -559,6 +559,12 @@ class PropexoClient:
             raise _connection_failure(exc) from None
         except requests.exceptions.ConnectionError as exc:
             raise _connection_failure(exc) from None
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ):
+            # The answer broke off (or came mangled) after the request went out.
+            raise RequestFailure(FailureKind.DROPPED, "answer from Propexo broke off") from None
         except requests.exceptions.RequestException as exc:
             raise RequestFailure(FailureKind.UNEXPECTED, type(exc).__name__) from None
 

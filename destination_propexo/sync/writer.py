@@ -83,6 +83,10 @@ class _Decided:
 
 @dataclass
 class WriteSummary:
+    """The sync's counts: records received, and each final outcome counted as it becomes
+    final (the outcomes dataset's order), so a stopped sync's counts match what its outcomes
+    hold; `received - done` records had no final outcome."""
+
     received: int = 0
     accepted: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -170,6 +174,7 @@ class Pipeline:
         self._first_state_at: int | None = None
         self._last_progress = time.monotonic()
         self.summary = WriteSummary()
+        self._summary_lock = threading.Lock()  # outcomes become final in worker threads
 
     def run(self, messages: Iterable[InputMessage]) -> WriteSummary:
         """Write every message; raises the error that stopped the sync, if one did."""
@@ -199,13 +204,10 @@ class Pipeline:
                 self._release_state(head)
                 self._records_in_window -= 1
             elif isinstance(head, _Decided):
-                self._count(head.outcome, judge=False)
                 self._tally(head.record, head.outcome)
                 self._records_in_window -= 1
             elif head.announced.is_set():
-                outcome = head.outcome.result()
-                self._count(outcome, judge=False)
-                self._tally(head.record, outcome)
+                self._tally(head.record, head.outcome.result())
                 self._records_in_window -= 1
             else:
                 return
@@ -259,10 +261,9 @@ class Pipeline:
         sent = mapped.sent_as
         if outcome.done() and outcome.exception() is None:
             # Decided in this thread (a dry run's create): final, logged at once.
-            self._sink.outcome(record, keys, outcome.result(), mapped.time_notes, sent)
+            self._final(record, keys, outcome.result(), mapped.time_notes, sent=sent)
             self._window.append(_Decided(record, outcome.result()))
             self._records_in_window += 1
-            self._brake_early(outcome.result())
             return
         slot = _Slot(record, keys, mapped.time_notes, sent, outcome)
         self._window.append(slot)
@@ -315,15 +316,35 @@ class Pipeline:
 
     def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Outcome) -> None:
         self._decided += 1
-        self._sink.outcome(record, keys, outcome, ())
-        self._brake_early(outcome)
+        self._final(record, keys, outcome, ())
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
-        outcome = done.result()
-        self._sink.outcome(slot.record, slot.keys, outcome, slot.time_notes, slot.sent)
-        slot.announced.set()
+        self._final(
+            slot.record, slot.keys, done.result(), slot.time_notes, slot.announced, slot.sent
+        )
+
+    def _final(
+        self,
+        record: RecordMessage,
+        keys: RecordKeys,
+        outcome: Outcome,
+        time_notes: tuple[str, ...],
+        announced: threading.Event | None = None,
+        sent: SentAs | None = None,
+    ) -> None:
+        """The one place a record's outcome becomes final: reported (log, outcomes
+        dataset), counted in the summary, then judged by the brake's early bound."""
+        self._sink.outcome(record, keys, outcome, time_notes, sent)
+        with self._summary_lock:
+            if isinstance(outcome, Accepted):
+                self.summary.accepted[outcome.how] += 1
+                self.summary.pending += outcome.write_status == "PENDING"
+            else:
+                self.summary.rejected[outcome.category] += 1
+        if announced is not None:
+            announced.set()
         self._brake_early(outcome)
 
     def _brake_early(self, outcome: Outcome) -> None:
@@ -349,7 +370,7 @@ class Pipeline:
             if isinstance(head, _Decided):
                 self._window.popleft()
                 self._records_in_window -= 1
-                self._count(head.outcome)
+                self._judge(head.outcome)
                 self._tally(head.record, head.outcome)
                 continue
             if not head.announced.is_set():
@@ -363,12 +384,12 @@ class Pipeline:
             self._window.popleft()
             self._records_in_window -= 1
             outcome = head.outcome.result()
-            self._count(outcome)
+            self._judge(outcome)
             self._tally(head.record, outcome)
         self._maybe_report_progress()
 
-    def _count(self, outcome: Outcome, *, judge: bool = True) -> None:
-        if self._brake is not None and judge:
+    def _judge(self, outcome: Outcome) -> None:
+        if self._brake is not None:
             # Judged in input order, as records leave the window: local rejections are
             # known at once and accepts later, so judging as outcomes arrive would be biased.
             try:
@@ -376,11 +397,6 @@ class Pipeline:
             except TooManyRejected as exc:
                 self._stop.stop(exc)
                 raise SyncStopped("the rejection brake stopped the sync") from None
-        if isinstance(outcome, Accepted):
-            self.summary.accepted[outcome.how] += 1
-            self.summary.pending += outcome.write_status == "PENDING"
-        else:
-            self.summary.rejected[outcome.category] += 1
 
     def _tally(self, record: RecordMessage, outcome: Outcome) -> None:
         window = self._counts.setdefault(record.stream_key, [0, 0])
