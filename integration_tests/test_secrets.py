@@ -224,7 +224,17 @@ def test_a_token_given_with_white_space_is_masked_in_every_form_it_is_sent(
         cli = Cli(tmp_path, Sandbox())
         config = {"token": given, "integration_id": "intg-1", "api_url": url}
         checked = cli.run("check", config=config)
-        written = cli.write([tour("lead-1"), stream_state("tours", 1)], config=config)
+        # The outputs beside the sync (outcomes, its summary, rejected records) mask it too.
+        outputs = tmp_path / "outputs"
+        outputs.mkdir()
+        written = cli.write(
+            [tour("lead-1"), stream_state("tours", 1)],
+            config={
+                **config,
+                "outcomes_path": str(outputs / "outcomes.jsonl"),
+                "rejected_records_path": str(outputs / "rejected.jsonl"),
+            },
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -233,3 +243,6 @@ def test_a_token_given_with_white_space_is_masked_in_every_form_it_is_sent(
     assert written.traces and written.traces[0]["error"]["failure_type"] == "config_error"
     for result in (checked, written):
         assert "pxo-spaced-Tk93hQ" not in result.stdout
+    kept = {path.name: path.read_text() for path in outputs.iterdir()}
+    assert "outcomes.summaries.jsonl" in kept
+    assert [name for name, text in kept.items() if "pxo-spaced-Tk93hQ" in text] == []

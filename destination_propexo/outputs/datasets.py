@@ -30,7 +30,7 @@ from destination_propexo.outputs.lines_file import JsonLinesFile, open_for_appen
 from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS, SyncIdentity, outcome_entry
 from destination_propexo.outputs.rejected_bucket import file_prefix, sync_id
 from destination_propexo.outputs.rejected_file import RejectedRecordsFile
-from destination_propexo.outputs.rejection import EntrySink, rejection_entry, to_json
+from destination_propexo.outputs.rejection import EntrySink, masked, rejection_entry, to_json
 from destination_propexo.records.outcomes import Outcome, RecordKeys, Rejected
 
 if TYPE_CHECKING:
@@ -124,8 +124,10 @@ class SyncOutputs:
             sink.flush()
 
     def summary(self, summary: Mapping[str, Any]) -> list[str]:
-        """Keep the sync's summary beside its outcomes; where it went, for the log.
+        """Keep the sync's summary beside its outcomes, every known secret masked (its error
+        may quote an answer that echoed the token); where it went, for the log.
         ConfigError if it cannot be written."""
+        summary = masked(dict(summary))
         where = []
         if self._summary_store is not None:
             store, key = self._summary_store
