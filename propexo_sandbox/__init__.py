@@ -16,7 +16,7 @@ appointments` (seed; body: `seed_appointment`'s keyword arguments), `GET stats`,
 faults`, `POST revoke`.
 """
 
-from propexo_sandbox.faults import CreateFault, FaultPlan
+from propexo_sandbox.faults import CreateFault, FaultPlan, FaultRule
 from propexo_sandbox.server import Sandbox
 
-__all__ = ["CreateFault", "FaultPlan", "Sandbox"]
+__all__ = ["CreateFault", "FaultPlan", "FaultRule", "Sandbox"]
