@@ -8,6 +8,7 @@ import ipaddress
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -390,6 +391,13 @@ class _Server(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that went away mid-request (a killed sync, a cut connection) is not an
+        # error of the sandbox; anything else is printed as usual.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def close_connections(self) -> None:
         """Cut idle keep-alive connections, which would otherwise outlive the server."""
