@@ -7,6 +7,7 @@ choice comes first, so a failing case shrinks towards one plain stream, few rows
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from hypothesis import strategies as st
@@ -80,6 +81,19 @@ ENDS_QUICKLY = frozenset(
 )
 
 
+# Fault kinds a soak may leave out, to look past a known failure: `SIMULATION_WITHOUT=storage,
+# sigterm` (CI always generates every kind). Kinds: rules, revoke, broken_line, sigterm,
+# storage, token (white space around the token and a 401 that quotes it).
+FAULT_KINDS = frozenset({"rules", "revoke", "broken_line", "sigterm", "storage", "token"})
+WITHOUT = frozenset(filter(None, os.environ.get("SIMULATION_WITHOUT", "").split(",")))
+if WITHOUT - FAULT_KINDS:
+    raise ValueError(f"SIMULATION_WITHOUT names unknown kinds {sorted(WITHOUT - FAULT_KINDS)}")
+
+
+def _maybe(kind: str, values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() if kind in WITHOUT else st.none() | values
+
+
 @st.composite
 def fault_rules(draw: st.DrawFn) -> FaultRule:
     endpoint = draw(st.sampled_from(tuple(FAULTS_BY_ENDPOINT)))
@@ -99,14 +113,15 @@ def fault_rules(draw: st.DrawFn) -> FaultRule:
 
 @st.composite
 def faults(draw: st.DrawFn, messages: int) -> Faults:
+    token = "token" not in WITHOUT
     return Faults(
-        rules=tuple(draw(st.lists(fault_rules(), max_size=3))),
-        revoke_after_requests=draw(st.none() | st.integers(0, 12)),
-        broken_line_at=draw(st.none() | st.integers(0, messages)),
-        sigterm_after_requests=draw(st.none() | st.integers(1, 10)),
-        storage_down_after=draw(st.none() | st.integers(2, 6)),
-        token_form=draw(st.sampled_from(("plain", "spaces", "newline"))),
-        echo_authorization=draw(st.booleans()),
+        rules=tuple(draw(st.lists(fault_rules(), max_size=0 if "rules" in WITHOUT else 3))),
+        revoke_after_requests=draw(_maybe("revoke", st.integers(0, 12))),
+        broken_line_at=draw(_maybe("broken_line", st.integers(0, messages))),
+        sigterm_after_requests=draw(_maybe("sigterm", st.integers(1, 10))),
+        storage_down_after=draw(_maybe("storage", st.integers(2, 6))),
+        token_form=draw(st.sampled_from(("plain", "spaces", "newline") if token else ("plain",))),
+        echo_authorization=draw(st.booleans() if token else st.just(False)),
     )
 
 
