@@ -33,7 +33,6 @@ def error_of(lines: list[bytes]) -> InputError:
         (b'{"type": "RECORD", "record": {"stream": "t", "data": []}}\n', "a data object"),
         (b'{"type": "RECORD", "record": {"stream": "t", "namespace": 5, "data": {}}}', "namespace"),
         (b'{"type": "STATE", "state": {"type": "STREAM", "stream": "tours"}}\n', "STREAM state"),
-        (b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"c": "\\ud800"}}}', "surrogate"),
     ],
 )
 def test_a_broken_line_stops_the_reader_naming_its_number(line: bytes, reason: str) -> None:
@@ -41,6 +40,26 @@ def test_a_broken_line_stops_the_reader_naming_its_number(line: bytes, reason: s
     assert error.line_number == 4
     assert reason in str(error)
     assert str(error).startswith("line 4: ")
+
+
+def test_a_state_is_kept_as_its_own_text_whatever_orjson_makes_of_it() -> None:
+    state = b'{"type": "LEGACY", "data": {"id": 18446744073709551617, "s": "\\ud800", "f": 1e400}}'
+    line = b'{"type": "STATE",  "state": ' + state + b', "sourceStats": {"recordCount": 1.0}}\n'
+    (message,) = read_messages([line])
+    assert isinstance(message, StateMessage)
+    assert message.raw == state
+    assert message.state["data"]["id"] == 18446744073709551617
+    assert message.stream_key is None
+
+
+def test_a_stream_state_knows_its_stream() -> None:
+    line = (
+        b'{"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": '
+        b'{"name": "tours", "namespace": "crm"}, "stream_state": {}}}}'
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, StateMessage)
+    assert message.stream_key == ("tours", "crm")
 
 
 def test_a_truncated_last_line_is_an_error_after_the_messages_before_it() -> None:

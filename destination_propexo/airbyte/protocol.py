@@ -9,6 +9,7 @@ from several threads never interleave.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -54,18 +55,20 @@ class RecordMessage:
 
 @dataclass(frozen=True)
 class StateMessage:
-    """A STATE message kept as received, so it is echoed back unchanged."""
+    """A STATE message kept as the exact JSON text of its `state` object (UTF-8), so it is
+    echoed back unchanged: integers past 64 bits, decimals past a double's precision,
+    escapes and white space as the source wrote them. `stream_key` is the stream a STREAM
+    state belongs to; None for GLOBAL and LEGACY states."""
 
-    state: dict[str, Any]
+    raw: bytes
     line_number: int
+    stream_key: tuple[str, str | None] | None = None
 
     @property
-    def stream_key(self) -> tuple[str, str | None] | None:
-        """The stream a STREAM state belongs to; None for GLOBAL and LEGACY states."""
-        if self.state.get("type") != "STREAM":
-            return None
-        descriptor = (self.state.get("stream") or {}).get("stream_descriptor") or {}
-        return (str(descriptor.get("name")), descriptor.get("namespace"))
+    def state(self) -> dict[str, Any]:
+        """The state object, parsed (numbers as Python reads them)."""
+        parsed: dict[str, Any] = json.loads(self.raw)
+        return parsed
 
 
 InputMessage = RecordMessage | StateMessage
@@ -86,39 +89,34 @@ def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        message, strict = _parse(line, number)
+        message = _parse(line, number)
         if not isinstance(message, dict):
             raise InputError(number, f"not a JSON object: {_shown_line(line)}")
         kind = message.get("type")
         if kind == "RECORD":
             yield _record(message, number)
         elif kind == "STATE":
-            if not strict:
-                # orjson cannot write a lone surrogate back, so the state could not be echoed
-                # unchanged; no source emits one, so this is a broken stream.
-                raise InputError(
-                    number, "STATE message holds an invalid \\u escape (lone surrogate)"
-                )
-            yield _state(message, number)
+            yield _state(message, line, number)
         elif not isinstance(kind, str):
             raise InputError(number, f"message without a type: {_shown_line(line)}")
         elif kind not in NON_DATA_TYPES:
             raise InputError(number, f"unknown message type {kind[:40]!r}")
 
 
-def _parse(line: bytes, number: int) -> tuple[object, bool]:
-    """The parsed line, and whether orjson's strict parse took it.
+def _parse(line: bytes, number: int) -> object:
+    """The parsed line.
 
-    orjson refuses `\\ud800`-style escapes of lone surrogates. Such a line is still valid
-    JSON, so it is parsed again by the standard library (NaN and Infinity still refused);
-    the mapper then rejects a record whose appointment fields hold one, with a reason.
+    orjson refuses `\\ud800`-style escapes of lone surrogates and numbers past a double's
+    range (`1e400`). Such a line is still valid JSON, so it is parsed again by the standard
+    library (NaN and Infinity still refused); the mapper then rejects a record whose
+    appointment fields hold one, with a reason, and a STATE is echoed from its own text.
     """
     try:
-        return orjson.loads(line), True
+        return orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         strict_error = exc.msg
     try:
-        return json.loads(line.decode("utf-8"), parse_constant=_no_constant), False
+        return json.loads(line.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise InputError(
             number, f"not a JSON message ({strict_error}): {_shown_line(line)}"
@@ -129,10 +127,11 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
-def _state(message: dict[str, Any], number: int) -> StateMessage:
+def _state(message: dict[str, Any], line: bytes, number: int) -> StateMessage:
     state = message.get("state")
     if not isinstance(state, dict):
         raise InputError(number, "STATE message without a state object")
+    key: tuple[str, str | None] | None = None
     if state.get("type") == "STREAM":
         stream = state.get("stream")
         descriptor = stream.get("stream_descriptor") if isinstance(stream, dict) else None
@@ -141,7 +140,50 @@ def _state(message: dict[str, Any], number: int) -> StateMessage:
         namespace = descriptor.get("namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise InputError(number, "STREAM state with a namespace that is not a string")
-    return StateMessage(state, number)
+        key = (descriptor["name"], namespace)
+    raw = _raw_member(line.decode("utf-8"), "state")
+    if raw is None or "destinationStats" in state:
+        # Never for a line parsed as one JSON object; a source's own destinationStats is
+        # replaced by ours rather than sent twice.
+        state.pop("destinationStats", None)
+        return StateMessage(orjson.dumps(state), number, key)
+    return StateMessage(raw.encode("utf-8"), number, key)
+
+
+_DECODER = json.JSONDecoder()
+_WHITE_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_white_space(text: str, at: int) -> int:
+    match = _WHITE_SPACE.match(text, at)
+    return match.end() if match else at
+
+
+def _raw_member(text: str, name: str) -> str | None:
+    """The exact JSON text of the value of top-level member `name` of the object in `text`
+    (the last one, as parsers read a repeated name), or None.
+
+    `text` has parsed as one JSON object already, so the scan only finds where values lie.
+    """
+    found = None
+    at = _skip_white_space(text, 0)
+    if text[at : at + 1] != "{":
+        return None
+    at = _skip_white_space(text, at + 1)
+    while text[at : at + 1] == '"':
+        key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+        at = _skip_white_space(text, at)
+        if text[at : at + 1] != ":":
+            return None
+        start = _skip_white_space(text, at + 1)
+        _, at = _DECODER.raw_decode(text, start)
+        if key == name:
+            found = text[start:at]
+        at = _skip_white_space(text, at)
+        if text[at : at + 1] != ",":
+            break
+        at = _skip_white_space(text, at + 1)
+    return found
 
 
 def _record(message: dict[str, Any], number: int) -> RecordMessage:
@@ -196,7 +238,9 @@ class Emitter:
         self._written_at = clock()
 
     def emit(self, message: dict[str, Any], *, batch: bool = False) -> None:
-        line = orjson.dumps(message) + b"\n"
+        self._emit_line(orjson.dumps(message) + b"\n", batch=batch)
+
+    def _emit_line(self, line: bytes, *, batch: bool = False) -> None:
         with self._lock:
             self._pending.append(line)
             self._pending_bytes += len(line)
@@ -256,8 +300,13 @@ class Emitter:
         """A protocol v0.18 DESTINATION_CATALOG message (the CDK's serializer drops its payload)."""
         self.emit({"type": "DESTINATION_CATALOG", "destination_catalog": catalog})
 
-    def state(self, state: dict[str, Any], accepted: int, rejected: int) -> None:
-        """Echo a STATE with protocol v0.18 destination stats (which the CDK cannot write)."""
-        echoed = dict(state)
-        echoed["destinationStats"] = {"recordCount": accepted, "rejectedRecordCount": rejected}
-        self.emit({"type": "STATE", "state": echoed})
+    def state(self, state: bytes, accepted: int, rejected: int) -> None:
+        """Echo a STATE, given as the exact JSON text of its state object (`StateMessage.raw`),
+        unchanged but for protocol v0.18 destination stats (which the CDK cannot write)."""
+        stats = orjson.dumps({"recordCount": accepted, "rejectedRecordCount": rejected})
+        body = state.rstrip()
+        if not body.startswith(b"{") or not body.endswith(b"}"):
+            raise ValueError("a state must be the JSON text of an object")
+        comma = b"," if body[1:-1].strip() else b""
+        echoed = body[:-1] + comma + b'"destinationStats":' + stats + b"}"
+        self._emit_line(b'{"type":"STATE","state":' + echoed + b"}\n")

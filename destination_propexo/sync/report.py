@@ -60,7 +60,7 @@ class SyncReport:
         if not self._dry_run:
             for sink in self._sinks:  # a confirmed state must not cover a rejection in memory
                 sink.flush()
-            self._emitter.state(state.state, accepted, rejected)
+            self._emitter.state(state.raw, accepted, rejected)
 
     def progress(self, summary: WriteSummary, in_window: int) -> None:
         elapsed = max(time.monotonic() - summary.started, 1e-9)

@@ -42,6 +42,8 @@ ODD_CURSORS: tuple[Any, ...] = (
     -0.5,
     1.5e300,
     2**63 - 1,
+    2**64 + 1,  # beyond 64 bits: a NUMBER(38) id
+    10**30 + 7,
     True,
     "\u2028line\\separator",
 )
