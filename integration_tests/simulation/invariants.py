@@ -96,9 +96,37 @@ def check(
         problems += [
             f"{where}: {p}" for p in _check_run(history, run, run_requests, run_fired, appointments)
         ]
+    first = history.runs[0] if history.runs else None
+    if first is not None and first.returncode != 0 and not _plans_a_stop(case):
+        problems.append(
+            f"the first attempt failed ({first.failure_type}) though no fault in the plan "
+            "stops a sync: every fault planned ends, or is a row's own"
+        )
     problems += _check_bookings(case, history, appointments)
     problems += _check_secrets(history, outputs, secrets)
     return problems
+
+
+def _plans_a_stop(case: Case) -> bool:
+    """Whether the plan has a fault that may rightly stop a sync: a refused token, a broken
+    line, a SIGTERM, object storage going down, an outage that does not end, a 404 on the
+    create path or the integration."""
+    faults = case.faults
+    if any(
+        value is not None
+        for value in (
+            faults.revoke_after_requests,
+            faults.broken_line_at,
+            faults.sigterm_after_requests,
+            faults.storage_down_after,
+        )
+    ):
+        return True
+    return any(
+        (rule.count is None and rule.fault in SERVICE_FAULTS)
+        or (rule.fault is CreateFault.NOT_FOUND and rule.endpoint in ("create", "integration"))
+        for rule in faults.rules
+    )
 
 
 def _check_run(

@@ -118,6 +118,19 @@ def test_a_request_after_the_trace_and_an_unjustified_stop_are_caught() -> None:
     assert any("stopped with system_error" in p for p in problems)
 
 
+def test_a_first_attempt_that_fails_with_no_stopping_fault_planned_is_caught() -> None:
+    case = case_of(ROW)
+    bounded = Faults(rules=(FaultRule("create", CreateFault.RATE_503, count=2),))
+    history = history_of(Case(case.streams, case.state_type, case.messages, faults=bounded))
+    trace = {
+        "type": "TRACE",
+        "trace": {"type": "ERROR", "error": {"failure_type": "transient_error", "message": "x"}},
+    }
+    history.runs.append(run_of([0], [trace], returncode=1))
+    problems = check(history, [], [], {}, [])
+    assert any("no fault in the plan stops a sync" in p for p in problems)
+
+
 def test_an_exit_without_a_trace_and_a_secret_in_any_output_are_caught() -> None:
     history = history_of(case_of(ROW))
     run = run_of([0], [], returncode=-15)
