@@ -19,7 +19,8 @@ Mode = Literal["append", "dedup_lead", "dedup_slot", "update"]
 StateType = Literal["STREAM", "GLOBAL", "LEGACY"]
 # How a row's values are written: `plain`; `notes` (unicode notes); `offset` (one
 # appointment_datetime with a -05:00 offset instead of date + time); the rest are the row's
-# own faults: `bad_time` and `lead_space` (rejected by the connector), `entrata` (an
+# own faults: `bad_time` and `lead_space` (a space inside the lead id; both rejected by the
+# connector), `entrata` (an
 # integration_id Propexo refuses for appointments, a 400).
 Form = Literal["plain", "notes", "offset", "bad_time", "lead_space", "entrata"]
 INVALID_FORMS = frozenset({"bad_time", "lead_space"})
@@ -241,7 +242,7 @@ def record_data(row: Row, event_ids: list[str]) -> dict[str, Any]:
     if row.form == "notes":
         data["notes"] = "Tür 🔑 — צפון\u2028second line"
     if row.form == "lead_space":
-        data["lead_id"] = f" {row.lead}"
+        data["lead_id"] = row.lead.replace("-", " ", 1)  # inside the id: refused, not trimmed
     if row.form == "entrata":
         data["integration_id"] = OTHER_VENDOR_INTEGRATION
     return data
