@@ -106,6 +106,9 @@ class ForkServer:
     """A pre-imported connector that forks a real CLI process per run (see forkserver.py)."""
 
     def __init__(self) -> None:
+        self._start()
+
+    def _start(self) -> None:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "integration_tests.simulation.forkserver"],
             stdin=subprocess.PIPE,
@@ -123,6 +126,12 @@ class ForkServer:
         if self._process.stdin is not None:
             self._process.stdin.close()
         self._process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Start afresh after a run was interrupted half-way (its answers would be stale)."""
+        self._process.kill()
+        self._process.wait(timeout=30)
+        self._start()
 
     def start(
         self, argv: list[str], env: dict[str, str], stdin: Path, stdout: Path, stderr: Path
@@ -245,6 +254,11 @@ class Connector:
         watchdog.start()
         try:
             run.returncode = self._forks.wait()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self._forks.restart()
+            raise
         finally:
             watchdog.cancel()
             alive.clear()
