@@ -10,8 +10,11 @@ appointment, a moved one) shows in read-back only from SUCCESS on. Request count
 integration, other.
 
 Test hooks: `Sandbox.seed_appointment(...)` stores existing appointments; a `FaultPlan`
-injects faults; lead ids starting `lead-missing` make jobs fail, `lead-slow` keep them
-PENDING. Unauthenticated admin routes under `/_sandbox/`: `GET appointments`, `POST
+injects faults, drawn at rates or planned by request number and kind (`FaultRule`); lead ids
+starting `lead-missing` make jobs fail, `lead-slow` keep them PENDING. `Sandbox.requests()`
+is the request log (endpoint, start and end times, status), `wait_for_requests` waits for a
+count, `jobs()` lists every write job, `settle()` waits until they are done,
+`restore_token()` undoes a revocation. Unauthenticated admin routes under `/_sandbox/`: `GET appointments`, `POST
 appointments` (seed; body: `seed_appointment`'s keyword arguments), `GET stats`, `GET|POST
 faults`, `POST revoke`.
 """
