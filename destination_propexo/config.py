@@ -201,8 +201,15 @@ class PropexoConfig(BaseModel):
                 "api_url must use https (plain http is only allowed for a local sandbox on "
                 "127.0.0.1 or localhost), so the token is never sent in clear text"
             )
-        if parts.query or parts.fragment or parts.username:
-            raise ValueError("api_url must be a plain base URL without credentials or query")
+        if parts.fragment or parts.username or parts.password:
+            raise ValueError("api_url must be a plain base URL without credentials or fragment")
+        extra = parts.path + (f"?{parts.query}" if parts.query else "")
+        if extra:
+            # Every request path starts at /v1/...: a base with a path would make each a 404.
+            raise ValueError(
+                f"api_url must be the API's base URL with no path or query: remove {extra!r} "
+                f"(for example {PRODUCTION_URL})"
+            )
         return url
 
     @field_validator("source_timezone")

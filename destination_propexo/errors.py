@@ -8,8 +8,11 @@
     │   └── TooManyRejected  more rows were rejected than `max_rejected_percent` allows
     ├── TransientError       the sync stops with a `transient_error` trace: Airbyte retries the
     │   │                    attempt, which re-sends from the last echoed STATE
+    │   ├── ServiceUnavailable  Propexo (or object storage) failed a request past the retry
+    │   │                    policy while answering nothing else: an outage, not the row's fault
     │   ├── LookupUnavailable  a lead's appointments could not be read to check for a booking
-    │   └── RateLimitedTooLong  Propexo kept asking for waits beyond the Retry-After cap
+    │   ├── RateLimitedTooLong  Propexo kept asking for waits beyond the Retry-After cap
+    │   └── Terminated       the process got SIGTERM (Airbyte cancelling the sync)
     ├── InputError           the sync stops with a `system_error` trace: broken input stream
     ├── SyncStopped          another error stopped the sync; this record is left without an
     │                        outcome, like every record not yet tried (never reported itself)
@@ -18,7 +21,9 @@
 
 A record that cannot be written is not an exception: it becomes a `Rejected` outcome
 (see `outcomes.py`) and the sync goes on. `failure_type` below is the one place that maps
-an error to the trace Airbyte acts on.
+an error to the trace Airbyte acts on, and `owner` the one place that says whose a failed
+request is: the row's (rejected, the sync goes on), the service's (retried, then the sync
+stops as transient) or the configuration's (the sync stops as a config error).
 """
 
 from __future__ import annotations
@@ -50,6 +55,14 @@ class TooManyRejected(ConfigError):
 
 class TransientError(PropexoError):
     """Propexo cannot be worked with right now; a later attempt of the sync may succeed."""
+
+
+class ServiceUnavailable(TransientError):
+    """A request kept failing past the retry policy and nothing showed the service working."""
+
+
+class Terminated(TransientError):
+    """SIGTERM: the sync was cancelled (or its pod stopped); it settles and stops."""
 
 
 class LookupUnavailable(TransientError):
@@ -112,6 +125,53 @@ class Unresolved(RequestFailure):
     def __init__(self, failure: RequestFailure, attempts: int) -> None:
         super().__init__(failure.kind, str(failure), status=failure.status)
         self.attempts = attempts
+
+
+class Owner(enum.Enum):
+    """Whose failure a failed request is, and so what happens to the sync."""
+
+    ROW = "the row"  # the row is rejected with the reason; the sync goes on
+    SERVICE = "the service"  # retried within the policy, then the sync stops (transient)
+    CONFIGURATION = "the configuration"  # the sync stops with a config error
+
+
+class Request(enum.Enum):
+    """What a request was for: the same answer means different things on different paths."""
+
+    CREATE = "create"
+    MOVE = "move"
+    LEAD_READ = "lead read"
+    WRITE_STATUS = "write status"
+    WRITE_LOGS = "write logs"
+    INTEGRATION = "integration"
+
+
+# Answers that say the request went to the wrong place, whatever the row held.
+_WRONG_PLACE = frozenset({301, 302, 303, 307, 308, 405})
+
+
+def owner(failure: RequestFailure, request: Request) -> Owner:
+    """Whose failure `failure` of a `request` is (pure; the one rule, see reliability.md).
+
+    - the row's: Propexo refused what the row holds (400/422 or another 4xx about the body,
+      a 404 for a move's event id, a 400 or 404 reading that row's lead);
+    - the configuration's: the request went to the wrong place (a 404 on the create path or
+      the integration, a redirect, 405), which no row can fix;
+    - the service's: everything that says nothing about the row (refused, reset or timed-out
+      connections, 5xx, 429, answers of the wrong shape, transport errors).
+    A row the service keeps failing while it answers other rows is told apart by the caller
+    (`sync/sender.py`): `owner` sees one exchange, not the others."""
+    if failure.kind is FailureKind.BAD_REQUEST:
+        return Owner.CONFIGURATION if request is Request.INTEGRATION else Owner.ROW
+    if failure.kind is FailureKind.NOT_FOUND:
+        if request in (Request.MOVE, Request.LEAD_READ, Request.WRITE_STATUS):
+            return Owner.ROW
+        return Owner.CONFIGURATION
+    if failure.kind is FailureKind.UNEXPECTED and failure.status is not None:
+        if failure.status in _WRONG_PLACE or failure.status < 400:
+            return Owner.CONFIGURATION
+        return Owner.ROW if failure.status < 500 else Owner.SERVICE
+    return Owner.SERVICE
 
 
 def failure_type(error: BaseException) -> FailureType:

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, ClassVar
 from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
 
 from destination_propexo.airbyte.discover import destination_catalog
-from destination_propexo.airbyte.protocol import Emitter
+from destination_propexo.airbyte.protocol import Emitter, lines_of
 from destination_propexo.config import load_config
 from destination_propexo.destination import (
     check_connection,
@@ -40,6 +40,17 @@ class _ProtocolLogHandler(logging.Handler):
         if record.exc_info:
             text += "\n" + logging.Formatter().formatException(record.exc_info)
         self._emitter.log(self.LEVELS.get(record.levelname, record.levelname), text)
+
+
+def secret_forms(secrets: list[str]) -> list[str]:
+    """Every form a secret may be sent or echoed in: as given, and without the white space
+    around it (the config strips the token before it goes into the Authorization header)."""
+    forms = list(secrets)
+    for secret in secrets:
+        stripped = secret.strip()
+        if stripped and stripped not in forms:
+            forms.append(stripped)
+    return forms
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,7 +115,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
         return 0
     try:
         config = _read_json(args.config, "config")
-        update_secrets(get_secrets(spec.connectionSpecification, config))
+        update_secrets(secret_forms(get_secrets(spec.connectionSpecification, config)))
         if args.command == "check":
             warning = unknown_options_warning(config)
             if warning:
@@ -117,7 +128,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
             emitter.destination_catalog(destination_catalog())
             return 0
         catalog = _read_json(args.catalog, "catalog")
-        write_records(config, catalog, stdin, emitter)
+        write_records(config, catalog, lines_of(stdin), emitter)
         return 0
     except ConfigError as exc:
         if args.command == "check":

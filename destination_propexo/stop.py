@@ -1,11 +1,14 @@
 """The sync's one stop event, the clock every wait reads, and the guard around every worker.
 
-Stop rule: once `stop()` is called (a refused token, a broken input line, a bug in a
-worker, too many rejections), every wait in the connector (rate budget, back-off,
-read-back settle, Retry-After pause, the pipeline's own waits) wakes at once and raises
-`SyncStopped`, and no request starts: the client checks the event after its budget wait,
-right before sending. A request already on the wire is abandoned: workers are daemon
-threads, so the process exits with its TRACE without waiting for them.
+Stop rule: once `stop()` is called (a refused token, a broken input line, an outage, a bug
+in a worker, too many rejections, SIGTERM), every wait in the connector (rate budget,
+back-off, read-back settle, Retry-After pause, the pipeline's own waits) wakes at once and
+raises `SyncStopped`, and no request starts: the client checks the event after its budget
+wait, right before sending, and no queued task starts. A request already on the wire is
+awaited: the tasks running it (`run_task`) are counted, and `wait_for_tasks` lets the
+pipeline wait for them (up to the request time-out) so their outcomes are recorded before
+the TRACE. Outcome callbacks still run after a stop (`guarded`): an answer that came is
+never thrown away.
 
 Worker guard: every thread the connector starts runs its body through `guard`. An
 expected stop ends the body quietly; any other exception stops the sync with that error,
@@ -52,6 +55,9 @@ class Stop:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._error: BaseException | None = None
+        # Tasks running now (a create, a poll...): what a stop waits for before its TRACE.
+        self._tasks = 0
+        self._tasks_done = threading.Condition()
 
     @property
     def stopped(self) -> bool:
@@ -91,9 +97,36 @@ class Stop:
         self.check()
         return event.wait(seconds)
 
-    def guard(self, body: Callable[[], object], what: str) -> None:
-        """Run one worker body; an error stops the sync instead of vanishing with the thread."""
-        if self._event.is_set():
+    def run_task(self, body: Callable[[], object], what: str) -> None:
+        """Run one task under the guard, counted while it runs; skipped once stopped (it
+        would start something new)."""
+        with self._tasks_done:
+            if self._event.is_set():
+                return
+            self._tasks += 1
+        try:
+            self.guard(body, what, after_stop=True)
+        finally:
+            with self._tasks_done:
+                self._tasks -= 1
+                self._tasks_done.notify_all()
+
+    def wait_for_tasks(self, seconds: float) -> bool:
+        """After a stop: wait (real time) up to `seconds` for running tasks to end; True if
+        they all did. Their requests on the wire get their answers or time out meanwhile."""
+        deadline = time.monotonic() + seconds
+        with self._tasks_done:
+            while self._tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._tasks_done.wait(left)
+        return True
+
+    def guard(self, body: Callable[[], object], what: str, *, after_stop: bool = False) -> None:
+        """Run one worker body; an error stops the sync instead of vanishing with the thread.
+        Once stopped, a body is skipped unless `after_stop` (it finishes what came)."""
+        if self._event.is_set() and not after_stop:
             return
         try:
             body()
@@ -105,8 +138,9 @@ class Stop:
             self.stop(exc)
 
     def guarded(self, body: Callable[[Result], object], what: str) -> Callable[[Result], None]:
-        """`body` as a callback run under the guard (e.g. a future's done-callback)."""
-        return lambda value: self.guard(lambda: body(value), what)
+        """`body` as a callback run under the guard (e.g. a future's done-callback); it runs
+        after a stop too, so an outcome that came is recorded."""
+        return lambda value: self.guard(lambda: body(value), what, after_stop=True)
 
     def start_thread(self, body: Callable[[], object], name: str) -> threading.Thread:
         """A guarded daemon thread: it never outlives the process, nor hides an error."""

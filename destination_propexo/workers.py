@@ -3,7 +3,8 @@
 `concurrent.futures.ThreadPoolExecutor` joins its threads at interpreter exit, so a worker
 inside a 30 s request would hold a stopped sync's exit for that long; and an exception in a
 task only reaches whoever looks at its future. Here every task runs under the sync's
-guard (`Stop.guard`), tasks queued after a stop are skipped, and the threads are daemons.
+guard (`Stop.run_task`, which counts it while it runs, so a stop can await its request),
+tasks still queued at a stop are skipped, and the threads are daemons.
 The queue holds at most what the write window holds, so it needs no bound of its own.
 
 A task that continues a record already under way (a repeat whose first row is now final, a
@@ -64,7 +65,7 @@ class WorkerPool:
     def _work(self) -> None:
         while (item := self._next()) is not None:
             task, what = item
-            self._stop.guard(task, what)
+            self._stop.run_task(task, what)
             with self._changed:
                 self._idle += 1
 

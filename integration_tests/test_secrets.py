@@ -7,6 +7,7 @@ of a redirect; never over a TLS connection whose certificate failed verification
 from __future__ import annotations
 
 import datetime as dt
+import json
 import ssl
 import threading
 from collections.abc import Iterator
@@ -182,3 +183,48 @@ def test_failures_raised_by_the_client_never_hold_the_token() -> None:
         # The transport exception (which holds the request) is never chained.
         assert failure.__cause__ is None
         assert failure.__context__ is None or failure.__suppress_context__
+
+
+class _EchoingRefusal(BaseHTTPRequestHandler):
+    """A Propexo stand-in that refuses every request, echoing its Authorization header."""
+
+    def _refuse(self) -> None:
+        body = (
+            '{"error": {"message": "invalid token in header '
+            + json.dumps(self.headers.get("Authorization", ""))[1:-1]
+            + '"}}'
+        ).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _refuse
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "given", [" pxo-spaced-Tk93hQ ", "pxo-spaced-Tk93hQ\n", "\tpxo-spaced-Tk93hQ"]
+)
+def test_a_token_given_with_white_space_is_masked_in_every_form_it_is_sent(
+    tmp_path: Path, given: str
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoingRefusal)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        cli = Cli(tmp_path, Sandbox())
+        config = {"token": given, "integration_id": "intg-1", "api_url": url}
+        checked = cli.run("check", config=config)
+        written = cli.write([tour("lead-1"), stream_state("tours", 1)], config=config)
+    finally:
+        server.shutdown()
+        server.server_close()
+    status = checked.of_type("CONNECTION_STATUS")[0]["connectionStatus"]
+    assert status["status"] == "FAILED" and "invalid token" in status["message"]
+    assert written.traces and written.traces[0]["error"]["failure_type"] == "config_error"
+    for result in (checked, written):
+        assert "pxo-spaced-Tk93hQ" not in result.stdout

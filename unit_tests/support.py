@@ -160,10 +160,12 @@ class ScriptedTransport(BaseAdapter):
             entry = self.script.get(endpoint)
             if entry is None:
                 raise AssertionError(f"no answer scripted for {endpoint}: {request.url}")
-            if callable(entry):
-                answer = entry(request)
-            else:
+            if not callable(entry):
                 answer = entry.pop(0) if len(entry) > 1 else entry[0]
+        if callable(entry):
+            # Outside the lock: a route may hold its answer back (a slow Propexo) while
+            # other requests are answered.
+            answer = entry(request)
         if answer.raises is not None:
             raise answer.raises
         response = requests.Response()

@@ -20,6 +20,7 @@ from destination_propexo.config import load_config
 from destination_propexo.errors import (
     FailureKind,
     RequestFailure,
+    ServiceUnavailable,
     SyncStopped,
     TokenRefused,
 )
@@ -28,7 +29,7 @@ from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest
-from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.records.outcomes import Accepted, Outcome, Queued, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.booking import Booker
 from destination_propexo.sync.ledger import BookingLedger
@@ -131,19 +132,42 @@ def test_a_repeat_waits_for_the_first_row_in_flight_and_shares_its_booking(
     assert transport.count("create") == 1
 
 
+def answered_meanwhile(failing_lead: str) -> tuple[ScriptedTransport, threading.Event]:
+    """Creates of `failing_lead` answer 500, its read-backs find nothing and wait (once its
+    first create failed) for the event: set it once another lead's create was answered, so
+    the row fails while Propexo answers other rows (the row's problem, not an outage)."""
+    other_answered = threading.Event()
+
+    def create(sent: requests.PreparedRequest) -> Answer:
+        lead = orjson.loads(sent.body or b"{}")["lead_id"]
+        return Answer(500) if lead == failing_lead else job(f"job-{lead}")
+
+    def read_back(sent: requests.PreparedRequest) -> Answer:
+        if f"lead_id={failing_lead}" in (sent.url or ""):
+            other_answered.wait(TIMEOUT)
+        return appointments()
+
+    return ScriptedTransport(create=create, read_back=read_back), other_answered
+
+
 def test_a_booking_of_unknown_outcome_is_not_sent_again(stop: Stop) -> None:
     clock = FakeClock()
     stop = Stop(clock)
-    transport = ScriptedTransport(read_back=[appointments()], create=[Answer(500)])
-    book, _ = booker(transport, stop)
-    first = book.book(request(), dedup=True).result(TIMEOUT)
+    transport, other_answered = answered_meanwhile("lead-1")
+    book, _ = booker(transport, stop, track=False)
+    pending = book.book(request(), dedup=True)
+    while transport.count("read_back") < 2:  # the lead's load, then the first read-back
+        time.sleep(0.01)
+    book.book(request("lead-2"), dedup=True).result(TIMEOUT)
+    other_answered.set()
+    first = pending.result(TIMEOUT)
     repeat = book.book(request(), dedup=True).result(TIMEOUT)
     stop.stop(SyncStopped("test over"))
 
     assert isinstance(first, Rejected) and first.category == outcomes.OUTCOME_UNKNOWN
     assert isinstance(repeat, Rejected) and repeat.category == outcomes.OUTCOME_UNKNOWN
     assert "not sent again" in repeat.reason
-    assert transport.count("create") == 3  # the first row's attempts only
+    assert transport.count("create") == 4  # the first row's 3 attempts, and lead-2's
 
 
 def test_an_appointment_already_in_propexo_is_found_without_a_create(stop: Stop) -> None:
@@ -181,15 +205,32 @@ def test_the_ledger_stays_within_its_capacity_and_rereads_a_dropped_lead(stop: S
 def test_an_unclear_create_never_found_by_read_back_is_outcome_unknown_not_not_booked() -> None:
     clock = FakeClock()
     stop = Stop(clock)
+    transport, other_answered = answered_meanwhile("lead-1")
+    sender = AppointmentSender(
+        client_for(transport, stop), RetryPolicy(max_attempts=2), stop, settle_seconds=5
+    )
+    sent: Future[Any] = Future()
+    thread = threading.Thread(target=lambda: sent.set_result(sender.send(request())))
+    thread.start()
+    while transport.count("read_back") < 1:
+        time.sleep(0.01)
+    assert sender.send(request("lead-2")) == Queued("job-lead-2")
+    other_answered.set()
+    outcome = sent.result(TIMEOUT)
+
+    assert isinstance(outcome, Rejected) and outcome.category == outcomes.OUTCOME_UNKNOWN
+    assert "check GET /v1/appointments/?lead_id=lead-1&integration_id=intg-1" in outcome.reason
+    assert transport.count("create") == 3
+
+
+def test_an_unclear_create_while_propexo_answers_no_other_write_is_an_outage() -> None:
+    stop = Stop(FakeClock())
     transport = ScriptedTransport(create=[Answer(503)], read_back=[appointments()])
     sender = AppointmentSender(
         client_for(transport, stop), RetryPolicy(max_attempts=2), stop, settle_seconds=5
     )
-    outcome = sender.send(request())
-
-    assert isinstance(outcome, Rejected) and outcome.category == outcomes.OUTCOME_UNKNOWN
-    assert "check GET /v1/appointments/?lead_id=lead-1&integration_id=intg-1" in outcome.reason
-    assert transport.count("create") == 2
+    with pytest.raises(ServiceUnavailable, match="Propexo is not answering"):
+        sender.send(request())
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 
@@ -65,17 +67,33 @@ def put_paths(transport: ScriptedTransport) -> list[str]:
 def test_after_a_move_with_an_unknown_outcome_the_leads_later_rows_are_not_sent(
     stop: Stop,
 ) -> None:
+    # Propexo answers another lead's create while this move stays unclear (the move's
+    # read-back waits for it), so the unknown outcome is this row's, not an outage.
+    other_answered = threading.Event()
+
+    def read_back(sent: requests.PreparedRequest) -> Answer:
+        if "lead_id=lead-1" not in (sent.url or ""):
+            return appointments()
+        if transport.count("update"):
+            other_answered.wait(10)
+        return appointments(event("appt-1", "lead-1", BOOKED))
+
     transport = ScriptedTransport(
-        read_back=[appointments(event("appt-1", "lead-1", BOOKED))],
+        read_back=read_back,
         update=[Answer(raises=requests.exceptions.ReadTimeout("lost"))],
+        create=[job("job-2")],
     )
     books = booker(transport, stop)
-    first, second = results(
-        [
-            books.book_upcoming(row("2041-07-22", "16:30:00")),
-            books.book_upcoming(row("2041-07-23", "10:00:00")),
-        ]
-    )
+    pending = [
+        books.book_upcoming(row("2041-07-22", "16:30:00")),
+        books.book_upcoming(row("2041-07-23", "10:00:00")),
+    ]
+    while transport.count("read_back") < 2:  # the lead's load, then the move's read-back
+        time.sleep(0.01)
+    other = books.book_upcoming(row("2041-07-25", "10:00:00", "lead-2"))
+    assert isinstance(other.result(timeout=10), Accepted)
+    other_answered.set()
+    first, second = results(pending)
     assert isinstance(first, Rejected) and first.category == outcomes.OUTCOME_UNKNOWN
     assert first.reason.startswith("the move of appointment appt-1 got no clear answer")
     assert first.reschedule is not None and first.reschedule.event_id == "appt-1"

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 from airbyte_cdk.models import (
@@ -78,6 +78,33 @@ InputMessage = RecordMessage | StateMessage
 NON_DATA_TYPES = frozenset(
     {"LOG", "TRACE", "CONTROL", "SPEC", "CONNECTION_STATUS", "CATALOG", "DESTINATION_CATALOG"}
 )
+
+
+# The longest input line read (16 MiB): an appointment row is a few hundred bytes and a
+# state rarely a few megabytes; a longer line stops the sync without being held whole.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+def lines_of(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """The lines of `stream`; a line longer than `limit` bytes raises InputError naming its
+    number and size, measured in chunks, never held whole."""
+    number = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        del line
+        while chunk := stream.readline(_CHUNK):
+            size += len(chunk) - chunk.endswith(b"\n")
+            if chunk.endswith(b"\n"):
+                break
+        raise InputError(number, f"the line is {size:,} bytes, over the {limit:,}-byte limit")
 
 
 def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:

@@ -49,8 +49,12 @@ READ_BACK_PAGE = 250
 # The feed's largest page (`limit` is 1..100).
 WRITE_LOGS_PAGE = 100
 MAX_MESSAGE = 300
+# How long a connection may take to open (the read time-out is the config's).
+CONNECT_TIMEOUT_SECONDS = 10.0
 # Requests that confirm jobs already queued go ahead of creates for a place in flight.
 CONFIRMING = frozenset({"write_logs", "write_status"})
+# Requests that write: whether Propexo answers them tells an outage from one row's problem.
+WRITES = frozenset({"create", "update"})
 # One exchange, no retry: for callers that retry on their own terms (the status tracker).
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 
@@ -220,7 +224,7 @@ class PropexoClient:
         *,
         stop: Stop,
         timeout: float = 30.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         max_in_flight: int = MAX_IN_FLIGHT,
         policy: RetryPolicy | None = None,
         adapter: BaseAdapter | None = None,
@@ -249,6 +253,22 @@ class PropexoClient:
         # whole; taken before the rate budget, so a paced request leaves the moment it may.
         self._in_flight = InFlightLimit(stop, lambda: 1.0 / budget.interval, cap=max_in_flight)
         self.counts = RequestCounts()
+        # Writes Propexo has answered 2xx so far in this sync.
+        self._writes_answered = 0
+
+    @property
+    def base_url(self) -> str:
+        return self._base
+
+    def write_mark(self) -> int:
+        """How many writes Propexo has answered 2xx so far (taken at a row's first failure)."""
+        with self._counts_lock:
+            return self._writes_answered
+
+    def writes_answered_since(self, mark: int) -> bool:
+        """Whether Propexo answered 2xx to a write since `mark` was taken: it works."""
+        with self._counts_lock:
+            return self._writes_answered > mark
 
     def close(self) -> None:
         self._session.close()
@@ -381,6 +401,9 @@ class PropexoClient:
             response = self._send(method, path, json=json, params=params)
         finally:
             self._in_flight.give_back(ticket)
+        if counter in WRITES and 200 <= response.status_code < 300:
+            with self._counts_lock:
+                self._writes_answered += 1
         return self._answer(response)
 
     def _send(

@@ -51,7 +51,11 @@ class Booker:
         workers: int,
         ledger: BookingLedger | None = None,
         tracker: StatusTracker | None = None,
+        check_head: bool = True,
     ) -> None:
+        """`check_head`: read whether the head of a run is booked already (off in a dry
+        run, which sends nothing)."""
+        self._check_head = check_head
         self._sender = sender
         self._stop = stop
         self._ledger = ledger
@@ -67,10 +71,19 @@ class Booker:
         with self._unsent_lock:
             return self._unsent
 
-    def book(self, request: AppointmentRequest, *, dedup: bool) -> Future[Outcome]:
-        """Start booking; the future gets the record's final outcome (none if the sync stops)."""
+    def book(
+        self, request: AppointmentRequest, *, dedup: bool, head: bool = False
+    ) -> Future[Outcome]:
+        """Start booking in the lead's turn; the future gets the record's final outcome (none
+        if the sync stops). `dedup`: create if absent (lead + date + time); `head`: a plain
+        create at the head of a run, created only if an earlier attempt did not book it."""
         outcome: Future[Outcome] = Future()
-        self._submit(lambda: self._book(request, dedup, outcome), "a create")
+        task = lambda: self._book(request, dedup, head, outcome)  # noqa: E731
+        if self._ledger is None:
+            self._submit(task, "a create")
+        else:
+            before = self._ledger.queue_turn((request.integration_id, request.lead_id), outcome)
+            self._in_turn(before, task, "a create")
         return outcome
 
     def book_upcoming(self, request: AppointmentRequest) -> Future[Outcome]:
@@ -83,10 +96,22 @@ class Booker:
         return outcome
 
     def move(self, request: MoveRequest) -> Future[Outcome]:
-        """Move appointment `request.event_id`; moves of one appointment go in input order."""
+        """Move appointment `request.event_id`, in the turn of the row's lead (every stream's
+        rows of one lead go in input order), or of the appointment when the row names none."""
+        ledger = self._needed_ledger()
         outcome: Future[Outcome] = Future()
-        before = self._needed_ledger().queue_turn((request.event_id or "",), outcome)
-        self._in_turn(before, lambda: self._move(request, outcome.set_result), "a move")
+        turn = (
+            (request.integration_id, request.lead_id)
+            if request.lead_id is not None
+            else (request.event_id or "",)
+        )
+        before = ledger.queue_turn(turn, outcome)
+
+        def finish(result: Outcome) -> None:
+            ledger.moved(request, result)
+            outcome.set_result(result)
+
+        self._in_turn(before, lambda: self._move(request, finish), "a move")
         return outcome
 
     def close(self) -> None:
@@ -146,28 +171,47 @@ class Booker:
             request.integration_id,
         )
 
-    def _book(self, request: AppointmentRequest, dedup: bool, outcome: Future[Outcome]) -> None:
+    def _book(
+        self, request: AppointmentRequest, dedup: bool, head: bool, outcome: Future[Outcome]
+    ) -> None:
+        ledger = self._ledger
+        if ledger is None:
+            self._follow(self._sender.send(request), outcome.set_result, request.integration_id)
+            return
         if dedup:
-            ledger = self._needed_ledger()
             claim = ledger.claim(request, outcome)
             if isinstance(claim, Settled):
                 outcome.set_result(claim.outcome)
                 return
             if not isinstance(claim, Granted):
                 claim.first.add_done_callback(
-                    self._stop.guarded(lambda _: self._retry_claim(request, outcome), "a repeat")
+                    self._stop.guarded(
+                        lambda _: self._retry_claim(request, head, outcome), "a repeat"
+                    )
                 )
                 return
-            outcome.add_done_callback(
-                self._stop.guarded(lambda done: ledger.settle(request, done.result()), "ledger")
-            )
-        self._send(request, outcome)
+            record: Callable[[AppointmentRequest, Outcome], None] = ledger.settle
+        else:
+            if head and self._check_head:
+                found = ledger.found_before(request)
+                if found is not None:
+                    outcome.set_result(found.outcome)
+                    return
+            record = ledger.booked
 
-    def _retry_claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
-        self._submit(lambda: self._book(request, True, outcome), "a repeated booking", first=True)
+        def finish(result: Outcome) -> None:
+            # The ledger first: the lead's next record may start once the outcome is set.
+            record(request, result)
+            outcome.set_result(result)
 
-    def _send(self, request: AppointmentRequest, outcome: Future[Outcome]) -> None:
-        self._follow(self._sender.send(request), outcome.set_result, request.integration_id)
+        self._follow(self._sender.send(request), finish, request.integration_id)
+
+    def _retry_claim(
+        self, request: AppointmentRequest, head: bool, outcome: Future[Outcome]
+    ) -> None:
+        self._submit(
+            lambda: self._book(request, True, head, outcome), "a repeated booking", first=True
+        )
 
     def _follow(
         self, result: Accepted | Rejected | Queued, resolve: Resolve, integration_id: str

@@ -35,15 +35,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import NoReturn
 
-from destination_propexo.errors import LookupUnavailable, RequestFailure
+from destination_propexo.errors import LookupUnavailable, Owner, Request, RequestFailure, owner
 from destination_propexo.propexo.client import BookedAppointment
 from destination_propexo.records import outcomes
-from destination_propexo.records.mapping import AppointmentRequest
+from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.reschedule import (
@@ -96,6 +97,12 @@ class _Lead:
     in_flight: dict[SlotKey, Future[Outcome]] = field(default_factory=dict)
     # An earlier write of the lead whose outcome is unknown (one-upcoming-tour streams).
     unsure: Rejected | None = None
+    # Propexo refused to read this lead (400/404: the row's, see errors.owner): every row
+    # of the lead in this sync is rejected with it, and the sync goes on.
+    refused: Rejected | None = None
+    # Appointments the lead had before this sync, per slot, not yet matched by a row at the
+    # head of the run (`found_before`): each stands for one row an earlier attempt booked.
+    before: Counter[SlotKey] = field(default_factory=Counter)
 
     def at(self, slot: SlotKey) -> BookedAppointment | None:
         return next((a for a in self.in_propexo if (a.date, a.time) == slot), None)
@@ -131,6 +138,8 @@ class BookingLedger:
         """Decide for one record; on `Granted`, `outcome` holds the slot until it is final."""
         lead = self._lead((request.integration_id, request.lead_id))
         slot = (request.appointment_date, request.appointment_time)
+        if lead.refused is not None:
+            return Settled(lead.refused)
         with self._lock:
             first = lead.in_flight.get(slot)
             if first is not None:
@@ -164,7 +173,70 @@ class BookingLedger:
             if slot not in lead.final:
                 self._size += 1
             lead.final[slot] = outcome
+            self._add_booking(lead, request, outcome)
             self._evict()
+
+    def found_before(self, request: AppointmentRequest) -> Settled | None:
+        """At the head of a run in append mode: the row is settled as already booked when
+        its lead had an appointment at its time before this sync that no earlier row of the
+        run has matched (an earlier attempt booked it, and Airbyte re-sent it); None: create.
+
+        Each appointment found matches one row, so rows repeating a booking on purpose are
+        created as often as they were not booked yet."""
+        lead = self._lead((request.integration_id, request.lead_id))
+        if lead.refused is not None:
+            return Settled(lead.refused)
+        slot = (request.appointment_date, request.appointment_time)
+        with self._lock:
+            if lead.before[slot] <= 0:
+                return None
+            lead.before[slot] -= 1
+            existing = lead.at(slot)
+        return Settled(
+            Accepted(
+                how=outcomes.EXISTING,
+                write_status="EXISTING",
+                created_record_id=existing.id if existing is not None and existing.id else None,
+            )
+        )
+
+    def booked(self, request: AppointmentRequest, outcome: Outcome) -> None:
+        """A plain create's final outcome: the lead's appointments show it (if the lead is
+        held), so every stream's later rows of the lead see it."""
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is not None and lead.ready.is_set():
+                self._add_booking(lead, request, outcome)
+                self._evict()
+
+    def moved(self, request: MoveRequest, outcome: Outcome) -> None:
+        """A move by event id's final outcome: the lead's appointment is at its new time."""
+        if request.lead_id is None or not isinstance(outcome, Accepted):
+            return
+        with self._lock:
+            lead = self._leads.get((request.integration_id, request.lead_id))
+            if lead is None or not lead.ready.is_set():
+                return
+            for index, appointment in enumerate(lead.in_propexo):
+                if appointment.id and appointment.id == request.event_id:
+                    lead.in_propexo[index] = BookedAppointment(
+                        appointment.id, request.appointment_date, request.appointment_time
+                    )
+                    return
+
+    def _add_booking(self, lead: _Lead, request: AppointmentRequest, outcome: Outcome) -> None:
+        """A booking this sync made, added to the lead's appointments (lock held)."""
+        if not isinstance(outcome, Accepted) or outcome.how not in (
+            outcomes.CREATED,
+            outcomes.ADOPTED,
+        ):
+            return
+        lead.in_propexo.append(
+            BookedAppointment(
+                outcome.created_record_id or "", request.appointment_date, request.appointment_time
+            )
+        )
+        self._size += 1
 
     def queue_turn(self, key: TurnKey, outcome: Future[Outcome]) -> Future[Outcome] | None:
         """Queue a record behind the earlier records of its lead or event (call in input
@@ -182,6 +254,8 @@ class BookingLedger:
         """In the record's turn: settled without a request, or the create or move to send."""
         lead = self._lead((request.integration_id, request.lead_id))
         record = utc_instant(request.appointment_date, request.appointment_time)
+        if lead.refused is not None:
+            return Settled(lead.refused)
         with self._lock:
             if lead.unsure is not None:
                 return Settled(_after_unsure(lead.unsure))
@@ -254,17 +328,33 @@ class BookingLedger:
     def _load(self, key: LeadKey, lead: _Lead) -> None:
         try:
             found = self._read_lead(*key)
-        except BaseException as exc:
+        except RequestFailure as failure:
+            if owner(failure, Request.LEAD_READ) is not Owner.ROW:
+                self._load_failed(key, lead, failure)
             with self._lock:
-                lead.load_error = exc
-                self._leads.pop(key, None)
-            lead.ready.set()
-            raise _lookup_unavailable(key, exc) from None
+                lead.refused = Rejected(
+                    outcomes.REFUSED_BY_PROPEXO,
+                    f"lead_id: Propexo would not read the appointments of lead {key[1]!r} "
+                    f"({failure}), so whether it is booked cannot be checked; nothing was sent",
+                )
+                lead.ready.set()
+            return
+        except BaseException as exc:
+            self._load_failed(key, lead, exc)
         with self._lock:
             lead.in_propexo.extend(found)
+            lead.before.update((a.date, a.time) for a in found)
             self._size += lead.size
             lead.ready.set()
             self._evict()
+
+    def _load_failed(self, key: LeadKey, lead: _Lead, exc: BaseException) -> NoReturn:
+        """The service's (or a bug's) failure to read a lead: stops the sync."""
+        with self._lock:
+            lead.load_error = exc
+            self._leads.pop(key, None)
+        lead.ready.set()
+        raise _lookup_unavailable(key, exc) from None
 
     def _evict(self) -> None:
         """Drop least recently used leads past the capacity (caller holds the lock)."""

@@ -7,14 +7,28 @@ queued job becomes visible only once ResMan has taken it. A move (PUT) is handle
 way: its effect is harmless to repeat, but a lost answer is still read back (the appointment
 at its new time) before any re-send, so each move is one job that is followed. Whether to
 book or move at all is the ledger's (`ledger.py`), not the sender's.
+
+Whose failure a request's last failure is comes from `errors.owner`; a failure that is the
+service's rejects the row only when Propexo answered another write (2xx) after this row's
+first failure (the service works, this row is what it cannot process). Otherwise it is an
+outage, and the sync stops with `ServiceUnavailable` (transient): no row is rejected for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from destination_propexo.errors import FailureKind, RequestFailure, Unresolved
-from destination_propexo.propexo.client import BookedAppointment, PropexoClient
+from destination_propexo.errors import (
+    ConfigError,
+    FailureKind,
+    Owner,
+    Request,
+    RequestFailure,
+    ServiceUnavailable,
+    Unresolved,
+    owner,
+)
+from destination_propexo.propexo.client import CREATE_PATH, BookedAppointment, PropexoClient
 from destination_propexo.propexo.retry import RetryPolicy, retrying
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
@@ -50,8 +64,10 @@ class AppointmentSender:
         self._schedule = read_back_schedule(settle_seconds)
 
     def send(self, request: AppointmentRequest) -> Accepted | Rejected | Queued:
+        watch = _Watch(self._client)
+
         def create() -> Accepted | Rejected | Queued:
-            return Queued(self._client.create_appointment(request.body()))
+            return Queued(watch.exchange(lambda: self._client.create_appointment(request.body())))
 
         try:
             return retrying(
@@ -68,18 +84,24 @@ class AppointmentSender:
                     failure,
                     what="the create",
                     hint=_check_hint(request),
+                    watch=watch,
                 ),
             )
         except Unresolved as unresolved:
-            return Rejected(
-                outcomes.OUTCOME_UNKNOWN,
-                f"the create got no clear answer after {unresolved.attempts} attempts "
-                f"(last: {unresolved}), and the lead's appointments, read back for "
-                f"{self._schedule[-1]:g} s, do not show it yet; it may still appear. "
-                f"{_check_hint(request)} before re-sending",
+            return self._verdict(
+                unresolved,
+                Request.CREATE,
+                watch,
+                Rejected(
+                    outcomes.OUTCOME_UNKNOWN,
+                    f"the create got no clear answer after {unresolved.attempts} attempts "
+                    f"(last: {unresolved}), and the lead's appointments, read back for "
+                    f"{self._schedule[-1]:g} s, do not show it yet; it may still appear. "
+                    f"{_check_hint(request)} before re-sending",
+                ),
             )
         except RequestFailure as failure:
-            return _given_up(failure, "booked")
+            return self._verdict(failure, Request.CREATE, watch, _given_up(failure, "booked"))
 
     def move(self, request: MoveRequest) -> Accepted | Rejected | Queued:
         event_id = request.event_id
@@ -91,8 +113,12 @@ class AppointmentSender:
                 "not known; nothing was changed. Send this row again in a later sync",
             )
 
+        watch = _Watch(self._client)
+
         def put() -> Accepted | Rejected | Queued:
-            return Queued(self._client.update_appointment(event_id, request.body()))
+            return Queued(
+                watch.exchange(lambda: self._client.update_appointment(event_id, request.body()))
+            )
 
         try:
             return retrying(
@@ -100,7 +126,7 @@ class AppointmentSender:
                 policy=self._policy,
                 stop=self._stop,
                 idempotent=False,
-                read_back=self._move_read_back(request, event_id),
+                read_back=self._move_read_back(request, event_id, watch),
             )
         except Unresolved as unresolved:
             checked = (
@@ -109,11 +135,16 @@ class AppointmentSender:
                 if request.lead_id is not None
                 else "without a lead_id column it cannot be read back"
             )
-            return Rejected(
-                outcomes.OUTCOME_UNKNOWN,
-                f"the move of appointment {event_id} got no clear answer after "
-                f"{unresolved.attempts} attempts (last: {unresolved}), and {checked}. "
-                f"{_move_hint(request, event_id)} before re-sending",
+            return self._verdict(
+                unresolved,
+                Request.MOVE,
+                watch,
+                Rejected(
+                    outcomes.OUTCOME_UNKNOWN,
+                    f"the move of appointment {event_id} got no clear answer after "
+                    f"{unresolved.attempts} attempts (last: {unresolved}), and {checked}. "
+                    f"{_move_hint(request, event_id)} before re-sending",
+                ),
             )
         except RequestFailure as failure:
             if failure.kind is FailureKind.NOT_FOUND:
@@ -121,10 +152,38 @@ class AppointmentSender:
                     outcomes.REFUSED_BY_PROPEXO,
                     f"event_id: Propexo has no appointment {event_id!r} ({failure})",
                 )
-            return _given_up(failure, "moved")
+            return self._verdict(failure, Request.MOVE, watch, _given_up(failure, "moved"))
+
+    def _verdict(
+        self, failure: RequestFailure, request: Request, watch: _Watch, rejected: Rejected
+    ) -> Rejected:
+        """`rejected` if the failure is the row's; raises if it is the configuration's or an
+        outage (`errors.owner`, then: did Propexo answer other writes meanwhile?)."""
+        who = owner(failure, request)
+        if who is Owner.CONFIGURATION:
+            raise ConfigError(
+                f"Propexo answered the {request.value} request with {failure}: nothing at "
+                f"{self._client.base_url}{CREATE_PATH} takes it. Check api_url (the API's "
+                "base URL only, such as https://api.propexo.com)."
+            )
+        if who is Owner.ROW:
+            return rejected
+        if watch.answered_elsewhere():
+            return Rejected(
+                rejected.category,
+                f"{rejected.reason} (Propexo answered other rows meanwhile, so it is this row "
+                "it cannot process)",
+                job_id=rejected.job_id,
+            )
+        raise ServiceUnavailable(
+            f"Propexo is not answering: a {request.value} request failed {failure.attempts} "
+            f"times (last: {failure}) and no other write succeeded meanwhile. The sync "
+            "stopped; the next attempt re-sends from the last confirmed state, checking first "
+            "what this one may have booked."
+        )
 
     def _move_read_back(
-        self, request: MoveRequest, event_id: str
+        self, request: MoveRequest, event_id: str, watch: _Watch
     ) -> Callable[[RequestFailure], Accepted | Rejected | None] | None:
         """How an unclear move is read back: the appointment at its new time among the
         lead's. Propexo reads appointments per lead, so a row without lead_id cannot be."""
@@ -139,6 +198,7 @@ class AppointmentSender:
             failure,
             what="the move",
             hint=_move_hint(request, event_id),
+            watch=watch,
         )
 
     def _read_back(
@@ -150,6 +210,7 @@ class AppointmentSender:
         *,
         what: str,
         hint: str,
+        watch: _Watch,
     ) -> Accepted | Rejected | None:
         """Adopt what the unclear send did; None means it did nothing, send again."""
         started = self._stop.clock.now()
@@ -159,10 +220,15 @@ class AppointmentSender:
             try:
                 booked = self._client.lead_appointments(integration_id, lead_id)
             except RequestFailure as read_failure:
-                return Rejected(
-                    outcomes.OUTCOME_UNKNOWN,
-                    f"{what} got no clear answer ({failure}) and reading the lead's "
-                    f"appointments back failed ({read_failure}); {hint} before re-sending",
+                return self._verdict(
+                    read_failure,
+                    Request.LEAD_READ,
+                    watch,
+                    Rejected(
+                        outcomes.OUTCOME_UNKNOWN,
+                        f"{what} got no clear answer ({failure}) and reading the lead's "
+                        f"appointments back failed ({read_failure}); {hint} before re-sending",
+                    ),
                 )
             for appointment in booked:
                 if matches(appointment):
@@ -172,6 +238,26 @@ class AppointmentSender:
                         created_record_id=appointment.id or None,
                     )
         return None
+
+
+class _Watch:
+    """One row's sends: marks how many writes Propexo had answered at its first failure, so
+    its verdict can ask whether Propexo answered other rows' writes since."""
+
+    def __init__(self, client: PropexoClient) -> None:
+        self._client = client
+        self._mark: int | None = None
+
+    def exchange(self, send: Callable[[], str]) -> str:
+        try:
+            return send()
+        except RequestFailure:
+            if self._mark is None:
+                self._mark = self._client.write_mark()
+            raise
+
+    def answered_elsewhere(self) -> bool:
+        return self._mark is not None and self._client.writes_answered_since(self._mark)
 
 
 def _check_hint(request: AppointmentRequest) -> str:

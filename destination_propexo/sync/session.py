@@ -10,7 +10,10 @@ the dry run's), the status tracker, the booker's worker pool, the report, the pi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -19,9 +22,10 @@ from requests.adapters import BaseAdapter
 from destination_propexo.airbyte.catalog import Stream, StreamKey
 from destination_propexo.airbyte.protocol import Emitter, read_messages
 from destination_propexo.config import PropexoConfig
+from destination_propexo.errors import Terminated
 from destination_propexo.outputs.rejection import RejectionSink
 from destination_propexo.outputs.rejection_sinks import close_sinks, open_sinks
-from destination_propexo.propexo.client import PropexoClient
+from destination_propexo.propexo.client import CONNECT_TIMEOUT_SECONDS, PropexoClient
 from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.propexo.retry import RetryPolicy
@@ -101,12 +105,11 @@ class WriteSession:
                 sender=self._sender(),
                 stop=self.stop,
                 workers=workers,
-                ledger=(
-                    BookingLedger(self.client.lead_appointments, self.stop)
-                    if any(stream.uses_ledger for stream in streams.values())
-                    else None
-                ),
+                # Every mode uses it: the lead's turns, the one view of its appointments,
+                # and the head of a run created only if absent.
+                ledger=BookingLedger(self.client.lead_appointments, self.stop),
                 tracker=self.tracker,
+                check_head=not config.dry_run,
             )
             self.report = SyncReport(
                 emitter,
@@ -132,6 +135,9 @@ class WriteSession:
                     if config.max_rejected_percent is not None
                     else None
                 ),
+                # A request on the wire at a stop may take its connect and read time-outs.
+                settle_seconds=config.request_timeout_seconds + CONNECT_TIMEOUT_SECONDS,
+                release_at_stop=self.tracker.release_at_stop if self.tracker else None,
             )
         except BaseException:
             self.close(stopping=True)
@@ -173,7 +179,8 @@ class WriteSession:
             self._emitter.log(
                 "INFO", f"writing to {config.api_url} for integration {config.integration_id}"
             )
-        summary = self._pipeline.run(read_messages(lines))
+        with _terminated_stops(self.stop):
+            summary = self._pipeline.run(read_messages(lines))
         self.close()
         self.report.summary(summary)
         return summary
@@ -192,6 +199,31 @@ class WriteSession:
             self.tracker.close()
         self.client.close()
         close_sinks(self._sinks, stopping=stopping)
+
+
+@contextlib.contextmanager
+def _terminated_stops(stop: Stop) -> Iterator[None]:
+    """While a write runs, SIGTERM (how Airbyte cancels a sync) stops it like any other
+    fatal stop: the wire is settled, due STATEs are echoed, then one TRACE. Only the main
+    thread may set a signal handler; elsewhere (tests) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        stop.stop(
+            Terminated(
+                "The sync was stopped by SIGTERM (cancelled, or its container is stopping). "
+                "Requests already sent were awaited and every state whose records were all "
+                "written was confirmed; the next attempt re-sends from the last confirmed state."
+            )
+        )
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def write_sync(

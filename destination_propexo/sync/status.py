@@ -13,7 +13,9 @@ and shrinks when a job turns out finished before it was due.
 The rules of an outcome do not depend on the way: SUCCESS (or PARTIAL_SUCCESS) is accepted,
 FAILURE rejected with ResMan's errors; a job still PENDING at `timeout_seconds` is accepted
 as PENDING; one whose status could never be read (the feed never showed it and no poll got
-an answer) ends "outcome unknown". A poll that cannot be read is no news: the job is polled
+an answer) ends "outcome unknown". When the sync stops, no request follows any job: every
+job still followed is accepted as `QUEUED` (`release_at_stop`), so the STATEs before the
+stop are echoed. A poll that cannot be read is no news: the job is polled
 again, with the same back-off, until the bound. The feed carries no `created_record_id`:
 jobs it confirms are logged without one.
 
@@ -58,6 +60,8 @@ FEED_BOUND_SECONDS = 30.0
 # Reads of one integration's feed awaiting an answer at once: through a 2 s slow-down at
 # thousands of jobs a minute, one read at a time could not keep up.
 READS_IN_FLIGHT = 3
+# The write status of a job queued before a stop and not followed after it.
+QUEUED_AT_STOP = "QUEUED"
 # The scheduler sleeps on a condition, which a stop cannot wake; it looks this often.
 STOP_RECHECK_SECONDS = 0.25
 
@@ -166,7 +170,11 @@ class StatusTracker:
     def track(
         self, job_id: str, resolve: Callable[[Outcome], None], *, integration_id: str | None = None
     ) -> None:
-        """Follow `job_id` (queued in `integration_id`); `resolve` gets the final outcome."""
+        """Follow `job_id` (queued in `integration_id`); `resolve` gets the final outcome.
+        Once the sync is stopping, no request may follow it: it is accepted as queued."""
+        if self._stop.stopped:
+            resolve(queued_at_stop(job_id))
+            return
         now = self._clock.now()
         known: WriteLog | None = None
         with self._wake:
@@ -212,6 +220,16 @@ class StatusTracker:
                 return wait
             for task in reads + polls:
                 task()
+
+    def release_at_stop(self) -> None:
+        """The sync stopped: every job still followed is accepted as queued (its create was
+        answered with a job; no request may ask how it ended), so its STATE can be echoed."""
+        with self._wake:
+            jobs = [job for job in self._jobs.values() if not job.done]
+            for job in jobs:
+                self._finish(job)
+        for job in jobs:
+            job.resolve(queued_at_stop(job.job_id))
 
     def close(self) -> None:
         with self._wake:
@@ -463,6 +481,11 @@ class StatusTracker:
         """The job at the top of `heap`, or None if it is settled already."""
         _, _, job = heapq.heappop(heap)
         return None if job.done else job
+
+
+def queued_at_stop(job_id: str) -> Accepted:
+    """A job queued before the sync stopped, whose end no request may follow any more."""
+    return Accepted(job_id=job_id, write_status=QUEUED_AT_STOP)
 
 
 def from_feed(entry: WriteLog) -> Outcome:

@@ -10,10 +10,15 @@ Four promises hold at once (see docs/design.md):
 - accounting: every record ends Accepted or Rejected, and each echoed STATE carries the
   counts of its window (per stream for STREAM states);
 - budget: every request waits on the one `RateBudget` inside the client;
-- bounded memory: at most `window_size` records are held; reading waits when it is full.
+- bounded memory: at most `window_size` records and states are held (a state counts like a
+  record); reading waits when it is full, and no line over `MAX_LINE_BYTES` is read whole.
 
 Everything the pipeline tells the world goes to one `OutcomeSink`. A stop (`stop.py`) ends
-the run: no further STATE is echoed, and `run` raises the error that stopped it.
+the run, and settles it first: no new request starts, the requests already on the wire are
+awaited (up to `settle_seconds`), jobs still followed are released as queued, the outcomes
+that came are logged, and every STATE whose records are all final is echoed (except after
+the rejection brake, which stops because too many rows are rejected). Then `run` raises the
+error that stopped it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -121,7 +126,12 @@ class Pipeline:
         stop: Stop,
         window_size: int,
         brake: RejectionBrake | None = None,
+        settle_seconds: float = 0.0,
+        release_at_stop: Callable[[], None] | None = None,
     ) -> None:
+        """`settle_seconds`: how long a stop awaits the requests on the wire;
+        `release_at_stop`: ends what is still being followed once they are in (the status
+        tracker's jobs)."""
         self._streams = streams
         self._mapper = mapper
         self._booker = booker
@@ -129,9 +139,13 @@ class Pipeline:
         self._stop = stop
         self._window_size = window_size
         self._brake = brake
+        self._settle_seconds = settle_seconds
+        self._release_at_stop = release_at_stop
         self._window: deque[_Slot | _Decided | StateMessage] = deque()
         self._records_in_window = 0
         self._counts: dict[StreamKey, list[int]] = {}
+        # Records read before the run's first STATE (None until it comes).
+        self._first_state_at: int | None = None
         self._last_progress = time.monotonic()
         self.summary = WriteSummary()
 
@@ -146,8 +160,34 @@ class Pipeline:
         except SyncStopped:
             pass
         if self._stop.error is not None:
+            self._settle(self._stop.error)
             raise self._stop.error
         return self.summary
+
+    def _settle(self, error: BaseException) -> None:
+        """After a stop: await the wire, record what came, echo every STATE now due."""
+        self._stop.wait_for_tasks(self._settle_seconds)
+        if self._release_at_stop is not None:
+            self._release_at_stop()
+        if isinstance(error, TooManyRejected):
+            return
+        while self._window:
+            head = self._window[0]
+            if isinstance(head, StateMessage):
+                self._release_state(head)
+                self._records_in_window -= 1
+            elif isinstance(head, _Decided):
+                self._count(head.outcome, judge=False)
+                self._tally(head.record, head.outcome)
+                self._records_in_window -= 1
+            elif head.announced.is_set():
+                outcome = head.outcome.result()
+                self._count(outcome, judge=False)
+                self._tally(head.record, outcome)
+                self._records_in_window -= 1
+            else:
+                return
+            self._window.popleft()
 
     def _consume(self, inbox: Inbox[InputMessage | BaseException | None]) -> None:
         while True:
@@ -161,7 +201,12 @@ class Pipeline:
                     self._stop.stop(item)
                     raise SyncStopped("the input stream is broken")
                 if isinstance(item, StateMessage):
+                    if self._first_state_at is None:
+                        self._first_state_at = self.summary.received
+                    # A state held counts toward the window like a record: 40,000 states
+                    # behind one slow record must not all be held.
                     self._window.append(item)
+                    self._records_in_window += 1
                 else:
                     self._accept_record(item)
                 while self._records_in_window >= self._window_size:
@@ -200,7 +245,17 @@ class Pipeline:
             return self._booker.move(request)
         if stream.mode is WriteMode.ONE_UPCOMING_TOUR:
             return self._booker.book_upcoming(request)
-        return self._booker.book(request, dedup=stream.mode is WriteMode.CREATE_IF_ABSENT)
+        return self._booker.book(
+            request, dedup=stream.mode is WriteMode.CREATE_IF_ABSENT, head=self._at_head()
+        )
+
+    def _at_head(self) -> bool:
+        """Whether the record being read is at the head of the run: before the run's first
+        STATE, or within one window after it. Those are the rows an earlier attempt may have
+        booked without confirming their STATE (it stopped with them in its window)."""
+        if self._first_state_at is None:
+            return True
+        return self.summary.received - self._first_state_at <= self._window_size
 
     def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Rejected) -> None:
         self._sink.outcome(record, lead_id, outcome, ())
@@ -219,6 +274,7 @@ class Pipeline:
             head = self._window[0]
             if isinstance(head, StateMessage):
                 self._window.popleft()
+                self._records_in_window -= 1
                 self._release_state(head)
                 continue
             if isinstance(head, _Decided):
@@ -242,8 +298,8 @@ class Pipeline:
             self._tally(head.record, outcome)
         self._maybe_report_progress()
 
-    def _count(self, outcome: Outcome) -> None:
-        if self._brake is not None:
+    def _count(self, outcome: Outcome, *, judge: bool = True) -> None:
+        if self._brake is not None and judge:
             # Judged in input order, as records leave the window: local rejections are
             # known at once and accepts later, so judging as outcomes arrive would be biased.
             try:
