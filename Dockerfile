@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
-# The connector image, in the style of Airbyte's python connector template.
+# The connector image with exactly the packages uv.lock locks (versions and hashes).
+# Dockerfile.airbyte builds the same connector the way Airbyte's own build does (its python
+# connector template: `pip install .` on python-connector-base); both give the same commands.
 # Any base with python3 (and its venv module) works; scripts/image.sh builds one from Debian
 # packages for machines that cannot pull images:
 #   --build-arg BASE_IMAGE=localhost/debian-python:bookworm
-ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.2@sha256:9fdb1888c4264cf6fee473649ecb593f56f58e5d0096a87ee0b231777e2e3e73
+ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.1.0@sha256:1d1aa21d34e851df4e8a87b391c27724c06e2597608e7161f4d167be853bd7b6
 
 FROM ${BASE_IMAGE} AS builder
 WORKDIR /airbyte/integration_code

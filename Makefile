@@ -16,7 +16,7 @@ LOCK_CHECK = $(UV) lock --check --quiet || { \
 	echo 'FAIL: uv.lock is out of date with pyproject.toml: run `make lock` and commit uv.lock with pyproject.toml' >&2; \
 	exit 1; }
 
-.PHONY: setup lock lock-check demo test lint format typecheck unit integration simulation soak bench image clean
+.PHONY: setup lock lock-check demo test lint format typecheck unit integration simulation soak bench image spec-snapshot wheel clean
 
 $(UV): scripts/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -68,6 +68,9 @@ bench: $(STAMP)           ## bookings per request, throughput, memory: the real 
 
 test: lock-check lint typecheck $(STAMP)  ## everything CI runs on the code: lock in sync, lint, types, all tests
 	$(BIN)/pytest -q -n 4
+
+spec-snapshot: $(STAMP)   ## after changing spec.yaml: rewrite integration_tests/expected-spec.json (commit it too)
+	$(BIN)/python scripts/expected_spec.py
 
 image:                    ## build the Docker image with podman and smoke-test it (root)
 	bash scripts/image.sh

@@ -15,6 +15,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from destination_propexo.errors import ConfigError
@@ -60,12 +61,23 @@ class FieldMapping(BaseModel):
         return value
 
 
-class JsonLinesFormat(BaseModel):
-    """Rejected records as JSON lines, one object per record (`.jsonl`)."""
+# Airbyte's data-activation destinations (Salesforce, HubSpot, Customer.io) share the
+# `object_storage_config` block; these models read it field for field. Their hidden fields
+# (flattening, compression, path_format, file_name_format) are read too: a value this connector
+# cannot honour is a ConfigError naming the field, never ignored.
+DEFAULT_PATH_FORMAT = "{sync_id}/{namespace}/{stream_name}/"
+DEFAULT_FILE_NAME_FORMAT = "{date}_{timestamp}_{part_number}{format_extension}"
+NO_FLATTENING = "No flattening"
+ROLE_ARN_PATTERN = r"arn:[a-z0-9-]+:iam::[0-9]*:role/\S+"
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
-    format_type: Literal["JSONL"] = "JSONL"
+def _no_flattening(value: str) -> str:
+    if value != NO_FLATTENING:
+        raise ValueError(
+            f"{value!r} is not supported: a rejected record keeps its data as one JSON value "
+            f"(a column named data in CSV); use {NO_FLATTENING!r}"
+        )
+    return value
 
 
 class CsvFormat(BaseModel):
@@ -74,6 +86,36 @@ class CsvFormat(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     format_type: Literal["CSV"] = "CSV"
+    flattening: str = NO_FLATTENING
+
+    _flattening = field_validator("flattening")(_no_flattening)
+
+
+class JsonLinesFormat(BaseModel):
+    """Rejected records as JSON lines, one object per record (`.jsonl`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    format_type: Literal["JSONL"] = "JSONL"
+    flattening: str = NO_FLATTENING
+
+    _flattening = field_validator("flattening")(_no_flattening)
+
+
+class NoCompression(BaseModel):
+    """Objects are written as they are."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    compression_type: Literal["No Compression"] = "No Compression"
+
+
+class GzipCompression(BaseModel):
+    """Objects are gzip-compressed, their names ending in `.gz`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    compression_type: Literal["GZIP"] = "GZIP"
 
 
 class NoObjectStorage(BaseModel):
@@ -84,31 +126,83 @@ class NoObjectStorage(BaseModel):
     storage_type: Literal["None"] = "None"
 
 
-class S3ObjectStorage(BaseModel):
-    """An S3 or S3-compatible bucket that receives the rejected records of each sync."""
+def _blank_is_none(value: Any) -> Any:
+    # The Airbyte UI sends an emptied optional field as "".
+    return None if isinstance(value, str) and not value.strip() else value
 
-    # extra="ignore": Airbyte's own data-activation block has hidden options (role_arn,
-    # compression, path_format...) that a copied config may carry and that do not apply here.
+
+class S3ObjectStorage(BaseModel):
+    """An S3 or S3-compatible bucket that receives the rejected records of each sync.
+
+    Credentials: the access keys, or a role (`role_arn`) assumed with STS, from the access keys
+    when given and otherwise from the AWS credentials of the environment (as Airbyte Cloud
+    provides them); see outputs/object_store.py.
+    """
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     storage_type: Literal["S3"]
-    access_key_id: SecretStr
-    secret_access_key: SecretStr
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    role_arn: str | None = None
     s3_bucket_name: str
     s3_bucket_region: str = ""
     s3_endpoint: str | None = None
     bucket_path: str
-    format: JsonLinesFormat | CsvFormat = Field(
-        default_factory=JsonLinesFormat, discriminator="format_type"
+    format: CsvFormat | JsonLinesFormat = Field(
+        default_factory=CsvFormat, discriminator="format_type"
     )
+    compression: NoCompression | GzipCompression = Field(
+        default_factory=NoCompression, discriminator="compression_type"
+    )
+    path_format: str = DEFAULT_PATH_FORMAT
+    file_name_format: str = DEFAULT_FILE_NAME_FORMAT
 
-    @field_validator("access_key_id", "secret_access_key")
+    @field_validator("access_key_id", "secret_access_key", mode="before")
     @classmethod
-    def _key_not_blank(cls, value: SecretStr) -> SecretStr:
-        key = value.get_secret_value().strip()
-        if not key:
-            raise ValueError("is empty")
-        return SecretStr(key)
+    def _key_or_none(cls, value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        value = _blank_is_none(value)
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("role_arn", mode="before")
+    @classmethod
+    def _role(cls, value: Any) -> Any:
+        value = _blank_is_none(value)
+        if isinstance(value, str):
+            value = value.strip()
+            if not re.fullmatch(ROLE_ARN_PATTERN, value):
+                raise ValueError(
+                    "must be the ARN of an IAM role, such as "
+                    "arn:aws:iam::123456789012:role/airbyte-rejected-records"
+                )
+        return value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_by_name(cls, value: Any) -> Any:
+        # Airbyte's spec gives the default format by name ("CSV"), not as the object.
+        return {"format_type": value} if isinstance(value, str) else value
+
+    @field_validator("path_format")
+    @classmethod
+    def _default_path(cls, value: str) -> str:
+        if value.strip() not in ("", DEFAULT_PATH_FORMAT):
+            raise ValueError(
+                f"only {DEFAULT_PATH_FORMAT!r} is written (under the prefix path); "
+                "leave it empty or at that default"
+            )
+        return DEFAULT_PATH_FORMAT
+
+    @field_validator("file_name_format")
+    @classmethod
+    def _default_file_name(cls, value: str) -> str:
+        if value.strip() not in ("", DEFAULT_FILE_NAME_FORMAT):
+            raise ValueError(
+                f"only {DEFAULT_FILE_NAME_FORMAT!r} is written; leave it empty or at that default"
+            )
+        return DEFAULT_FILE_NAME_FORMAT
 
     @field_validator("s3_bucket_name")
     @classmethod
@@ -147,6 +241,20 @@ class S3ObjectStorage(BaseModel):
         if path and any(segment in ("", ".", "..") for segment in path.split("/")):
             raise ValueError("must not hold empty, '.' or '..' segments")
         return path
+
+    @model_validator(mode="after")
+    def _credentials(self) -> S3ObjectStorage:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError(
+                "Access Key ID without Secret Access Key or the other way round: give both, "
+                "or neither with a Role ARN"
+            )
+        if self.access_key_id is None and self.role_arn is None:
+            raise ValueError(
+                "give Access Key ID and Secret Access Key, or a Role ARN to assume with the "
+                "AWS credentials of the environment"
+            )
+        return self
 
 
 ObjectStorage = Annotated[NoObjectStorage | S3ObjectStorage, Field(discriminator="storage_type")]

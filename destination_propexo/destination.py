@@ -25,7 +25,7 @@ from airbyte_cdk.models import (
 from requests.adapters import BaseAdapter
 
 from destination_propexo.airbyte.catalog import configured_streams
-from destination_propexo.airbyte.protocol import Emitter
+from destination_propexo.airbyte.protocol import Emitter, load_output_message
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
 from destination_propexo.outputs.rejection_sinks import check_sinks
@@ -141,8 +141,10 @@ class DestinationPropexo(Destination):
         configured_catalog: ConfiguredAirbyteCatalog,
         input_messages: Iterable[AirbyteMessage],
     ) -> Iterable[AirbyteMessage]:
-        """The CDK's write interface; the CLI uses `write_sync` directly, since the CDK's
-        models drop `destinationStats.rejectedRecordCount` from the STATE messages here."""
+        """The CDK's write interface: the messages the CLI prints, as the CDK's models. A
+        STATE's `destinationStats` is a `DestinationStateStats`, so it keeps
+        `rejectedRecordCount` (the CDK's own model has no such field; the CLI prints it with
+        its own serializer)."""
         catalog = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
         lines = (orjson.dumps(AirbyteMessageSerializer.dump(m)) for m in input_messages)
         out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=WINDOW_SIZE)
@@ -161,7 +163,7 @@ class DestinationPropexo(Destination):
         while (item := out.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
-            yield AirbyteMessageSerializer.load(orjson.loads(item))
+            yield load_output_message(orjson.loads(item))
 
 
 class _QueueStream:

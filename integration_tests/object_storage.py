@@ -39,7 +39,7 @@ class S3Server:
         self._server.stop()
 
     def reset(self) -> None:
-        requests.post(f"{self.url}/moto-api/reset-auth", data=b"inf", timeout=10)
+        self.accept_any_credentials()
         requests.post(f"{self.url}/moto-api/reset", timeout=10)
 
     def client(self, service: str = "s3", key_id: str = OPEN_KEY_ID, secret: str = SECRET) -> Any:
@@ -77,6 +77,10 @@ class S3Server:
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return key["AccessKeyId"], key["SecretAccessKey"]
 
+    def accept_any_credentials(self) -> None:
+        """Back to moto's default: any key is accepted (to read what a test wrote)."""
+        requests.post(f"{self.url}/moto-api/reset-auth", data=b"inf", timeout=10)
+
     def require_credentials(self) -> None:
         """From now on, only keys of IAM users are accepted, within their policies."""
         requests.post(f"{self.url}/moto-api/reset-auth", data=b"0", timeout=10)
@@ -94,3 +98,24 @@ class S3Server:
             "format": {"format_type": "JSONL"},
             **overrides,
         }
+
+    def role_allowed(self, actions: list[str], resource: str) -> str:
+        """A new IAM role allowed only `actions` on `resource`, that any principal may assume;
+        its ARN."""
+        iam = self.client("iam")
+        name = f"role-{len(iam.list_roles()['Roles'])}"
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": resource}],
+        }
+        iam.put_role_policy(RoleName=name, PolicyName="rejected", PolicyDocument=json.dumps(policy))
+        return str(arn)

@@ -1,7 +1,11 @@
-"""The built image, run as Airbyte runs it: podman, config files under /secrets, stdout messages.
+"""The built images, run as Airbyte runs them: podman, config files under /secrets, stdout
+messages. Both ways of building are tested alike: the Dockerfile (uv.lock's packages) and
+Dockerfile.airbyte (Airbyte's python-connector template: `pip install .`, /entrypoint.sh).
 
-`bash scripts/image.sh` builds localhost/destination-propexo:dev; without it these tests skip.
-Set DESTINATION_PROPEXO_IMAGE to test another image; a named image that is missing fails.
+`bash scripts/image.sh` builds localhost/destination-propexo:dev and
+localhost/destination-propexo:airbyte-build; without them these tests skip. Set
+DESTINATION_PROPEXO_IMAGE or DESTINATION_PROPEXO_AIRBYTE_IMAGE to test other images; a named
+image that is missing fails.
 """
 
 from __future__ import annotations
@@ -31,18 +35,32 @@ from propexo_sandbox import Sandbox
 
 ROOT = Path(__file__).parent.parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-IMAGE_VARIABLE = "DESTINATION_PROPEXO_IMAGE"
-DEFAULT_IMAGE = "localhost/destination-propexo:dev"
+# Per way of building: the variable naming the image under test, its default tag, and the
+# entrypoint its Dockerfile declares.
+BUILDS = {
+    "Dockerfile": ("DESTINATION_PROPEXO_IMAGE", "localhost/destination-propexo:dev"),
+    "Dockerfile.airbyte": (
+        "DESTINATION_PROPEXO_AIRBYTE_IMAGE",
+        "localhost/destination-propexo:airbyte-build",
+    ),
+}
+ENTRYPOINTS = {"Dockerfile": "destination-propexo", "Dockerfile.airbyte": "/entrypoint.sh"}
 # crun and podman's default rlimits fail on the build machines; runc with these limits works.
 PODMAN = ("podman", "--runtime", "runc")
 LIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 
 
+@pytest.fixture(scope="module", params=sorted(BUILDS))
+def dockerfile(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def image() -> str:
+def image(dockerfile: str) -> str:
     """The image under test, or a skip when none was built."""
-    named = os.environ.get(IMAGE_VARIABLE)
-    image = named or DEFAULT_IMAGE
+    variable, default = BUILDS[dockerfile]
+    named = os.environ.get(variable)
+    image = named or default
     if shutil.which("podman") is None:
         missing = "podman is not installed"
     elif subprocess.run([*PODMAN, "image", "exists", image], check=False, timeout=60).returncode:
@@ -50,7 +68,7 @@ def image() -> str:
     else:
         return image
     if named:
-        pytest.fail(f"{IMAGE_VARIABLE} names an image to test, but {missing}")
+        pytest.fail(f"{variable} names an image to test, but {missing}")
     pytest.skip(f"{missing}: build it with `bash scripts/image.sh`")
 
 
@@ -106,8 +124,9 @@ def container(image: str, tmp_path: Path, sandbox: Sandbox) -> Container:
     return Container(image, secrets)
 
 
-def test_the_dockerfile_metadata_and_pyproject_agree_on_base_image_and_version() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text()
+@pytest.mark.parametrize("name", sorted(BUILDS))
+def test_the_dockerfiles_metadata_and_pyproject_agree_on_base_image_and_version(name: str) -> None:
+    dockerfile = (ROOT / name).read_text()
     metadata = yaml.safe_load((ROOT / "metadata.yaml").read_text())["data"]
     base_image = metadata["connectorBuildOptions"]["baseImage"]
     assert f"ARG BASE_IMAGE={base_image}\n" in dockerfile
@@ -120,13 +139,14 @@ def test_the_container_runs_as_the_non_root_airbyte_user(container: Container) -
     assert done.stdout.decode().startswith("uid=1000(airbyte) ")
 
 
-def test_the_image_declares_the_airbyte_entrypoint_and_version(image: str) -> None:
+def test_the_image_declares_the_airbyte_entrypoint_and_version(image: str, dockerfile: str) -> None:
     done = subprocess.run(
         [*PODMAN, "image", "inspect", image], capture_output=True, check=True, timeout=60
     )
     (config,) = [described["Config"] for described in json.loads(done.stdout)]
-    assert config["Entrypoint"] == ["destination-propexo"]
-    assert "AIRBYTE_ENTRYPOINT=destination-propexo" in config["Env"]
+    entrypoint = ENTRYPOINTS[dockerfile]
+    assert config["Entrypoint"] == [entrypoint]
+    assert f"AIRBYTE_ENTRYPOINT={entrypoint}" in config["Env"]
     assert config["Labels"]["io.airbyte.name"] == "airbyte/destination-propexo"
     assert config["Labels"]["io.airbyte.version"] == VERSION
 

@@ -1,5 +1,6 @@
 """A PyAirbyte user's sync, offline: a CSV read by source-file, booked through this connector
-against the sandbox, as docs/propexo.md shows.
+against the sandbox, as docs/propexo.md shows; and PyAirbyte installing the connector from a
+`pip_url` (its wheel), as it installs any Python connector.
 
 PyAirbyte (`pip install airbyte`, about 800 MB) and source-file (`pip install
 airbyte-source-file`, about 500 MB, in a virtualenv of its own) are too heavy for every CI
@@ -21,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from destination_propexo import __version__
 from integration_tests.conftest import INTEGRATION, TOKEN, booked_slots
+from integration_tests.test_install import build_wheel
 from propexo_sandbox import Sandbox
 
 CSV = """lead_id,lead_source_id,unit_id,appointment_date,appointment_time,notes
@@ -86,3 +89,32 @@ def test_a_csv_read_by_source_file_is_booked_through_pyairbyte(
     (entry,) = [json.loads(line) for line in rejected.read_text(encoding="utf-8").splitlines()]
     assert entry["data"]["lead_id"] == "lead-3"
     assert entry["reason"].startswith("appointment_time:")
+
+
+@pytest.mark.skipif(
+    os.environ.get("DESTINATION_PROPEXO_ONLINE_INSTALL") != "1",
+    reason="installs the wheel's dependencies from the package registry: set "
+    "DESTINATION_PROPEXO_ONLINE_INSTALL=1 to run it",
+)
+def test_pyairbyte_installs_the_connector_from_pip_url_and_checks_through_it(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`get_destination("destination-propexo", pip_url=...)`: PyAirbyte makes a virtualenv of
+    its own, pip-installs the wheel there (the name it then asks for is
+    airbyte-destination-propexo), and runs the `destination-propexo` command it holds."""
+    monkeypatch.setenv("AIRBYTE_OFFLINE_MODE", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.setenv("AIRBYTE_PROJECT_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # PyAirbyte's virtualenv goes to the working directory
+    ab = pytest.importorskip("airbyte", reason="PyAirbyte is not installed (pip install airbyte)")
+    wheel = build_wheel(tmp_path)
+    destination = ab.get_destination(
+        "destination-propexo",
+        config={"token": TOKEN, "integration_id": INTEGRATION, "api_url": sandbox.url},
+        pip_url=str(wheel),
+    )
+    assert (tmp_path / ".venv-destination-propexo" / "bin" / "destination-propexo").exists()
+    assert destination.executor.get_installed_version(recheck=True) == __version__
+    destination.check()
+    spec = destination.config_spec
+    assert "object_storage_config" in spec["properties"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import S3ObjectStorage
 from destination_propexo.errors import ConfigError
-from destination_propexo.outputs.object_store import ObjectStore
+from destination_propexo.outputs.object_store import ObjectStore, assume_role_arguments
 from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket
 from destination_propexo.records.outcomes import Rejected
 from integration_tests.object_storage import BUCKET, SECRET, S3Server, closed_port
@@ -247,8 +248,9 @@ def _probe_failure(config: S3ObjectStorage) -> str:
     with pytest.raises(ConfigError) as failed:
         ObjectStore(config).probe()
     message = str(failed.value)
-    secret = config.secret_access_key.get_secret_value()
-    assert secret not in message and secret not in repr(failed.value)
+    if config.secret_access_key is not None:
+        secret = config.secret_access_key.get_secret_value()
+        assert secret not in message and secret not in repr(failed.value)
     assert failed.value.__cause__ is None and failed.value.__suppress_context__
     return message
 
@@ -285,3 +287,94 @@ def test_the_probe_says_which_permission_is_missing(s3: S3Server) -> None:
     message = _probe_failure(storage(s3, access_key_id=key_id, secret_access_key=secret))
     assert message.startswith("object_storage_config: access denied to delete s3://")
     assert f"s3:DeleteObject on arn:aws:s3:::{BUCKET}/rejected/*" in message
+
+
+# --- a role assumed with STS (moto's STS on the same URL, as MinIO serves it) ------------------
+
+WRITE_AND_DELETE = ["s3:PutObject", "s3:DeleteObject"]
+REJECTED_OBJECTS = f"arn:aws:s3:::{BUCKET}/rejected/*"
+
+
+def test_a_role_grants_the_writes_its_users_keys_alone_may_not(s3: S3Server) -> None:
+    key_id, secret = s3.user_allowed(["sts:AssumeRole"], "*")
+    role = s3.role_allowed(WRITE_AND_DELETE, REJECTED_OBJECTS)
+    s3.require_credentials()
+    keys_only = storage(s3, access_key_id=key_id, secret_access_key=secret)
+    assert "access denied to write" in _probe_failure(keys_only)
+    with_role = storage(s3, access_key_id=key_id, secret_access_key=secret, role_arn=role)
+    ObjectStore(with_role).probe()
+    sink = RejectedRecordsBucket(with_role, sync_id="4242", started=STARTED)
+    sink.append(tour(1), REFUSED)
+    sink.close()
+    s3.accept_any_credentials()
+    assert [e["data"]["lead_id"] for body in s3.objects().values() for e in lines(body)] == [
+        "lead-1"
+    ]
+
+
+def test_without_keys_the_role_is_assumed_with_the_environments_credentials(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_id, secret = s3.user_allowed(["sts:AssumeRole"], "*")
+    role = s3.role_allowed(WRITE_AND_DELETE, REJECTED_OBJECTS)
+    s3.require_credentials()
+    # What Airbyte Cloud gives the connector's container to assume customers' roles with.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_ASSUME_ROLE_EXTERNAL_ID", "workspace-1")
+    config = storage(s3, access_key_id="", secret_access_key="", role_arn=role)
+    assert config.access_key_id is None
+    ObjectStore(config).probe()
+    s3.accept_any_credentials()
+    assert s3.objects() == {}
+
+
+def test_without_keys_or_environment_credentials_the_role_cannot_be_assumed(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    # No shared credentials file, and no instance metadata service to ask.
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    role = "arn:aws:iam::123456789012:role/rejected"
+    config = storage(s3, access_key_id=None, secret_access_key=None, role_arn=role)
+    with pytest.raises(ConfigError) as failed:
+        ObjectStore(config)
+    assert str(failed.value) == (
+        f"object_storage_config: no AWS credentials to assume the role {role} with. Give "
+        "Access Key ID and Secret Access Key, or run where AWS credentials are in the "
+        "environment."
+    )
+
+
+def test_a_role_the_keys_may_not_assume_is_named_in_the_error(s3: S3Server) -> None:
+    key_id, secret = s3.user_allowed(WRITE_AND_DELETE, REJECTED_OBJECTS)  # no sts:AssumeRole
+    role = s3.role_allowed(WRITE_AND_DELETE, REJECTED_OBJECTS)
+    s3.require_credentials()
+    config = storage(s3, access_key_id=key_id, secret_access_key=secret, role_arn=role)
+    message = _probe_failure(config)
+    assert message.startswith(f"object_storage_config: could not assume the role {role} (")
+    assert "sts:AssumeRole" in message
+
+
+def test_with_gzip_each_part_is_compressed_and_named_gz(s3: S3Server) -> None:
+    config = storage(s3, format={"format_type": "CSV"}, compression={"compression_type": "GZIP"})
+    sink = RejectedRecordsBucket(config, sync_id="4242", started=STARTED)
+    sink.append(tour(1), REFUSED)
+    sink.close()
+    ((key, body),) = s3.objects().items()
+    assert key == f"rejected/4242/tours/{PART}_0.csv.gz"
+    header, row = csv.reader(io.StringIO(gzip.decompress(body).decode()))
+    assert header[:2] == ["stream", "namespace"] and json.loads(row[-1]) == {"lead_id": "lead-1"}
+
+
+def test_the_role_session_and_the_external_id_airbyte_gives() -> None:
+    role = "arn:aws:iam::123456789012:role/rejected"
+    assert assume_role_arguments(role, {}) == {
+        "RoleArn": role,
+        "RoleSessionName": "airbyte-destination-propexo",
+    }
+    given = {"AWS_ASSUME_ROLE_EXTERNAL_ID": " workspace-1 "}
+    assert assume_role_arguments(role, given)["ExternalId"] == "workspace-1"

@@ -15,8 +15,8 @@ starting `lead-missing` make jobs fail, `lead-slow` keep them PENDING. `Sandbox.
 is the request log (endpoint, start and end times, status), `wait_for_requests` waits for a
 count, `jobs()` lists every write job, `settle()` waits until they are done,
 `restore_token()` undoes a revocation. Unauthenticated admin routes under `/_sandbox/`:
-`GET appointments`, `POST appointments` (seed; body: `seed_appointment`'s keyword arguments), `GET stats`, `GET|POST
-faults`, `POST revoke`.
+`GET appointments`, `POST appointments` (seed; body: `seed_appointment`'s keyword
+arguments), `GET stats`, `GET|POST faults`, `POST revoke`.
 """
 
 from propexo_sandbox.faults import CreateFault, FaultPlan, FaultRule

@@ -5,6 +5,7 @@ the connector."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "destination_propexo"
@@ -74,3 +75,15 @@ def test_the_connector_never_imports_the_sandbox() -> None:
         if any(name.startswith("propexo_sandbox") for name in imported_modules(path))
     ]
     assert users == []
+
+
+def test_the_design_maps_module_table_names_every_module_by_its_path() -> None:
+    design = (PACKAGE.parent / "docs" / "design.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([\w/]+\.py|[\w/]+/)` \|", design, flags=re.MULTILINE))
+    modules = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert modules - listed == set(), "modules missing from the map in docs/design.md"
+    assert {name for name in listed if name.endswith(".py")} - modules == set(), "no such module"

@@ -14,6 +14,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import (
     CsvFormat,
+    GzipCompression,
     JsonLinesFormat,
     NoObjectStorage,
     S3ObjectStorage,
@@ -158,7 +159,16 @@ def test_an_s3_block_is_read_into_its_typed_config() -> None:
             {"format": {"format_type": "CSV", "flattening": "No flattening"}},
             {"format": CsvFormat()},
         ),
-        ({"role_arn": "arn:aws:iam::1:role/x"}, {}),  # Airbyte's hidden options are ignored
+        ({"role_arn": ""}, {"role_arn": None}),
+        (
+            {"role_arn": " arn:aws:iam::123456789012:role/rejected "},
+            {"role_arn": "arn:aws:iam::123456789012:role/rejected"},
+        ),
+        ({"format": "CSV"}, {"format": CsvFormat()}),  # Airbyte's default names the choice
+        ({"format": {"format_type": "JSONL"}}, {"format": JsonLinesFormat()}),
+        ({"compression": {"compression_type": "GZIP"}}, {"compression": GzipCompression()}),
+        ({"path_format": "{sync_id}/{namespace}/{stream_name}/"}, {}),
+        ({"path_format": "", "file_name_format": ""}, {}),
     ],
 )
 def test_the_s3_block_is_normalised(given: dict[str, Any], read: dict[str, Any]) -> None:
@@ -176,12 +186,24 @@ def test_the_s3_block_is_normalised(given: dict[str, Any], read: dict[str, Any])
         ({"bucket_path": "a//b"}, "object_storage_config.S3.bucket_path"),
         ({"bucket_path": "a/../b"}, "'..' segments"),
         ({"s3_bucket_region": "us east 1"}, "object_storage_config.S3.s3_bucket_region"),
-        (
-            {"secret_access_key": "  "},
-            "object_storage_config.S3.secret_access_key: Value error, is empty",
-        ),
+        ({"secret_access_key": "  "}, "Access Key ID without Secret Access Key"),
         ({"format": {"format_type": "PARQUET"}}, "object_storage_config.S3.format"),
         ({"storage_type": "GCS"}, "object_storage_config"),
+        ({"role_arn": "my-role"}, "object_storage_config.S3.role_arn: Value error, must be"),
+        (
+            {"format": {"format_type": "CSV", "flattening": "Root level flattening"}},
+            "object_storage_config.S3.format.CSV.flattening",
+        ),
+        (
+            {"path_format": "{namespace}/{stream_name}/{year}_{month}_{day}_{epoch}"},
+            "object_storage_config.S3.path_format: Value error, only",
+        ),
+        ({"file_name_format": "{date}"}, "object_storage_config.S3.file_name_format"),
+        (
+            {"access_key_id": None, "secret_access_key": None},
+            "object_storage_config.S3: Value error, give Access Key ID and Secret Access Key",
+        ),
+        ({"access_key_id": ""}, "Access Key ID without Secret Access Key or the other way"),
     ],
 )
 def test_a_bad_s3_block_is_a_config_error_naming_the_field(
@@ -191,6 +213,22 @@ def test_a_bad_s3_block_is_a_config_error_naming_the_field(
         load_config({**BASE, "object_storage_config": {**S3, **given}})
     assert problem in str(invalid.value)
     assert S3["secret_access_key"] not in str(invalid.value)
+
+
+def test_with_a_role_the_keys_may_be_left_out() -> None:
+    role = "arn:aws:iam::123456789012:role/rejected"
+    keyless = {k: v for k, v in S3.items() if k not in ("access_key_id", "secret_access_key")}
+    storage = S3ObjectStorage.model_validate({**keyless, "role_arn": role})
+    assert (storage.role_arn, storage.access_key_id, storage.secret_access_key) == (
+        role,
+        None,
+        None,
+    )
+    # The Airbyte UI sends emptied fields as "": no keys either.
+    emptied = S3ObjectStorage.model_validate(
+        {**S3, "access_key_id": "", "secret_access_key": " ", "role_arn": role}
+    )
+    assert (emptied.access_key_id, emptied.secret_access_key) == (None, None)
 
 
 def test_the_config_never_shows_the_keys() -> None:

@@ -22,6 +22,7 @@ from airbyte_cdk.models import (
     AirbyteErrorTraceMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
+    AirbyteStateStats,
     AirbyteTraceMessage,
     ConnectorSpecification,
     FailureType,
@@ -34,6 +35,28 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from destination_propexo.errors import InputError
 
 MAX_SHOWN_LINE = 120
+
+
+@dataclass
+class DestinationStateStats(AirbyteStateStats):  # type: ignore[misc]
+    """A STATE's `destinationStats` as protocol 0.18 has it: the CDK's model (0.17) has no
+    `rejectedRecordCount`."""
+
+    rejectedRecordCount: float | None = None
+
+
+def load_output_message(raw: dict[str, Any]) -> AirbyteMessage:
+    """One message this connector wrote, as the CDK's model, keeping a STATE's
+    `destinationStats.rejectedRecordCount` (DestinationStateStats), which the CDK's
+    serializer drops."""
+    message = AirbyteMessageSerializer.load(raw)
+    stats = (raw.get("state") or {}).get("destinationStats") or {}
+    if message.state is not None and "rejectedRecordCount" in stats:
+        message.state.destinationStats = DestinationStateStats(
+            recordCount=stats.get("recordCount"),
+            rejectedRecordCount=stats["rejectedRecordCount"],
+        )
+    return message
 
 
 @dataclass(frozen=True)

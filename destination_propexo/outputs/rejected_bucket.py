@@ -4,6 +4,8 @@ Objects follow the layout of Airbyte's data-activation destinations:
 
     {bucket_path}/{sync_id}/{namespace}/{stream_name}/{yyyy_MM_dd}_{epoch_ms}_{part}.jsonl|.csv
 
+with `.gz` after the extension when `compression` is GZIP (the part gzip-compressed whole).
+
 `sync_id` is Airbyte's job id (`WORKER_JOB_ID`) or, outside Airbyte, the UTC start time
 (`20261127T143000Z`); a record without a namespace has no namespace folder. `epoch_ms` is
 when the sync started, so a retried attempt of the same job never overwrites an earlier
@@ -19,6 +21,7 @@ stream, and a part over the byte bound holds a single record.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import threading
 from collections.abc import Mapping
@@ -27,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from destination_propexo.airbyte.protocol import RecordMessage
-from destination_propexo.config import CsvFormat, S3ObjectStorage
+from destination_propexo.config import CsvFormat, GzipCompression, S3ObjectStorage
 from destination_propexo.errors import ConfigError
 from destination_propexo.outputs.object_store import ObjectStore
 from destination_propexo.outputs.rejection import ENTRY_FIELDS, rejection_entry, to_json
@@ -93,8 +96,15 @@ class RejectedRecordsBucket:
         self.store = ObjectStore(storage)
         self.folder = "/".join(part for part in (storage.bucket_path, sync_id) if part)
         self._csv = isinstance(storage.format, CsvFormat)
-        self._extension = "csv" if self._csv else "jsonl"
-        self._content_type = "text/csv" if self._csv else "application/x-ndjson"
+        self._gzip = isinstance(storage.compression, GzipCompression)
+        self._extension = ("csv" if self._csv else "jsonl") + (".gz" if self._gzip else "")
+        self._content_type = (
+            "application/gzip"
+            if self._gzip
+            else "text/csv"
+            if self._csv
+            else "application/x-ndjson"
+        )
         self._header = _csv_text([list(ENTRY_FIELDS)]) if self._csv else b""
         self._file_prefix = f"{started:%Y_%m_%d}_{int(started.timestamp() * 1000)}"
         self._dry_run = dry_run
@@ -159,7 +169,8 @@ class RejectedRecordsBucket:
     def _upload(self, part: _Part) -> None:
         key = f"{part.folder}/{self._file_prefix}_{part.number}.{self._extension}"
         try:
-            self.store.put(key, bytes(part.body), self._content_type)
+            body = gzip.compress(part.body) if self._gzip else bytes(part.body)
+            self.store.put(key, body, self._content_type)
         except ConfigError as exc:
             # Every STATE echoed so far came after a flush, and none is echoed after this,
             # so the next attempt sends again every record whose rejection is not stored.

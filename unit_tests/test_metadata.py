@@ -1,0 +1,45 @@
+"""metadata.yaml, what Airbyte's registry and PyAirbyte read: the PyPI package, the base image,
+the releases block, the vendor's documentation and the test secrets."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA: dict[str, Any] = yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))["data"]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def test_the_registry_installs_the_distribution_pyproject_builds() -> None:
+    pypi = DATA["remoteRegistries"]["pypi"]
+    assert pypi == {"enabled": True, "packageName": PROJECT["name"]}
+    assert PROJECT["name"] == "airbyte-destination-propexo"
+    # PyAirbyte runs the command named like the connector, from that package.
+    assert DATA["dockerRepository"] == "airbyte/destination-propexo"
+    assert "destination-propexo" in PROJECT["scripts"]
+
+
+def test_the_base_image_is_python_connector_base_4_1_pinned_by_digest() -> None:
+    base = DATA["connectorBuildOptions"]["baseImage"]
+    assert re.fullmatch(
+        r"docker\.io/airbyte/python-connector-base:4\.1\.\d+@sha256:[0-9a-f]{64}", base
+    )
+
+
+def test_releases_and_the_vendors_documentation_are_declared() -> None:
+    assert DATA["releases"]["rolloutConfiguration"]["enableProgressiveRollout"] is False
+    urls = DATA["externalDocumentationUrls"]
+    assert {entry["type"] for entry in urls} >= {"api_reference", "rate_limits"}
+    for entry in urls:
+        assert entry["title"] and entry["url"].startswith("https://docs.propexo.com/")
+
+
+def test_the_integration_suite_names_the_secret_the_real_sandbox_tests_read() -> None:
+    (suite,) = [s for s in DATA["connectorTestSuitesOptions"] if s["suite"] == "integrationTests"]
+    assert [secret["fileName"] for secret in suite["testSecrets"]] == ["config.json"]
+    assert "/secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
