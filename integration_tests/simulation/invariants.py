@@ -389,21 +389,20 @@ def _check_one_upcoming(
             continue
         if sum(s.lead == lead for s in case.seeded) > 1:
             continue
-        last: Row | None = None
-        for run in history.runs:
-            for outcome in sorted(run.outcomes, key=lambda o: o["line"]):
-                index = (
-                    run.sent[outcome["line"] - 1] if 0 < outcome["line"] <= len(run.sent) else None
-                )
-                message = case.messages[index] if index is not None else None
-                if (
-                    isinstance(message, Row)
-                    and message.lead == lead
-                    and outcome["outcome"] == "accepted"
-                ):
-                    last = message
-        if last is None:
+        verdicts = _latest_verdicts(case, history)
+        accepted = [
+            (order, index, outcome)
+            for index, (order, outcome) in verdicts.items()
+            if case.messages[index].lead == lead  # type: ignore[union-attr]
+            and outcome["outcome"] == "accepted"
+        ]
+        if not accepted:
             continue
+        _, index, outcome = max(accepted, key=lambda found: found[0])
+        if outcome.get("write_status") == "QUEUED":
+            continue  # accepted at a stop, unconfirmed: where the tour ends is not known
+        last = case.messages[index]
+        assert isinstance(last, Row)
         tours = sorted(
             str(a["appointment_datetime"])
             for a in appointments
@@ -415,6 +414,23 @@ def _check_one_upcoming(
                 f"{last.slot[1]}"
             )
     return problems
+
+
+def _latest_verdicts(
+    case: Case, history: SyncHistory
+) -> dict[int, tuple[tuple[int, int], dict[str, Any]]]:
+    """Each row's latest outcome, by message index, with when it was applied: (run, line). A
+    row sent again after a failed attempt is decided again; the later verdict stands."""
+    latest: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
+    for number, run in enumerate(history.runs):
+        for outcome in run.outcomes:
+            line = outcome.get("line")
+            if not isinstance(line, int) or not 0 < line <= len(run.sent):
+                continue
+            index = run.sent[line - 1]
+            if index is not None and isinstance(case.messages[index], Row):
+                latest[index] = ((number, line), outcome)
+    return latest
 
 
 def _check_secrets(history: SyncHistory, outputs: dict[str, str], secrets: list[str]) -> list[str]:

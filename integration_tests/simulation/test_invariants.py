@@ -150,6 +150,19 @@ def test_a_lead_keyed_lead_must_end_at_its_last_accepted_rows_time() -> None:
     assert "its last accepted row" in problem
 
 
+def test_a_later_runs_verdict_on_a_row_replaces_an_earlier_one() -> None:
+    keyed = StreamSpec("tours", None, "dedup_lead")
+    later = Row(stream=0, lead="lead-a", date="2041-04-01", time="10:00")
+    history = history_of(case_of(ROW, later, streams=(keyed,)))
+    history.runs.append(run_of([0, 1], [outcome(1), outcome(2, write_status="QUEUED")], 1))
+    history.runs.append(run_of([1], [outcome(1, "rejected", category="write failed in ResMan")]))
+    problems = check(history, [], [appointment()], {}, [])
+    assert not any("last accepted row" in p for p in problems)
+    history.runs[1] = run_of([1], [outcome(1)])
+    problems = check(history, [], [appointment()], {}, [])
+    assert any("its last accepted row" in p for p in problems)
+
+
 def test_airbyte_resends_each_stream_after_its_own_last_state() -> None:
     streams = (TOURS, StreamSpec("visits", "crm", "append"))
     other = Row(stream=1, lead="lead-b", date="2041-03-01", time="10:00")
