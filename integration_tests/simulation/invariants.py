@@ -194,7 +194,7 @@ def _check_states(
             n
             for n in records
             if previous.get(key, 0) < n < line
-            and (key is None or case.messages[records[n]].stream == key)  # type: ignore[union-attr]
+            and (key is None or case.messages[records[n]].stream == key)
         ]
         previous[key] = line
         if position >= len(echoed):

@@ -22,6 +22,7 @@ from integration_tests.simulation.model import (
     Row,
     Seeded,
     State,
+    StateType,
     StreamSpec,
 )
 from propexo_sandbox import CreateFault, FaultRule
@@ -165,7 +166,8 @@ def rows(draw: st.DrawFn, catalog: tuple[StreamSpec, ...], seeded: tuple[Seeded,
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     catalog = draw(streams())
-    state_type = draw(st.sampled_from(("STREAM", "GLOBAL", "LEGACY")))
+    state_types: tuple[StateType, ...] = ("STREAM", "GLOBAL", "LEGACY")
+    state_type = draw(st.sampled_from(state_types))
     seeded = tuple(
         draw(
             st.lists(
