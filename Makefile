@@ -16,7 +16,7 @@ LOCK_CHECK = $(UV) lock --check --quiet || { \
 	echo 'FAIL: uv.lock is out of date with pyproject.toml: run `make lock` and commit uv.lock with pyproject.toml' >&2; \
 	exit 1; }
 
-.PHONY: setup lock lock-check demo test lint format typecheck unit integration simulation soak bench image spec-snapshot wheel clean
+.PHONY: setup lock lock-check demo test lint format typecheck unit integration simulation soak bench bench-local image spec-snapshot wheel clean
 
 $(UV): scripts/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -65,6 +65,9 @@ soak: $(STAMP)            ## generated syncs on random seeds for MINUTES (defaul
 
 bench: $(STAMP)           ## bookings per request, throughput, memory: the real CLI vs the sandbox (~11 min)
 	$(BIN)/python benchmarks/bench.py
+
+bench-local: $(STAMP)     ## the local path (no request) and spec/check start, beside the previous main (~15 min)
+	$(BIN)/python benchmarks/local_path.py
 
 test: lock-check lint typecheck $(STAMP)  ## everything CI runs on the code: lock in sync, lint, types, all tests
 	$(BIN)/pytest -q -n 4

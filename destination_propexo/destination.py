@@ -1,36 +1,33 @@
-"""The destination: spec, check and write, wired from the modules that do the work."""
+"""The destination: spec, check and write, wired from the modules that do the work.
+
+`DestinationPropexo`, the CDK's face of the connector, is built on first use: importing the
+CDK takes seconds, which `spec` and `check` on the command line never pay."""
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import queue
 import threading
 from collections.abc import Iterable, Mapping
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import yaml
-from airbyte_cdk.destinations import Destination
-from airbyte_cdk.models import (
-    AirbyteConnectionStatus,
-    AirbyteMessage,
-    AirbyteMessageSerializer,
-    ConfiguredAirbyteCatalog,
-    ConfiguredAirbyteCatalogSerializer,
-    ConnectorSpecification,
-    ConnectorSpecificationSerializer,
-    Status,
-)
-from requests.adapters import BaseAdapter
+
+if TYPE_CHECKING:
+    from requests.adapters import BaseAdapter
 
 from destination_propexo.airbyte.catalog import configured_streams
-from destination_propexo.airbyte.protocol import Emitter, load_output_message
+from destination_propexo.airbyte.protocol import Emitter
+from destination_propexo.airbyte.secrets import get_secrets, update_secrets
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
 from destination_propexo.outputs.rejection_sinks import check_sinks
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
+from destination_propexo.records.values import dumps_exact
 from destination_propexo.stop import Stop
 from destination_propexo.sync.session import WINDOW_SIZE, build_client, write_sync
 from destination_propexo.sync.writer import WriteSummary
@@ -40,11 +37,20 @@ logger = logging.getLogger("destination_propexo")
 CHECK_POLICY = RetryPolicy(max_attempts=3, max_total_seconds=10, backoff_initial=0.5)
 
 
-def load_spec() -> ConnectorSpecification:
-    """The spec from the package's spec.yaml (package data: in the wheel, the image and a
-    copy holding only main.py and the package)."""
-    text = resources.files("destination_propexo").joinpath("spec.yaml").read_text(encoding="utf-8")
-    return ConnectorSpecificationSerializer.load(yaml.safe_load(text))
+@functools.cache
+def _spec_text() -> str:
+    return resources.files("destination_propexo").joinpath("spec.yaml").read_text(encoding="utf-8")
+
+
+def load_spec() -> dict[str, Any]:
+    """The ConnectorSpecification (a JSON object) from the package's spec.yaml (package data:
+    in the wheel, the image and a copy holding only main.py and the package)."""
+    spec: dict[str, Any] = yaml.load(_spec_text(), Loader=_YamlLoader)  # noqa: S506
+    return spec
+
+
+# libyaml's loader when PyYAML has it (a tenth of the pure-Python one's time), safe either way.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def check_connection(
@@ -123,47 +129,84 @@ def write_records(
     return write_sync(config, streams, lines, emitter)
 
 
-class DestinationPropexo(Destination):
-    """The CDK face of the connector (used by PyAirbyte and the CDK's test helpers)."""
+def __getattr__(name: str) -> Any:
+    if name == "DestinationPropexo":
+        return cdk_destination()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def spec(self, logger: logging.Logger) -> ConnectorSpecification:
-        return load_spec()
 
-    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        ok, message = check_connection(config)
-        return AirbyteConnectionStatus(
-            status=Status.SUCCEEDED if ok else Status.FAILED, message=message
-        )
+@functools.cache
+def cdk_destination() -> type[Any]:
+    """The `airbyte_cdk.destinations.Destination` of this connector (PyAirbyte, the CDK's
+    test helpers), importable as `destination_propexo.destination.DestinationPropexo`."""
+    from airbyte_cdk.destinations import Destination
+    from airbyte_cdk.models import (
+        AirbyteConnectionStatus,
+        AirbyteMessage,
+        AirbyteMessageSerializer,
+        ConfiguredAirbyteCatalog,
+        ConfiguredAirbyteCatalogSerializer,
+        ConnectorSpecification,
+        ConnectorSpecificationSerializer,
+        Status,
+    )
 
-    def write(
-        self,
-        config: Mapping[str, Any],
-        configured_catalog: ConfiguredAirbyteCatalog,
-        input_messages: Iterable[AirbyteMessage],
-    ) -> Iterable[AirbyteMessage]:
-        """The CDK's write interface: the messages the CLI prints, as the CDK's models. A
-        STATE's `destinationStats` is a `DestinationStateStats`, so it keeps
-        `rejectedRecordCount` (the CDK's own model has no such field; the CLI prints it with
-        its own serializer)."""
-        catalog = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
-        lines = (orjson.dumps(AirbyteMessageSerializer.dump(m)) for m in input_messages)
-        out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=WINDOW_SIZE)
+    from destination_propexo.airbyte.cdk_models import load_output_message
 
-        def produce() -> None:
-            emitter = Emitter(_QueueStream(out))
-            try:
-                write_records(config, catalog, lines, emitter)
-                emitter.flush()
-                out.put(None)
-            except BaseException as exc:  # re-raised in the consuming generator below
-                emitter.flush()
-                out.put(exc)
+    class DestinationPropexo(Destination):
+        """The CDK face of the connector."""
 
-        threading.Thread(target=produce, name="write", daemon=True).start()
-        while (item := out.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield load_output_message(orjson.loads(item))
+        def spec(self, logger: logging.Logger) -> ConnectorSpecification:
+            return ConnectorSpecificationSerializer.load(load_spec())
+
+        def check(
+            self, logger: logging.Logger, config: Mapping[str, Any]
+        ) -> AirbyteConnectionStatus:
+            _mask_secrets_of(config)
+            ok, message = check_connection(config)
+            return AirbyteConnectionStatus(
+                status=Status.SUCCEEDED if ok else Status.FAILED, message=message
+            )
+
+        def write(
+            self,
+            config: Mapping[str, Any],
+            configured_catalog: ConfiguredAirbyteCatalog,
+            input_messages: Iterable[AirbyteMessage],
+        ) -> Iterable[AirbyteMessage]:
+            """The CDK's write interface: the messages the CLI prints, as the CDK's models. A
+            STATE's `destinationStats` is a `DestinationStateStats`, so it keeps
+            `rejectedRecordCount` (the CDK's own model has no such field; the CLI prints it
+            with its own serializer)."""
+            _mask_secrets_of(config)
+            catalog = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
+            lines = (dumps_exact(AirbyteMessageSerializer.dump(m)) for m in input_messages)
+            out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=WINDOW_SIZE)
+
+            def produce() -> None:
+                emitter = Emitter(_QueueStream(out))
+                try:
+                    write_records(config, catalog, lines, emitter)
+                    emitter.flush()
+                    out.put(None)
+                except BaseException as exc:  # re-raised in the consuming generator below
+                    emitter.flush()
+                    out.put(exc)
+
+            threading.Thread(target=produce, name="write", daemon=True).start()
+            while (item := out.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                # The standard library's reader: a STATE may hold integers past 64 bits
+                # and NaN, which orjson would alter or refuse.
+                yield load_output_message(json.loads(item))
+
+    return DestinationPropexo
+
+
+def _mask_secrets_of(config: Mapping[str, Any]) -> None:
+    """Mask the config's secrets in everything written (the CLI does it in `run`)."""
+    update_secrets(get_secrets(load_spec()["connectionSpecification"], config))
 
 
 class _QueueStream:

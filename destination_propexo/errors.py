@@ -30,7 +30,13 @@ from __future__ import annotations
 
 import enum
 
-from airbyte_cdk.models import FailureType
+
+class FailureType(enum.StrEnum):
+    """The Airbyte protocol's trace failure types (`AirbyteErrorTraceMessage.failure_type`)."""
+
+    config_error = "config_error"
+    transient_error = "transient_error"
+    system_error = "system_error"
 
 
 class PropexoError(Exception):

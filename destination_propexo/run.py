@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets, update_secrets
-
 from destination_propexo.airbyte.discover import destination_catalog
 from destination_propexo.airbyte.protocol import Emitter, lines_of
+from destination_propexo.airbyte.secrets import get_secrets, update_secrets
 from destination_propexo.config import load_config
 from destination_propexo.destination import (
     check_connection,
@@ -115,7 +114,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
         return 0
     try:
         config = _read_json(args.config, "config")
-        update_secrets(secret_forms(get_secrets(spec.connectionSpecification, config)))
+        update_secrets(secret_forms(get_secrets(spec["connectionSpecification"], config)))
         if args.command == "check":
             warning = unknown_options_warning(config)
             if warning:

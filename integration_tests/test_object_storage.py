@@ -226,3 +226,25 @@ def test_the_secret_never_appears_in_the_output_or_the_objects(cli: Cli, s3: S3S
     assert b"pasted by mistake: ****" in body
     for text in (result.stdout, result.stderr, body.decode()):
         assert SECRET not in text and TOKEN not in text
+
+
+def test_object_storage_that_had_worked_and_goes_down_is_the_services_failure() -> None:
+    from destination_propexo.config import load_config
+    from destination_propexo.errors import ConfigError, TransientError
+    from destination_propexo.outputs.object_store import ObjectStore
+
+    server = S3Server()
+    try:
+        server.create_bucket()
+        config = load_config(
+            {"token": "t0ken", "integration_id": "intg-1", "api_url": "http://127.0.0.1:1"}
+            | {"object_storage_config": server.storage()}
+        )
+        store = ObjectStore(config.object_storage_config)  # type: ignore[arg-type]
+        store.probe()
+    finally:
+        server.stop()
+    with pytest.raises(TransientError) as down:
+        store.put("rejected/part-1.jsonl", b"{}\n", "application/json")
+    assert not isinstance(down.value, ConfigError)
+    assert "unreachable" in str(down.value)

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
 from destination_propexo.airbyte.protocol import RecordMessage
+from destination_propexo.airbyte.secrets import update_secrets
 from destination_propexo.config import S3ObjectStorage
 from destination_propexo.errors import ConfigError
 from destination_propexo.outputs.object_store import ObjectStore, assume_role_arguments

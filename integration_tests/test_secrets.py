@@ -89,8 +89,12 @@ def test_a_redirect_to_another_host_is_not_followed(
         write = cli.write([tour("lead-1"), stream_state("tours", 1)], config=config)
     (status,) = [m["connectionStatus"] for m in check.of_type("CONNECTION_STATUS")]
     assert status["status"] == "FAILED" and "HTTP 307" in status["message"]
-    (outcome,) = write.outcomes
-    assert outcome["outcome"] == "rejected" and "HTTP 307" in outcome["reason"]
+    # A redirect says the request went to the wrong place: the configuration's, no row's.
+    assert write.outcomes == []
+    (trace,) = write.traces
+    assert (
+        trace["error"]["failure_type"] == "config_error" and "HTTP 307" in trace["error"]["message"]
+    )
     assert [auth for _, auth in mover.seen] == [f"Bearer {SECRET}", f"Bearer {SECRET}"]
     assert elsewhere.seen == []
     for result in (check, write):

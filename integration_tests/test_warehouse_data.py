@@ -322,6 +322,7 @@ def test_discover_describes_the_appointment_object_for_each_sync_mode(cli: Cli) 
         "appointment_date",
         "appointment_time",
         "appointment_datetime",
+        "appointment_timezone",
         "notes",
     }
     assert schema["properties"]["appointment_date"]["format"] == "date"
@@ -335,5 +336,6 @@ def test_discover_describes_the_appointment_object_for_each_sync_mode(cli: Cli) 
         "appointment_date",
         "appointment_time",
         "appointment_datetime",
+        "appointment_timezone",
         "notes",
     }

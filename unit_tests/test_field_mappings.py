@@ -133,7 +133,7 @@ def test_a_mapped_column_beside_a_column_named_like_its_field_rejects_the_row() 
 
 
 def test_the_spec_offers_exactly_the_api_fields_the_mapping_knows() -> None:
-    spec = load_spec().connectionSpecification["properties"]["field_mappings"]
+    spec = load_spec()["connectionSpecification"]["properties"]["field_mappings"]
     assert tuple(spec["items"]["properties"]["api_field"]["enum"]) == API_FIELDS
     assert spec["items"]["required"] == ["source_column", "api_field"]
     assert spec["default"] == []

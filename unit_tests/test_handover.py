@@ -68,25 +68,8 @@ def test_batched_lines_wait_for_the_next_state_and_precede_it() -> None:
     emitter.log("WARN", "record outcome: 1", batch=True)
     emitter.log("WARN", "record outcome: 2", batch=True)
     assert out.getvalue() == b""
-    emitter.state(b'{"type": "LEGACY", "data": {}}', accepted=0, rejected=2)
+    emitter.state({"type": "LEGACY", "data": {}}, accepted=0, rejected=2)
     assert [m["type"] for m in lines(out)] == ["LOG", "LOG", "STATE"]
-
-
-@pytest.mark.parametrize(
-    ("state", "echoed"),
-    [
-        (b'{"data": {"id": 18446744073709551617}}', b'{"data": {"id": 18446744073709551617},'),
-        (b"{ }  ", b"{ "),
-        (b'{"c": "\\ud800"}\n', b'{"c": "\\ud800",'),
-    ],
-)
-def test_a_state_is_echoed_from_its_own_text_with_the_stats_added(
-    state: bytes, echoed: bytes
-) -> None:
-    out = io.BytesIO()
-    Emitter(out).state(state, accepted=3, rejected=1)
-    stats = b'"destinationStats":{"recordCount":3,"rejectedRecordCount":1}'
-    assert out.getvalue() == b'{"type":"STATE","state":' + echoed + stats + b"}}\n"
 
 
 def test_batched_lines_leave_after_a_second_at_most() -> None:

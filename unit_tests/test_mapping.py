@@ -11,8 +11,10 @@ from destination_propexo.records.mapping import (
     AppointmentRequest,
     FieldMatcher,
     Rejection,
+    SourceChange,
     map_record,
 )
+from destination_propexo.records.values import JsonNumber
 
 VALID = {
     "lead_id": "lead-1",
@@ -149,3 +151,106 @@ def test_two_columns_for_one_field_are_rejected() -> None:
 
 def test_the_booking_key_is_lead_and_utc_slot() -> None:
     assert request(VALID).slot_key == ("intg-config", "lead-1", "2024-07-20", "14:00:00")
+
+
+# Column names as people read them (issue 16): each names lead_id.
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Lead ID",
+        "lead-id",
+        "LEAD_ID",
+        "\ufeffLead_Id",
+        "lead.id",
+        "Lead\u00a0ID",
+        "Lead\u200bId",
+        "\uff2c\uff25\uff21\uff24\uff3f\uff29\uff24",  # full-width LEAD_ID
+        "LeadId",
+    ],
+)
+def test_a_header_names_its_field_whatever_its_case_form_or_separators(header: str) -> None:
+    row = {header: "lead-9", **{k: v for k, v in VALID.items() if k != "lead_id"}}
+    assert request(row).lead_id == "lead-9"
+
+
+def test_a_decomposed_header_matches_a_composed_mapping() -> None:
+    matcher = FieldMatcher.build({"D\u00eda_de_visita": "appointment_datetime"})
+    data = {"lead_id": "l", "lead_source_id": "s", "Di\u0301a_de_visita": "2024-07-20 14:00"}
+    result = map_record(data, default_integration_id="i", zone="UTC", matcher=matcher)
+    assert isinstance(result, AppointmentRequest), result
+
+
+def test_a_missing_field_names_the_columns_that_matched_nothing() -> None:
+    reason = rejection(
+        {"prospect": "l", "lead_source_id": "s", "appointment_datetime": "2024-07-20"}
+    )
+    assert reason == (
+        "lead_id: is required and must not be empty (got None); no column names lead_id; "
+        "the row's columns that name no field: 'prospect'"
+    )
+
+
+def test_a_rows_zone_overrides_the_configured_one() -> None:
+    row = {**VALID, "appointment_timezone": "America/Denver"}
+    assert request(row, zone="America/New_York").appointment_time == "20:00:00"
+    assert (
+        request({**VALID, "appointment_timezone": " "}, zone="America/New_York").appointment_time
+        == "18:00:00"
+    )
+
+
+@pytest.mark.parametrize(
+    ("zone", "reason"),
+    [
+        ("EST", "appointment_timezone: is a fixed UTC-05:00 all year"),
+        ("Mars/Olympus", "appointment_timezone: is not a known IANA timezone name"),
+        (5, "appointment_timezone: must be a string, not int"),
+    ],
+)
+def test_a_rows_zone_is_refused_as_source_timezone_is(zone: object, reason: str) -> None:
+    assert rejection({**VALID, "appointment_timezone": zone}).startswith(reason)
+
+
+def test_nan_rejects_the_row_only_in_a_field_the_connector_uses() -> None:
+    assert isinstance(mapped({**VALID, "score": JsonNumber("NaN")}), AppointmentRequest)
+    assert (
+        rejection({**VALID, "unit_id": JsonNumber("NaN")}) == "unit_id: is NaN, not an id (got NaN)"
+    )
+    assert rejection({**VALID, "appointment_time": JsonNumber("Infinity")}) == (
+        "appointment_time: must be a string, not a number (got Infinity)"
+    )
+
+
+def test_integer_ids_of_any_size_are_sent_whole() -> None:
+    assert request({**VALID, "lead_id": 18446744073709551616}).lead_id == "18446744073709551616"
+
+
+def test_the_sources_changes_are_said_in_the_reason_and_the_notes() -> None:
+    nulled = (SourceChange("APPOINTMENT_TIME", "NULLED", "SOURCE_SERIALIZATION_ERROR"),)
+    result = map_record(
+        {**VALID, "appointment_time": None},
+        default_integration_id="i",
+        zone="UTC",
+        matcher=FieldMatcher.build(),
+        changes=nulled,
+    )
+    assert isinstance(result, Rejection)
+    assert result.reason == (
+        "appointment_time: is required with appointment_date (got None); "
+        "the source NULLED 'APPOINTMENT_TIME' (SOURCE_SERIALIZATION_ERROR)"
+    )
+    truncated = (
+        SourceChange("notes", "TRUNCATED", "SOURCE_FIELD_SIZE_LIMITATION"),
+        SourceChange("other", "NULLED", "SOURCE_SERIALIZATION_ERROR"),
+    )
+    booked = map_record(
+        {**VALID, "notes": "Gate"},
+        default_integration_id="i",
+        zone="UTC",
+        matcher=FieldMatcher.build(),
+        changes=truncated,
+    )
+    assert isinstance(booked, AppointmentRequest)
+    assert booked.time_notes == (
+        "notes: the source TRUNCATED 'notes' (SOURCE_FIELD_SIZE_LIMITATION)",
+    )

@@ -188,7 +188,7 @@ def test_an_answer_between_long_waits_starts_the_count_again() -> None:
     [
         ("120", 120.0),
         (" 7 ", 7.0),
-        ("-3", 0.0),
+        ("-3", None),
         ("Fri, 27 Nov 2026 14:01:30 GMT", 90.0),
         ("Fri, 27 Nov 2026 13:00:00 GMT", 0.0),
         ("soon", None),
@@ -220,3 +220,25 @@ def test_a_confirming_request_takes_the_next_send_time_of_a_waiting_create() -> 
         create.join()
     # And the pace held: seven requests took six intervals.
     assert time.monotonic() - started >= 5 * interval * 0.95
+
+
+ODD_VALUES = ["inf", "-inf", "nan", "NaN", "-5", "1e400", "-1e400", "abc", "12abc", "  "]
+
+
+def test_rate_limit_headers_of_any_odd_value_are_ignored_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rate, clock = budget(150)
+    for value in ODD_VALUES:
+        rate.observe({"x-ratelimit-limit": value, "x-ratelimit-remaining": value})
+    assert rate.limit == 150
+    before = clock.time
+    send_times(rate, clock, 2)
+    assert clock.time - before < 1.0, "an odd remaining count paused the sync"
+    warnings = [r for r in caplog.records if "rate-limit header" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "-3", "1e400", "abc"])
+def test_an_odd_retry_after_is_read_as_absent(value: str) -> None:
+    assert parse_retry_after(value, datetime(2026, 11, 27, 14, 0, 0, tzinfo=UTC)) is None

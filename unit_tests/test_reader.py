@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from decimal import Decimal
+
 import pytest
 
-from destination_propexo.airbyte.protocol import RecordMessage, StateMessage, read_messages
+from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMessage, read_messages
 from destination_propexo.errors import InputError
-from destination_propexo.records.mapping import FieldMatcher, Rejection, map_record
+from destination_propexo.records.mapping import FieldMatcher, Rejection, SourceChange, map_record
 
 RECORD = b'{"type": "RECORD", "record": {"stream": "tours", "data": {"lead_id": "l1"}}}\n'
 STATE = b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"cursor": 1}}}\n'
@@ -24,8 +27,8 @@ def error_of(lines: list[bytes]) -> InputError:
         (b'{"type": "RECORD", "record": {"stream": "tours", "da', "not a JSON message"),
         (b"tours,lead-1,2024-07-20\n", "not a JSON message"),
         (b'[{"type": "RECORD"}]\n', "not a JSON object"),
-        (b"NaN\n", "not a JSON message"),
-        (b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": Infinity}}}', "not a JSON"),
+        (b"NaN\n", "not a JSON object"),
+        (b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": Infinit}}}', "not a JSON"),
         (b"\xff\xfe{}\n", "not a JSON message"),
         (b"[" * 5000 + b"\n", "not a JSON message"),
         (b'{"type": "record", "record": {}}\n', "unknown message type 'record'"),
@@ -40,26 +43,6 @@ def test_a_broken_line_stops_the_reader_naming_its_number(line: bytes, reason: s
     assert error.line_number == 4
     assert reason in str(error)
     assert str(error).startswith("line 4: ")
-
-
-def test_a_state_is_kept_as_its_own_text_whatever_orjson_makes_of_it() -> None:
-    state = b'{"type": "LEGACY", "data": {"id": 18446744073709551617, "s": "\\ud800", "f": 1e400}}'
-    line = b'{"type": "STATE",  "state": ' + state + b', "sourceStats": {"recordCount": 1.0}}\n'
-    (message,) = read_messages([line])
-    assert isinstance(message, StateMessage)
-    assert message.raw == state
-    assert message.state["data"]["id"] == 18446744073709551617
-    assert message.stream_key is None
-
-
-def test_a_stream_state_knows_its_stream() -> None:
-    line = (
-        b'{"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": '
-        b'{"name": "tours", "namespace": "crm"}, "stream_state": {}}}}'
-    )
-    (message,) = read_messages([line])
-    assert isinstance(message, StateMessage)
-    assert message.stream_key == ("tours", "crm")
 
 
 def test_a_truncated_last_line_is_an_error_after_the_messages_before_it() -> None:
@@ -98,3 +81,85 @@ def test_non_data_messages_are_read_past() -> None:
     trace = b'{"type": "TRACE", "trace": {"type": "ESTIMATE"}}\n'
     messages = list(read_messages([log, RECORD, trace, STATE]))
     assert [m.line_number for m in messages] == [2, 4]
+
+
+# Every value exactly as received: the issue's inputs, byte for byte.
+BIG_STATE = (
+    b'{"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": '
+    b'"tours"}, "stream_state": {"seq": 123456789012345678901234567890, "updated_at_epoch": '
+    b'1721484000.123456789, "big_u64": 18446744073709551615, "low": -9223372036854775809, '
+    b'"tiny": 1e-400, "c": "\\ud800", "nan": NaN}}}}'
+)
+
+
+def echoed(state: StateMessage) -> bytes:
+    out = io.BytesIO()
+    Emitter(out).state(state.state, 1, 0)
+    return out.getvalue()
+
+
+def test_a_state_is_echoed_with_every_number_as_written() -> None:
+    (state,) = read_messages([BIG_STATE])
+    assert isinstance(state, StateMessage)
+    line = echoed(state)
+    for text in (
+        b'"seq":123456789012345678901234567890',
+        b'"updated_at_epoch":1721484000.123456789',
+        b'"big_u64":18446744073709551615',
+        b'"low":-9223372036854775809',
+        b'"tiny":1e-400',
+        b'"c":"\\ud800"',
+        b'"nan":NaN',
+        b'"destinationStats":{"recordCount":1,"rejectedRecordCount":0}',
+    ):
+        assert text in line
+
+
+def test_nan_and_infinity_are_read_as_the_values_they_name() -> None:
+    line = b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": NaN, "y": -Infinity}}}'
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
+    assert message.data["x"].value.is_nan()
+    assert message.data["y"].value == Decimal("-Infinity")
+
+
+def test_integers_past_64_bits_and_long_decimals_keep_every_digit() -> None:
+    line = (
+        b'{"type": "RECORD", "record": {"stream": "t", "data": {"lead_id": 18446744073709551616,'
+        b' "d": 1721484000.123456789}}}'
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
+    assert message.data["lead_id"] == 18446744073709551616
+    assert message.data["d"].value == Decimal("1721484000.123456789")
+
+
+def test_an_empty_namespace_is_no_namespace() -> None:
+    record = b'{"type": "RECORD", "record": {"stream": "t", "namespace": "", "data": {}}}'
+    state = (
+        b'{"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": '
+        b'{"name": "t", "namespace": ""}}}}'
+    )
+    message, echo = read_messages([record, state])
+    assert isinstance(message, RecordMessage)
+    assert isinstance(echo, StateMessage)
+    assert message.stream_key == ("t", None) == echo.stream_key
+
+
+def test_the_sources_changes_are_read_from_meta() -> None:
+    line = (
+        b'{"type": "RECORD", "record": {"stream": "t", "data": {}, "meta": {"changes": [{"field":'
+        b' "notes", "change": "TRUNCATED", "reason": "SOURCE_FIELD_SIZE_LIMITATION"}, 5]}}}'
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
+    assert message.changes == (SourceChange("notes", "TRUNCATED", "SOURCE_FIELD_SIZE_LIMITATION"),)
+
+
+def test_a_record_nested_deeper_than_pythons_stack_is_still_read() -> None:
+    line = b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": %s%s}}}' % (
+        b"[" * 1000,
+        b"]" * 1000,
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 
 from destination_propexo.airbyte.protocol import RecordMessage
+from destination_propexo.airbyte.secrets import update_secrets
 from destination_propexo.config import (
     CsvFormat,
     GzipCompression,

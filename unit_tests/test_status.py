@@ -27,6 +27,7 @@ from unit_tests.support import (
     FakeClock,
     ScriptedTransport,
     WriteLogFeed,
+    appointments,
     job,
     logs,
     status,
@@ -345,7 +346,7 @@ def test_a_sync_reads_the_feed_of_each_integration_its_jobs_were_queued_in() -> 
         feed.finish(job_id, integration_id=body["integration_id"])  # done at once
         return job(job_id)
 
-    transport = ScriptedTransport(create=create, write_logs=feed)
+    transport = ScriptedTransport(create=create, write_logs=feed, read_back=[appointments()])
     records = [
         {
             "type": "RECORD",

@@ -857,3 +857,30 @@ def test_any_json_value_yields_a_valid_slot_or_invalid_time_value(
         assert str(result) == f"{result.field}: {result.reason} (got {result.value})"
     else:
         parse_slot(result)
+
+
+# Each warehouse's default timestamp text (docs/timezones.md), read in America/Chicago (CDT -5).
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        ("2024-07-20 14:00:00.000 -0500", "2024-07-20T19:00:00Z"),  # Snowflake TIMESTAMP_TZ/LTZ
+        ("2024-07-20 14:00:00 +09:00", "2024-07-20T05:00:00Z"),
+        ("2024-07-20 14:00:00.000", "2024-07-20T19:00:00Z"),  # Snowflake TIMESTAMP_NTZ
+        ("2024-07-20 14:00:00.0000000 -05:00", "2024-07-20T19:00:00Z"),  # SQL Server
+        ("2024-07-20 14:00:00.0000000", "2024-07-20T19:00:00Z"),  # SQL Server datetime2
+        ("2024-07-20 14:00:00-05", "2024-07-20T19:00:00Z"),  # Postgres / Redshift
+        ("2024-07-20 19:00:00+00", "2024-07-20T19:00:00Z"),
+        ("2024-07-20 19:00:00.123456 UTC", "2024-07-20T19:00:00Z"),  # BigQuery TIMESTAMP
+        ("2024-07-20T14:00:00.123456", "2024-07-20T19:00:00Z"),  # BigQuery DATETIME
+        ("2024-07-20 14:00:00", "2024-07-20T19:00:00Z"),  # MySQL DATETIME
+        ("2024-07-20T19:00:00.000+00:00", "2024-07-20T19:00:00Z"),  # Databricks TIMESTAMP
+    ],
+)
+def test_warehouse_timestamp_texts(text: str, utc: str) -> None:
+    assert appointment_slot(datetime=text, zone="America/Chicago").iso == utc
+
+
+@pytest.mark.parametrize("text", ["2024-07-20 14:00:00  -05:00", "14:00 -05:00", "1721484000"])
+def test_two_spaces_a_spaced_time_offset_and_epochs_stay_refused(text: str) -> None:
+    with pytest.raises(InvalidTimeValue):
+        appointment_slot(datetime=text, zone="UTC")

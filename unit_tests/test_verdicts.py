@@ -185,7 +185,9 @@ def test_a_row_that_keeps_failing_while_other_rows_are_booked_is_rejected_not_an
         return job(f"job-{lead}")
 
     def read_back(sent: requests.PreparedRequest) -> Answer:
-        failed.set()
+        # The poison row's read-back after its failed create (not the head's first lookup).
+        if "lead_id=lead-poison" in (sent.url or "") and transport.count("create"):
+            failed.set()
         return appointments()
 
     transport = ScriptedTransport(create=create, read_back=read_back)
@@ -241,7 +243,9 @@ def test_a_lead_read_the_service_cannot_answer_still_stops_the_sync() -> None:
 
 
 def test_a_404_on_the_create_path_is_a_config_error_not_a_rejected_row() -> None:
-    transport = ScriptedTransport(create=[Answer(404, {"error": {"message": "no route"}})])
+    transport = ScriptedTransport(
+        create=[Answer(404, {"error": {"message": "no route"}})], read_back=[appointments()]
+    )
     messages, error = run(transport, tour("lead-1"), tour("lead-2"), state(1))
     assert isinstance(error, ConfigError), error
     assert "api_url" in str(error)

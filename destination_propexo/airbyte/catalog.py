@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from destination_propexo.errors import ConfigError
-from destination_propexo.records.mapping import FieldMatcher, normalise_column
+from destination_propexo.records.mapping import FieldMatcher
 
 StreamKey = tuple[str, str | None]
 
@@ -56,8 +56,10 @@ def configured_streams(
 ) -> dict[StreamKey, Stream]:
     """Stream name/namespace -> how it is written; an unsupported sync mode is a ConfigError.
 
-    Primary-key columns are matched to API fields like record columns: by name, ignoring
-    case and surrounding space, and through `field_mappings` (`matcher`)."""
+    Primary-key columns are matched to API fields like record columns: by name as people
+    read it (`normalise_column`), and through `field_mappings` (`matcher`). A stream whose
+    schema declares two columns that name one field is a ConfigError naming both, raised
+    once before any record is read rather than for every row. An empty namespace is none."""
     matcher = matcher or FieldMatcher.build()
     streams: dict[StreamKey, Stream] = {}
     entries = catalog.get("streams")
@@ -77,12 +79,32 @@ def configured_streams(
                 "(create if absent, or one upcoming tour per lead) or 'update' (move by "
                 "event_id)."
             )
+        _refuse_clashes(name, stream, matcher)
         key = primary_key(entry, stream)
-        fields = {matcher.mappings.get(normalise_column(column)) for column in key}
-        streams[(name, namespace if isinstance(namespace, str) else None)] = Stream(
+        fields = {matcher.field_of(column) for column in key}
+        streams[(name, namespace or None if isinstance(namespace, str) else None)] = Stream(
             write_mode(name, mode, key, fields)
         )
     return streams
+
+
+def _refuse_clashes(name: str, stream: Mapping[str, Any], matcher: FieldMatcher) -> None:
+    schema = stream.get("json_schema")
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return
+    clashes = matcher.clashes(str(column) for column in properties)
+    if clashes:
+        named = "; ".join(
+            f"{', '.join(map(repr, columns))} all read as {field}"
+            for field, columns in clashes.items()
+        )
+        raise ConfigError(
+            f"Stream {name!r} has columns whose names differ only in case, spacing, "
+            f"separators or invisible characters: {named}. Column names are matched as "
+            "people read them, so these cannot be told apart; deselect all but one in the "
+            "connection, or rename them in the source."
+        )
 
 
 def primary_key(entry: Mapping[str, Any], stream: Mapping[str, Any]) -> list[str]:

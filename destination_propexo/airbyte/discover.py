@@ -47,7 +47,8 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "string",
         "format": "date",
         "description": (
-            "The tour's date, YYYY-MM-DD, in the configured source time zone. "
+            "The tour's date, YYYY-MM-DD, in the row's appointment_timezone or else the "
+            "configured source time zone. "
             "Give it with appointment_time, or give appointment_datetime instead."
         ),
     },
@@ -56,8 +57,9 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "format": "time",
         "airbyte_type": "time_without_timezone",
         "description": (
-            "The tour's time of day, HH:MM[:SS], in the configured source time zone unless it "
-            "carries an offset; converted to UTC with the date."
+            "The tour's time of day, HH:MM[:SS], in the row's appointment_timezone or else the "
+            "configured source time zone, unless it carries an offset; converted to UTC with "
+            "the date."
         ),
     },
     "appointment_datetime": {
@@ -65,7 +67,15 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         "format": "date-time",
         "description": (
             "The tour's start as one timestamp (ISO 8601, T or space). Without an offset it "
-            "is read in the configured source time zone; with Z or an offset, by that offset."
+            "is read in the row's appointment_timezone or else the configured source time "
+            "zone; with Z or an offset, by that offset."
+        ),
+    },
+    "appointment_timezone": {
+        "type": "string",
+        "description": (
+            "The IANA time zone of this row's local date and time (America/Denver); "
+            "overrides the configured source time zone for the row. Never sent to Propexo."
         ),
     },
     "notes": {

@@ -2,69 +2,46 @@
 
 The CDK's reader skips lines it cannot parse and its serializer drops protocol fields
 newer than its models (`destinationStats.rejectedRecordCount`, `DESTINATION_CATALOG`),
-so both edges are owned here. Every line written is one complete JSON message; writes
-from several threads never interleave.
+so both edges are owned here, as plain JSON (importing the CDK's models costs seconds of
+every `spec` and `check`). Every line written is one complete JSON message; writes from
+several threads never interleave.
+
+Values pass through unchanged (`records.values`): orjson reads most lines, and a line it
+would alter (a decimal, an integer past 64 bits) or refuses (`NaN`, `Infinity`, a lone
+surrogate escape) is read again keeping every number as written; every STATE is read that
+way, so it is echoed with each value exactly as received.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
 import orjson
-from airbyte_cdk.models import (
-    AirbyteConnectionStatus,
-    AirbyteErrorTraceMessage,
-    AirbyteMessage,
-    AirbyteMessageSerializer,
-    AirbyteStateStats,
-    AirbyteTraceMessage,
-    ConnectorSpecification,
-    FailureType,
-    Status,
-    TraceType,
-    Type,
-)
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
-from destination_propexo.errors import InputError
+from destination_propexo.airbyte.secrets import filter_secrets
+from destination_propexo.errors import FailureType, InputError
+from destination_propexo.records.mapping import SourceChange
+from destination_propexo.records.values import dumps_exact, has_float, loads_exact
 
 MAX_SHOWN_LINE = 120
 
 
-@dataclass
-class DestinationStateStats(AirbyteStateStats):  # type: ignore[misc]
-    """A STATE's `destinationStats` as protocol 0.18 has it: the CDK's model (0.17) has no
-    `rejectedRecordCount`."""
-
-    rejectedRecordCount: float | None = None
-
-
-def load_output_message(raw: dict[str, Any]) -> AirbyteMessage:
-    """One message this connector wrote, as the CDK's model, keeping a STATE's
-    `destinationStats.rejectedRecordCount` (DestinationStateStats), which the CDK's
-    serializer drops."""
-    message = AirbyteMessageSerializer.load(raw)
-    stats = (raw.get("state") or {}).get("destinationStats") or {}
-    if message.state is not None and "rejectedRecordCount" in stats:
-        message.state.destinationStats = DestinationStateStats(
-            recordCount=stats.get("recordCount"),
-            rejectedRecordCount=stats["rejectedRecordCount"],
-        )
-    return message
-
-
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RecordMessage:
+    """A RECORD: `namespace` None when absent or empty; `changes` from `meta.changes`.
+
+    Not frozen only because a frozen dataclass's construction costs a sixth of reading a
+    record; nothing changes one after it is read."""
+
     stream: str
     namespace: str | None
     data: dict[str, Any]
     line_number: int
+    changes: tuple[SourceChange, ...] = ()
 
     @property
     def stream_key(self) -> tuple[str, str | None]:
@@ -78,20 +55,18 @@ class RecordMessage:
 
 @dataclass(frozen=True)
 class StateMessage:
-    """A STATE message kept as the exact JSON text of its `state` object (UTF-8), so it is
-    echoed back unchanged: integers past 64 bits, decimals past a double's precision,
-    escapes and white space as the source wrote them. `stream_key` is the stream a STREAM
-    state belongs to; None for GLOBAL and LEGACY states."""
+    """A STATE message kept as received, so it is echoed back unchanged."""
 
-    raw: bytes
+    state: dict[str, Any]
     line_number: int
-    stream_key: tuple[str, str | None] | None = None
 
     @property
-    def state(self) -> dict[str, Any]:
-        """The state object, parsed (numbers as Python reads them)."""
-        parsed: dict[str, Any] = json.loads(self.raw)
-        return parsed
+    def stream_key(self) -> tuple[str, str | None] | None:
+        """The stream a STREAM state belongs to; None for GLOBAL and LEGACY states."""
+        if self.state.get("type") != "STREAM":
+            return None
+        descriptor = (self.state.get("stream") or {}).get("stream_descriptor") or {}
+        return (str(descriptor.get("name")), descriptor.get("namespace") or None)
 
 
 InputMessage = RecordMessage | StateMessage
@@ -146,7 +121,7 @@ def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
         if kind == "RECORD":
             yield _record(message, number)
         elif kind == "STATE":
-            yield _state(message, line, number)
+            yield _state(message, number)
         elif not isinstance(kind, str):
             raise InputError(number, f"message without a type: {_shown_line(line)}")
         elif kind not in NON_DATA_TYPES:
@@ -154,34 +129,40 @@ def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
 
 
 def _parse(line: bytes, number: int) -> object:
-    """The parsed line.
-
-    orjson refuses `\\ud800`-style escapes of lone surrogates and numbers past a double's
-    range (`1e400`). Such a line is still valid JSON, so it is parsed again by the standard
-    library (NaN and Infinity still refused); the mapper then rejects a record whose
-    appointment fields hold one, with a reason, and a STATE is echoed from its own text.
-    """
+    """The parsed line, every value as written (see the module docstring)."""
     try:
-        return orjson.loads(line)
+        message = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        strict_error = exc.msg
+        return _parse_exact(line, number, exc.msg)
+    if type(message) is dict:
+        kind = message.get("type")
+        if kind == "STATE":
+            return _parse_exact(line, number, None)
+        if kind == "RECORD":
+            record = message.get("record")
+            try:
+                altered = type(record) is dict and has_float(record.get("data"))
+            except RecursionError:
+                # Nested deeper than Python's stack (orjson reads 1,024 levels): no exact
+                # parse could read it, and such a column is no field the connector reads.
+                altered = False
+            if altered:
+                return _parse_exact(line, number, None)
+    return message
+
+
+def _parse_exact(line: bytes, number: int, fast_error: str | None) -> object:
     try:
-        return json.loads(line.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError):
-        raise InputError(
-            number, f"not a JSON message ({strict_error}): {_shown_line(line)}"
-        ) from None
+        return loads_exact(line)
+    except (ValueError, RecursionError) as exc:
+        why = fast_error or str(exc)
+        raise InputError(number, f"not a JSON message ({why}): {_shown_line(line)}") from None
 
 
-def _no_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _state(message: dict[str, Any], line: bytes, number: int) -> StateMessage:
+def _state(message: dict[str, Any], number: int) -> StateMessage:
     state = message.get("state")
     if not isinstance(state, dict):
         raise InputError(number, "STATE message without a state object")
-    key: tuple[str, str | None] | None = None
     if state.get("type") == "STREAM":
         stream = state.get("stream")
         descriptor = stream.get("stream_descriptor") if isinstance(stream, dict) else None
@@ -190,50 +171,7 @@ def _state(message: dict[str, Any], line: bytes, number: int) -> StateMessage:
         namespace = descriptor.get("namespace")
         if namespace is not None and not isinstance(namespace, str):
             raise InputError(number, "STREAM state with a namespace that is not a string")
-        key = (descriptor["name"], namespace)
-    raw = _raw_member(line.decode("utf-8"), "state")
-    if raw is None or "destinationStats" in state:
-        # Never for a line parsed as one JSON object; a source's own destinationStats is
-        # replaced by ours rather than sent twice.
-        state.pop("destinationStats", None)
-        return StateMessage(orjson.dumps(state), number, key)
-    return StateMessage(raw.encode("utf-8"), number, key)
-
-
-_DECODER = json.JSONDecoder()
-_WHITE_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _skip_white_space(text: str, at: int) -> int:
-    match = _WHITE_SPACE.match(text, at)
-    return match.end() if match else at
-
-
-def _raw_member(text: str, name: str) -> str | None:
-    """The exact JSON text of the value of top-level member `name` of the object in `text`
-    (the last one, as parsers read a repeated name), or None.
-
-    `text` has parsed as one JSON object already, so the scan only finds where values lie.
-    """
-    found = None
-    at = _skip_white_space(text, 0)
-    if text[at : at + 1] != "{":
-        return None
-    at = _skip_white_space(text, at + 1)
-    while text[at : at + 1] == '"':
-        key, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
-        at = _skip_white_space(text, at)
-        if text[at : at + 1] != ":":
-            return None
-        start = _skip_white_space(text, at + 1)
-        _, at = _DECODER.raw_decode(text, start)
-        if key == name:
-            found = text[start:at]
-        at = _skip_white_space(text, at)
-        if text[at : at + 1] != ",":
-            break
-        at = _skip_white_space(text, at + 1)
-    return found
+    return StateMessage(state, number)
 
 
 def _record(message: dict[str, Any], number: int) -> RecordMessage:
@@ -247,7 +185,24 @@ def _record(message: dict[str, Any], number: int) -> RecordMessage:
     namespace = record.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         raise InputError(number, "RECORD message with a namespace that is not a string")
-    return RecordMessage(stream, namespace, data, number)
+    meta = record.get("meta")
+    changes = _changes(meta.get("changes")) if type(meta) is dict else ()
+    return RecordMessage(stream, namespace or None, data, number, changes)
+
+
+def _changes(entries: object) -> tuple[SourceChange, ...]:
+    """`meta.changes` (AirbyteRecordMessageMeta): what the source did to which field, and why."""
+    if not isinstance(entries, list):
+        return ()
+    return tuple(
+        SourceChange(
+            field=entry["field"],
+            change=str(entry.get("change") or "CHANGED"),
+            reason=str(entry.get("reason") or "no reason given"),
+        )
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("field"), str)
+    )
 
 
 def _shown_line(line: bytes) -> str:
@@ -288,9 +243,9 @@ class Emitter:
         self._written_at = clock()
 
     def emit(self, message: dict[str, Any], *, batch: bool = False) -> None:
-        self._emit_line(orjson.dumps(message) + b"\n", batch=batch)
+        self._add(dumps_exact(message) + b"\n", batch)
 
-    def _emit_line(self, line: bytes, *, batch: bool = False) -> None:
+    def _add(self, line: bytes, batch: bool) -> None:
         with self._lock:
             self._pending.append(line)
             self._pending_bytes += len(line)
@@ -315,48 +270,48 @@ class Emitter:
         self._pending_bytes = 0
         self._written_at = self._clock()
 
-    def emit_model(self, message: AirbyteMessage) -> None:
-        self.emit(AirbyteMessageSerializer.dump(message))
-
     def log(self, level: str, text: str, *, batch: bool = False) -> None:
         message = {"type": "LOG", "log": {"level": level, "message": filter_secrets(text)}}
         self.emit(message, batch=batch)
 
-    def spec(self, spec: ConnectorSpecification) -> None:
-        self.emit_model(AirbyteMessage(type=Type.SPEC, spec=spec))
+    def log_line(self, level: str, text: bytes, *, batch: bool = False) -> None:
+        """`log` for a message already UTF-8 (one per record outcome: built without the
+        round trips through str and a message dict)."""
+        message = filter_secrets(text.decode())
+        line = b'{"type":"LOG","log":{"level":"%s","message":%s}}\n' % (
+            level.encode(),
+            orjson.dumps(message),
+        )
+        self._add(line, batch)
+
+    def spec(self, spec: Mapping[str, Any]) -> None:
+        """A SPEC message; `spec` is the ConnectorSpecification as a JSON object."""
+        self.emit({"type": "SPEC", "spec": dict(spec)})
 
     def connection_status(self, succeeded: bool, message: str | None = None) -> None:
-        status = AirbyteConnectionStatus(
-            status=Status.SUCCEEDED if succeeded else Status.FAILED,
-            message=filter_secrets(message) if message else None,
-        )
-        self.emit_model(AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=status))
+        status: dict[str, str] = {"status": "SUCCEEDED" if succeeded else "FAILED"}
+        if message:
+            status["message"] = filter_secrets(message)
+        self.emit({"type": "CONNECTION_STATUS", "connectionStatus": status})
 
     def error_trace(
         self, message: str, failure_type: FailureType, internal: str | None = None
     ) -> None:
-        trace = AirbyteTraceMessage(
-            type=TraceType.ERROR,
-            emitted_at=time.time() * 1000,
-            error=AirbyteErrorTraceMessage(
-                message=filter_secrets(message),
-                internal_message=filter_secrets(internal) if internal else None,
-                failure_type=failure_type,
-            ),
-        )
-        self.emit_model(AirbyteMessage(type=Type.TRACE, trace=trace))
+        error: dict[str, str] = {
+            "message": filter_secrets(message),
+            "failure_type": failure_type.value,
+        }
+        if internal:
+            error["internal_message"] = filter_secrets(internal)
+        trace = {"type": "ERROR", "emitted_at": time.time() * 1000, "error": error}
+        self.emit({"type": "TRACE", "trace": trace})
 
     def destination_catalog(self, catalog: dict[str, Any]) -> None:
         """A protocol v0.18 DESTINATION_CATALOG message (the CDK's serializer drops its payload)."""
         self.emit({"type": "DESTINATION_CATALOG", "destination_catalog": catalog})
 
-    def state(self, state: bytes, accepted: int, rejected: int) -> None:
-        """Echo a STATE, given as the exact JSON text of its state object (`StateMessage.raw`),
-        unchanged but for protocol v0.18 destination stats (which the CDK cannot write)."""
-        stats = orjson.dumps({"recordCount": accepted, "rejectedRecordCount": rejected})
-        body = state.rstrip()
-        if not body.startswith(b"{") or not body.endswith(b"}"):
-            raise ValueError("a state must be the JSON text of an object")
-        comma = b"," if body[1:-1].strip() else b""
-        echoed = body[:-1] + comma + b'"destinationStats":' + stats + b"}"
-        self._emit_line(b'{"type":"STATE","state":' + echoed + b"}\n")
+    def state(self, state: dict[str, Any], accepted: int, rejected: int) -> None:
+        """Echo a STATE with protocol v0.18 destination stats (which the CDK cannot write)."""
+        echoed = dict(state)
+        echoed["destinationStats"] = {"recordCount": accepted, "rejectedRecordCount": rejected}
+        self.emit({"type": "STATE", "state": echoed})

@@ -33,7 +33,7 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from destination_propexo.config import S3ObjectStorage
-from destination_propexo.errors import ConfigError
+from destination_propexo.errors import ConfigError, ServiceUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -134,6 +134,8 @@ class ObjectStore:
 
     def __init__(self, storage: S3ObjectStorage, environ: Mapping[str, str] = os.environ) -> None:
         self.bucket = storage.s3_bucket_name
+        # Whether a write has succeeded in this run: a failure after it is the service's.
+        self._worked = False
         self.prefix = storage.bucket_path
         self.role_arn = storage.role_arn
         self._client: S3Client = _session(storage, environ).client(
@@ -163,13 +165,35 @@ class ObjectStore:
                 Bucket=self.bucket, Key=key, Body=body, ContentType=content_type
             )
         except (BotoCoreError, ClientError) as exc:
-            raise self._failure(exc, "write", key) from None
+            raise self._owned(exc, "write", key) from None
+        self._worked = True
 
     def delete(self, key: str) -> None:
         try:
             self._client.delete_object(Bucket=self.bucket, Key=key)
         except (BotoCoreError, ClientError) as exc:
-            raise self._failure(exc, "delete", key) from None
+            raise self._owned(exc, "delete", key) from None
+
+    def _owned(
+        self, exc: BotoCoreError | ClientError, action: str, key: str
+    ) -> ConfigError | ServiceUnavailable:
+        """Whose failure it is: storage that had worked in this run and now cannot be reached
+        or answers 5xx is the service's (transient: the next attempt writes again); anything
+        else, and anything before it ever worked, is the configuration's."""
+        failure = self._failure(exc, action, key)
+        if not self._worked:
+            return failure
+        status = (
+            exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(exc, ClientError)
+            else None
+        )
+        if isinstance(exc, BotoCoreError) or (isinstance(status, int) and status >= 500):
+            return ServiceUnavailable(
+                f"{failure} It had worked earlier in this sync, so the sync stops as a "
+                "transient failure; the next attempt writes the rejections again."
+            )
+        return failure
 
     def _failure(self, exc: BotoCoreError | ClientError, action: str, key: str) -> ConfigError:
         target = self.url(key)

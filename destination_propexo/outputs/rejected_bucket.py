@@ -31,7 +31,7 @@ from typing import Any
 
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.config import CsvFormat, GzipCompression, S3ObjectStorage
-from destination_propexo.errors import ConfigError
+from destination_propexo.errors import ConfigError, ServiceUnavailable
 from destination_propexo.outputs.object_store import ObjectStore
 from destination_propexo.outputs.rejection import ENTRY_FIELDS, rejection_entry, to_json
 from destination_propexo.records.outcomes import Rejected
@@ -112,7 +112,7 @@ class RejectedRecordsBucket:
         self._max_bytes = max_bytes
         self._parts: dict[tuple[str, str | None], _Part] = {}
         self._lock = threading.Lock()
-        self._failure: ConfigError | None = None
+        self._failure: ConfigError | ServiceUnavailable | None = None
         self.written = 0
         self.objects = 0
 
@@ -139,12 +139,12 @@ class RejectedRecordsBucket:
 
     def flush(self) -> None:
         with self._lock:
-            failures: list[ConfigError] = []
+            failures: list[ConfigError | ServiceUnavailable] = []
             for part in self._parts.values():
                 if part.records:
                     try:
                         self._upload(part)
-                    except ConfigError as exc:  # try every stream's part, then report
+                    except (ConfigError, ServiceUnavailable) as exc:  # every part, then report
                         failures.append(exc)
             if failures:
                 raise failures[0]
@@ -171,10 +171,11 @@ class RejectedRecordsBucket:
         try:
             body = gzip.compress(part.body) if self._gzip else bytes(part.body)
             self.store.put(key, body, self._content_type)
-        except ConfigError as exc:
+        except (ConfigError, ServiceUnavailable) as exc:
             # Every STATE echoed so far came after a flush, and none is echoed after this,
             # so the next attempt sends again every record whose rejection is not stored.
-            self._failure = ConfigError(
+            # Whose failure it is (the storage's, or the configuration's) stays as it was.
+            self._failure = type(exc)(
                 f"{exc} The sync stops here so that no rejected record is lost; the next "
                 "attempt sends again the records after the last confirmed state."
             )

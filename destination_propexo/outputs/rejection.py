@@ -7,15 +7,13 @@ same entry; it never holds the configuration, and every known secret in it is ma
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import orjson
-from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
-
 from destination_propexo.airbyte.protocol import RecordMessage
+from destination_propexo.airbyte.secrets import filter_secrets
 from destination_propexo.records.outcomes import Rejected
+from destination_propexo.records.values import dumps_exact
 
 # The order of an entry's fields, and of the CSV columns; `data` is the record itself.
 ENTRY_FIELDS = (
@@ -63,12 +61,9 @@ def _masked(value: Any) -> Any:
 
 
 def to_json(value: Any) -> bytes:
-    """Compact JSON; a lone surrogate (valid in Airbyte's JSON input) is kept as its escape."""
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        # orjson refuses lone surrogates; the standard library writes them as \\ud800 escapes.
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode()
+    """Compact JSON with every value as received (`records.values.dumps_exact`): numbers
+    with all their digits, `NaN` and `Infinity` as written, a lone surrogate as its escape."""
+    return dumps_exact(value)
 
 
 class RejectionSink(Protocol):

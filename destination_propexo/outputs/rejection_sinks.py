@@ -1,7 +1,8 @@
 """The places that keep a sync's rejected records (a file, a bucket, both or none), from the config.
 
 `check` and the start of every write run the same checks, so a write whose rejections could
-not be kept stops before its first request.
+not be kept stops before its first request. The bucket's modules (boto3, over half a second
+to import) are imported only when a bucket is configured.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from destination_propexo.config import PropexoConfig, S3ObjectStorage
-from destination_propexo.errors import ConfigError
-from destination_propexo.outputs.object_store import ObjectStore
-from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket, sync_id
+from destination_propexo.errors import ConfigError, ServiceUnavailable
 from destination_propexo.outputs.rejected_file import RejectedRecordsFile, open_for_append
 from destination_propexo.outputs.rejection import RejectionSink
 
@@ -26,6 +25,8 @@ def check_sinks(config: PropexoConfig) -> None:
     if config.rejected_records_path:
         open_for_append(config.rejected_records_path).close()
     if isinstance(config.object_storage_config, S3ObjectStorage):
+        from destination_propexo.outputs.object_store import ObjectStore
+
         ObjectStore(config.object_storage_config).probe()
 
 
@@ -39,6 +40,8 @@ def open_sinks(
     sinks: list[RejectionSink] = []
     storage = config.object_storage_config
     if isinstance(storage, S3ObjectStorage):
+        from destination_propexo.outputs.rejected_bucket import RejectedRecordsBucket, sync_id
+
         started = started or datetime.now(UTC)
         bucket = RejectedRecordsBucket(
             storage, sync_id=sync_id(environ, started), started=started, dry_run=config.dry_run
@@ -56,11 +59,11 @@ def close_sinks(sinks: Sequence[RejectionSink], *, stopping: bool = False) -> No
     When the sync is already `stopping` on another error, that error stays the one reported
     and each failure here is logged instead.
     """
-    failures: list[ConfigError] = []
+    failures: list[ConfigError | ServiceUnavailable] = []
     for sink in sinks:
         try:
             sink.close()
-        except ConfigError as exc:
+        except (ConfigError, ServiceUnavailable) as exc:
             failures.append(exc)
     for failure in failures if stopping else failures[1:]:
         logger.error("rejected records not kept: %s", failure)

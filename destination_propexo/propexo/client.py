@@ -443,10 +443,17 @@ class PropexoClient:
         except requests.exceptions.RequestException as exc:
             raise RequestFailure(FailureKind.UNEXPECTED, type(exc).__name__) from None
 
+    def _retry_after(self, response: requests.Response) -> float | None:
+        header = response.headers.get("Retry-After")
+        seconds = parse_retry_after(header, datetime.now(UTC))
+        if seconds is None and header is not None and header.strip():
+            self._budget.odd_header("Retry-After", header)
+        return seconds
+
     def _answer(self, response: requests.Response) -> object:
         status = response.status_code
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+            retry_after = self._retry_after(response)
             self._budget.rate_limited(retry_after)
             raise RequestFailure(
                 FailureKind.RATE_LIMITED,
@@ -478,9 +485,7 @@ class PropexoClient:
                 FailureKind.SERVER_ERROR,
                 f"HTTP {status}: {message}",
                 status=status,
-                retry_after=parse_retry_after(
-                    response.headers.get("Retry-After"), datetime.now(UTC)
-                ),
+                retry_after=self._retry_after(response),
             )
         raise RequestFailure(FailureKind.UNEXPECTED, f"HTTP {status}: {message}", status=status)
 

@@ -31,6 +31,8 @@ freezing it.
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -40,6 +42,10 @@ from email.utils import parsedate_to_datetime
 
 from destination_propexo.errors import RateLimitedTooLong
 from destination_propexo.stop import Stop
+
+logger = logging.getLogger("destination_propexo")
+# The largest rate-limit count header read as a number; beyond it, it is ignored.
+MAX_HEADER_COUNT = 1_000_000_000
 
 WINDOW_SECONDS = 60.0
 # Pacing exactly at the limit lets latency jitter put one request too many into a server
@@ -68,9 +74,12 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        # inf, nan and negative waits are no valid delta-seconds: read as absent.
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -99,6 +108,7 @@ class RateBudget:
         self._next_slot = self._clock.now()
         self._paused_until = 0.0
         self._long_waits = 0
+        self._warned_odd_header = False
         # Reservations of waiting requests that may be moved back, in send-time order.
         self._movable: deque[_Reservation] = deque()
         self.stats = BudgetStats()
@@ -161,9 +171,11 @@ class RateBudget:
         return slot
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Learn from the `x-ratelimit-*` headers of an answer that was not a 429."""
-        limit = _header_int(headers, "x-ratelimit-limit")
-        remaining = _header_int(headers, "x-ratelimit-remaining")
+        """Learn from the `x-ratelimit-*` headers of an answer that was not a 429; a value
+        that is no whole number >= 0 (inf, nan, negative, huge, text) is ignored, with one
+        warning per sync."""
+        limit = self._header_count(headers, "x-ratelimit-limit")
+        remaining = self._header_count(headers, "x-ratelimit-remaining")
         with self._lock:
             self._long_waits = 0
             if limit is not None and 0 < limit < self._limit:
@@ -172,6 +184,26 @@ class RateBudget:
                 # The server's minute is spent (another client may share it). When it resets
                 # is unknown, so wait as after a 429 rather than walk into 429s.
                 self._pause(PAUSE_SECONDS)
+
+    def _header_count(self, headers: Mapping[str, str], name: str) -> int | None:
+        value = headers.get(name)
+        if value is None:
+            return None
+        count = _header_count(value)
+        if count is None:
+            self.odd_header(name, value)
+        return count
+
+    def odd_header(self, name: str, value: str) -> None:
+        """A rate-limit header that cannot be read: ignored, said once per sync."""
+        with self._lock:
+            if self._warned_odd_header:
+                return
+            self._warned_odd_header = True
+        logger.warning(
+            f"Propexo sent a rate-limit header that cannot be read ({name}: {value[:40]!r}); "
+            "it is ignored (said once)"
+        )
 
     def rate_limited(self, retry_after: float | None) -> None:
         """A 429 arrived: pause every sender (for at most the cap), or give up on the API."""
@@ -199,11 +231,12 @@ class RateBudget:
             self._next_slot = max(self._next_slot, until)
 
 
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    if value is None:
-        return None
+def _header_count(value: str) -> int | None:
+    """A rate-limit count header as a whole number >= 0 (up to 10^9); None if it is not."""
     try:
-        return int(float(value))
+        number = float(value)
     except ValueError:
         return None
+    if not math.isfinite(number) or number < 0 or number > MAX_HEADER_COUNT:
+        return None
+    return int(number)

@@ -16,8 +16,11 @@ Accepted shapes (ASCII digits only, upper-case ``T`` and ``Z``):
 - time: ``HH:MM``, ``HH:MM:SS`` or ``HH:MM:SS.fraction`` (24-hour), optionally with an offset;
 - datetime: ``YYYY-MM-DD`` + ``T`` or one space + a time as above, optionally with an offset.
 
-Offsets: ``Z``, ``+HH:MM``, ``-HH:MM``, ``+HHMM``, ``+HH``, or a trailing `` UTC`` (BigQuery's
-string form). Fractions of a second are dropped (truncated toward zero).
+Offsets: ``Z``, ``+HH:MM``, ``-HH:MM``, ``+HHMM`` or ``+HH`` (Postgres' ``-05``), in a
+timestamp optionally after one space (Snowflake's ``2024-07-20 14:00:00.000 -0500``, SQL
+Server's ``2024-07-20 14:00:00.0000000 -05:00``), or a trailing `` UTC`` (BigQuery's form).
+Fractions of a second (up to 9 digits) are dropped (truncated toward zero). Which warehouse
+type gives which shape: docs/timezones.md.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 import pendulum
 
-from destination_propexo.records.values import shown
+from destination_propexo.records.values import JsonNumber, shown
 
 __all__ = ["InvalidTimeValue", "UtcSlot", "appointment_slot", "validate_zone"]
 
@@ -54,9 +57,12 @@ _CLOCK = (
     r"(?::(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?"
 )
 _OFFSET = r"(?P<offset>Z| UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+# A timestamp's numeric offset may follow one space, as Snowflake (TIMESTAMP_TZ as text) and
+# SQL Server (datetimeoffset) write it; a time of day keeps the offset attached.
+_TIMESTAMP_OFFSET = r"(?P<offset>Z| UTC| ?[+-][0-9]{2}(?::?[0-9]{2})?)?"
 _DATE_RE = re.compile(_DATE)
 _TIME_RE = re.compile(_CLOCK + _OFFSET)
-_DATETIME_RE = re.compile(_DATE + r"[T ]" + _CLOCK + _OFFSET)
+_DATETIME_RE = re.compile(_DATE + r"[T ]" + _CLOCK + _TIMESTAMP_OFFSET)
 
 _DATE_FORMATS = "use YYYY-MM-DD, e.g. 2024-07-20"
 _TIME_FORMATS = (
@@ -97,14 +103,14 @@ class InvalidTimeValue(ValueError):
         super().__init__(f"{field}: {reason} (got {self.value})")
 
 
-def validate_zone(name: str) -> str:
+def validate_zone(name: str, *, field: str = "source_timezone") -> str:
     """Return the tz database spelling of an IANA zone name; raise InvalidTimeValue if unknown.
 
     Matching ignores case and surrounding whitespace. Link names (``US/Central``) are kept as
     given: they are valid IANA names and resolve to the same rules. EST, MST and HST are
     refused: they never observe daylight saving, which is rarely what their user means.
+    ``field`` names the setting or column the name came from, in the error.
     """
-    field = "source_timezone"
     text = _text(field, name)
     if text is None:
         raise InvalidTimeValue(field, name, "is required, e.g. America/Chicago or UTC")
@@ -193,7 +199,11 @@ def _text(field: str, value: object) -> str | None:
         raise InvalidTimeValue(
             field, value, f"is too long ({len(text)} characters; at most {MAX_VALUE_LENGTH})"
         )
-    control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    control = (
+        None
+        if text.isprintable()
+        else next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    )
     if control is not None:
         raise InvalidTimeValue(field, value, f"contains a control character (U+{ord(control):04X})")
     return text
@@ -202,7 +212,7 @@ def _text(field: str, value: object) -> str | None:
 def _json_type(value: object) -> str:
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | JsonNumber):
         return "a number"
     if isinstance(value, list | tuple):
         return "an array"
@@ -280,6 +290,7 @@ def _offset(match: re.Match[str], field: str, raw: object) -> dt.timedelta | Non
         return None
     if text in ("Z", " UTC"):
         return dt.timedelta(0)
+    text = text.lstrip(" ")
     digits = text[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:] or 0)
     if minutes > 59:
@@ -309,8 +320,10 @@ class _NonExistentTime(Exception):
     """A wall-clock time skipped by a forward clock change; carries the human reason."""
 
 
+@functools.lru_cache(maxsize=8192)
 def _zoned_to_utc(local: dt.datetime, zone: str) -> UtcSlot:
-    tz = pendulum.timezone(zone)
+    # Pure, and tours repeat a few slots a day: cached (raises are not, and stay correct).
+    tz = _timezone(zone)
     parts = (local.year, local.month, local.day, local.hour, local.minute, local.second)
     # pendulum 3 defaults to fold=1 (the later occurrence) and silently shifts times that fall
     # in a gap; fold=0 asks for the first occurrence, and the round trip below finds gaps.
@@ -375,6 +388,12 @@ def _slot(instant: dt.datetime, notes: tuple[str, ...] = ()) -> UtcSlot:
         time=instant.time().replace(microsecond=0).isoformat(),
         notes=notes,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _timezone(zone: str) -> pendulum.Timezone:
+    # pendulum.timezone() reads the zone's file from disk on every call.
+    return pendulum.timezone(zone)
 
 
 @functools.cache

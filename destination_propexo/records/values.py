@@ -1,8 +1,129 @@
-"""How a bad value is quoted in a rejection reason: its repr, cut short."""
+"""JSON values exactly as they arrive, and how a bad value is quoted in a rejection reason.
+
+Python's JSON readers turn every number into an `int` or a `float`: a float keeps about 17
+significant digits, and orjson also reads integers past 64 bits as floats, so
+`123456789012345678901234567890` would come back as `1.2345678901234568e+29`. A STATE is
+echoed to Airbyte, which matches it against the one it sent, and rejected rows are filed for
+the user, so no number may change on its way through. `loads_exact` keeps every decimal
+number, `NaN`, `Infinity` and `-Infinity` as a `JsonNumber` holding its text, and integers
+as Python ints (exact at any size); `dumps_exact` writes them back as they were written.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
 SHOWN_VALUE_LENGTH = 60
+# Python refuses to turn longer digit strings into an int (4300 digits unless configured);
+# such a number is kept as its text instead.
+_INT_DIGITS = sys.get_int_max_str_digits() or 4300
+NON_FINITE = frozenset({"NaN", "Infinity", "-Infinity"})
+
+
+class JsonNumber:
+    """A JSON number kept as the text it was written as: a decimal (`1721484000.123456789`),
+    `NaN`, `Infinity`, `-Infinity`, or an integer too long for Python's int parsing.
+
+    `value` is the number it names (a Decimal, which holds every digit, NaN and the
+    infinities); `repr` and `str` give the text, so reasons quote it as written."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @property
+    def value(self) -> Decimal:
+        return Decimal(self.text)
+
+    @property
+    def is_finite(self) -> bool:
+        return self.text not in NON_FINITE
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonNumber) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+def _int(text: str) -> int | JsonNumber:
+    return int(text) if len(text) <= _INT_DIGITS else JsonNumber(text)
+
+
+def loads_exact(text: str | bytes) -> Any:
+    """Parse JSON keeping every number as written (see the module docstring).
+
+    Raises ValueError (json.JSONDecodeError, UnicodeDecodeError) for text that is not JSON,
+    and RecursionError for nesting deeper than Python's stack allows."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return json.loads(text, parse_float=JsonNumber, parse_int=_int, parse_constant=JsonNumber)
+
+
+def has_float(value: object) -> bool:
+    """Whether a value parsed by orjson holds a float anywhere: the only way orjson alters a
+    number (a decimal rounded to a double, an integer past 64 bits read as one)."""
+    items: Iterable[object]
+    if isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return type(value) is float
+    kinds = set(map(type, items))  # one pass in C: rows are mostly flat
+    if float in kinds:
+        return True
+    if dict in kinds or list in kinds:
+        return any(has_float(item) for item in items if type(item) in (dict, list))
+    return False
+
+
+def _fragment(value: object) -> orjson.Fragment:
+    if isinstance(value, JsonNumber):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def dumps_exact(value: Any) -> bytes:
+    """Compact JSON with every `JsonNumber` and int written as received.
+
+    A lone surrogate (valid in JSON input as a `\\ud800` escape) is written back as its escape
+    and an integer past 64 bits with all its digits, both of which orjson refuses."""
+    try:
+        return orjson.dumps(value, default=_fragment)
+    except orjson.JSONEncodeError:
+        return "".join(_encode(value)).encode()
+
+
+def _encode(value: Any) -> list[str]:
+    if isinstance(value, JsonNumber):
+        return [value.text]
+    if isinstance(value, dict):
+        parts = ["{"]
+        for number, (key, item) in enumerate(value.items()):
+            parts += [",", *_encode(str(key)), ":"] if number else [*_encode(str(key)), ":"]
+            parts += _encode(item)
+        return [*parts, "}"]
+    if isinstance(value, list | tuple):
+        parts = ["["]
+        for number, item in enumerate(value):
+            if number:
+                parts.append(",")
+            parts += _encode(item)
+        return [*parts, "]"]
+    return [json.dumps(value, ensure_ascii=True)]
 
 
 def shown(value: object) -> str:

@@ -52,11 +52,15 @@ class Booker:
         ledger: BookingLedger | None = None,
         tracker: StatusTracker | None = None,
         check_head: bool = True,
+        inline: bool = False,
     ) -> None:
         """`check_head`: read whether the head of a run is booked already (off in a dry
-        run, which sends nothing)."""
+        run, which sends nothing). `inline`: the sender makes no request (a dry run), so a
+        plain create is sent in the caller's thread and its future is done when `book`
+        returns; a worker's hand-offs would cost more than the create itself."""
         self._check_head = check_head
         self._sender = sender
+        self._inline = inline
         self._stop = stop
         self._ledger = ledger
         self._tracker = tracker
@@ -79,7 +83,10 @@ class Booker:
         create at the head of a run, created only if an earlier attempt did not book it."""
         outcome: Future[Outcome] = Future()
         task = lambda: self._book(request, dedup, head, outcome)  # noqa: E731
-        if self._ledger is None:
+        if self._inline and not dedup:
+            # Nothing is sent: no turn to keep, no booking to see.
+            self._follow(self._sender.send(request), outcome.set_result, request.integration_id)
+        elif self._ledger is None:
             self._submit(task, "a create")
         else:
             before = self._ledger.queue_turn((request.integration_id, request.lead_id), outcome)

@@ -22,7 +22,12 @@ input order (`queue_turn`, called as records are read); in its turn a record is 
 outcome updates them (`settle_upcoming`) before the next record's turn. An outcome that
 leaves the lead's appointments unknown (an unclear create or move) makes the lead's later
 records of the sync rejected as unknown too: acting on a guess could book twice or move the
-wrong way. Moves by event id (`update` streams) take turns per event id the same way.
+wrong way. Every other row naming the lead takes the same turn, in any stream and mode (an
+`update` row without `lead_id` takes its event id's turn), and its final write updates the
+lead's appointments (`settle`, `booked`, `moved`), so every stream sees the others' bookings.
+
+The head of a run (`found_before`, append mode): a row whose lead had an appointment at its
+time before this sync, not yet matched by another row, was booked by an earlier attempt.
 
 Memory: entries are kept per lead, least recently used first out, once more than
 `capacity` slots are held; a lead with a claim or a turn in flight is never dropped. Dropping a lead
@@ -41,7 +46,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from destination_propexo.errors import LookupUnavailable, Owner, Request, RequestFailure, owner
+from destination_propexo.errors import (
+    ConfigError,
+    LookupUnavailable,
+    Owner,
+    Request,
+    RequestFailure,
+    owner,
+)
 from destination_propexo.propexo.client import BookedAppointment
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
@@ -426,6 +438,12 @@ def _lookup_unavailable(key: LeadKey, error: BaseException) -> BaseException:
     if not isinstance(error, RequestFailure):
         return error
     integration_id, lead_id = key
+    if owner(error, Request.LEAD_READ) is Owner.CONFIGURATION:
+        return ConfigError(
+            f"Propexo answered the read of lead {lead_id}'s appointments with {error}: the "
+            "request went to the wrong place. Check api_url (the API's base URL only, such as "
+            "https://api.propexo.com)."
+        )
     return LookupUnavailable(
         f"Could not read the appointments of lead {lead_id} (integration {integration_id}) "
         f"to check for an existing booking: {error}. Nothing was sent for it; the next "

@@ -7,7 +7,7 @@ and the closing summary, and each rejected record filed where the user asked.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import orjson
 
@@ -50,9 +50,9 @@ class SyncReport:
         if isinstance(outcome, Rejected):
             for sink in self._sinks:
                 sink.append(record, outcome)
-        fields = dict(iter_outcome_fields(record, lead_id, outcome, time_notes))
+        fields = outcome_fields(record, lead_id, outcome, time_notes)
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
-        self._emitter.log(level, "record outcome: " + orjson.dumps(fields).decode(), batch=True)
+        self._emitter.log_line(level, b"record outcome: " + orjson.dumps(fields), batch=True)
 
     def state(self, state: StateMessage, accepted: int, rejected: int) -> None:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
@@ -60,7 +60,7 @@ class SyncReport:
         if not self._dry_run:
             for sink in self._sinks:  # a confirmed state must not cover a rejection in memory
                 sink.flush()
-            self._emitter.state(state.raw, accepted, rejected)
+            self._emitter.state(state.state, accepted, rejected)
 
     def progress(self, summary: WriteSummary, in_window: int) -> None:
         elapsed = max(time.monotonic() - summary.started, 1e-9)
@@ -110,34 +110,40 @@ def _breakdown(counter: Mapping[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counter.items())) or "none"
 
 
-def iter_outcome_fields(
+def outcome_fields(
     record: RecordMessage,
     lead_id: str | None,
     outcome: Outcome,
     time_notes: tuple[str, ...] = (),
-) -> Iterator[tuple[str, object]]:
+) -> dict[str, object]:
     """The fields of one outcome's log line: ids, statuses and how the time was read.
 
     Never the record's free-text `notes` (they may hold personal details), never a token.
     """
-    yield "stream", record.qualified_name
-    yield "line", record.line_number
-    yield "lead_id", lead_id
+    fields: dict[str, object] = {
+        "stream": record.qualified_name,
+        "line": record.line_number,
+        "lead_id": lead_id,
+    }
     if isinstance(outcome, Accepted):
-        yield "outcome", "accepted"
-        yield "how", outcome.how
+        fields["outcome"] = "accepted"
+        fields["how"] = outcome.how
+        fields["job_id"] = outcome.job_id
+        fields["write_status"] = outcome.write_status
+        fields["created_record_id"] = outcome.created_record_id
     else:
-        yield "outcome", "rejected"
-        yield "category", outcome.category
-        yield "reason", outcome.reason
-    yield "job_id", outcome.job_id
-    yield "write_status", outcome.write_status
-    yield "created_record_id", getattr(outcome, "created_record_id", None)
-    yield "errors", list(outcome.errors)
+        fields["outcome"] = "rejected"
+        fields["category"] = outcome.category
+        fields["reason"] = outcome.reason
+        fields["job_id"] = outcome.job_id
+        fields["write_status"] = outcome.write_status
+        fields["created_record_id"] = None
+    fields["errors"] = list(outcome.errors)
     if outcome.reschedule is not None:
         # Which appointment a move touched, and from when to when (UTC).
-        yield "event_id", outcome.reschedule.event_id
-        yield "moved_from", outcome.reschedule.moved_from
-        yield "moved_to", outcome.reschedule.moved_to
+        fields["event_id"] = outcome.reschedule.event_id
+        fields["moved_from"] = outcome.reschedule.moved_from
+        fields["moved_to"] = outcome.reschedule.moved_to
     # e.g. a fall-back local time that happens twice, and which occurrence was booked
-    yield "time_notes", list(time_notes)
+    fields["time_notes"] = list(time_notes)
+    return fields

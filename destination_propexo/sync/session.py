@@ -110,6 +110,7 @@ class WriteSession:
                 ledger=BookingLedger(self.client.lead_appointments, self.stop),
                 tracker=self.tracker,
                 check_head=not config.dry_run,
+                inline=config.dry_run,
             )
             self.report = SyncReport(
                 emitter,
@@ -145,7 +146,7 @@ class WriteSession:
 
     def _sender(self) -> RequestSender:
         if self.config.dry_run:
-            return DryRunSender(lambda text: self._emitter.log("INFO", text))
+            return DryRunSender(lambda text: self._emitter.log("INFO", text, batch=True))
         return AppointmentSender(
             self.client,
             RetryPolicy(),

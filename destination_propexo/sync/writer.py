@@ -65,13 +65,14 @@ class _Slot:
 
 @dataclass(frozen=True, slots=True)
 class _Decided:
-    """A record rejected before any request: final, and logged, the moment it is read.
+    """A record decided without a request (rejected by mapping, or a dry run's create):
+    final, and logged, the moment it is read.
 
     It needs none of a `_Slot`'s future and event, whose creation and hand-offs were a
     quarter of the cost of a locally rejected record."""
 
     record: RecordMessage
-    outcome: Rejected
+    outcome: Outcome
 
 
 @dataclass
@@ -228,12 +229,19 @@ class Pipeline:
             default_integration_id=self._mapper.integration_id,
             zone=self._mapper.zone,
             matcher=self._mapper.matcher,
+            changes=record.changes,
         )
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
             self._decide(record, mapped.lead_id, rejected)
             return
-        slot = _Slot(record, mapped.lead_id, mapped.time_notes, self._start(stream, mapped))
+        outcome = self._start(stream, mapped)
+        if outcome.done() and outcome.exception() is None:
+            self._sink.outcome(record, mapped.lead_id, outcome.result(), mapped.time_notes)
+            self._window.append(_Decided(record, outcome.result()))
+            self._records_in_window += 1
+            return
+        slot = _Slot(record, mapped.lead_id, mapped.time_notes, outcome)
         self._window.append(slot)
         self._records_in_window += 1
         slot.outcome.add_done_callback(
@@ -257,7 +265,7 @@ class Pipeline:
             return True
         return self.summary.received - self._first_state_at <= self._window_size
 
-    def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Rejected) -> None:
+    def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Outcome) -> None:
         self._sink.outcome(record, lead_id, outcome, ())
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1

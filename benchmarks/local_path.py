@@ -1,0 +1,203 @@
+"""The local path, this tree beside the previous main, in one run: `make bench-local`.
+
+Everything the connector does before and without a request: reading stdin, matching
+columns, checking ids, converting times, logging outcomes, echoing STATEs. Each case runs
+`python -m destination_propexo.run` in a subprocess, exactly as Airbyte runs it, once with
+this tree's package and once with the previous main's (a `git worktree` of BASELINE, made
+under the system's temp folder and removed at the end), on the same input files, against
+a fresh local sandbox:
+
+1. rejected: 200,000 rows that mapping rejects (not a real calendar date) after reading
+   every id, as a warehouse sends them (upper-case column names, a few extra columns);
+   no request.
+2. dry run: 1,000,000 valid rows (local date and time in America/Chicago), `dry_run` on,
+   an `append` stream, a STATE every 1,000 rows; no request.
+3. start: wall time of `spec`, and of `check` against the sandbox (the median of 5).
+
+Figures are records per second over the process's whole wall time (start-up included), the
+same per CPU second of the process (user + system, from `wait4`: steadier on a shared
+machine) and seconds; they are printed, never asserted: this is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from propexo_sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = "b7b20f3"  # main before issue 16 (the layout by layer)
+TOKEN = "sandbox-token"  # noqa: S105  # the sandbox's fixed, well-known token
+INTEGRATION = "intg-sandbox-resman"
+STATE_EVERY = 1_000
+CATALOG = {
+    "streams": [
+        {
+            "stream": {
+                "name": "tours",
+                "json_schema": {},
+                "supported_sync_modes": ["full_refresh"],
+            },
+            "sync_mode": "full_refresh",
+            "destination_sync_mode": "append",
+        }
+    ]
+}
+
+
+def rows(count: int, *, valid: bool) -> Iterator[bytes]:
+    """JSON lines as a Snowflake source sends them; a STATE every STATE_EVERY rows."""
+    for n in range(count):
+        data = {
+            "LEAD_ID": f"lead-{n:07d}-4f9a1c2e",
+            "LEAD_SOURCE_ID": "src-web-8b3d",
+            "UNIT_ID": f"unit-{n % 400:04d}",
+            "APPOINTMENT_DATE": "2024-07-20" if valid else "2024-02-30",
+            "APPOINTMENT_TIME": f"{9 + n % 8:02d}:{n % 4 * 15:02d}:00",
+            "PROPERTY_NAME": "Maple Court",
+            "TOUR_TYPE": "in person",
+            "_AIRBYTE_EXTRACTED_AT": "2024-07-19T22:00:00Z",
+            "UPDATED_AT": 1721426400,
+        }
+        record = {"stream": "tours", "data": data, "emitted_at": 1721426400000}
+        yield json.dumps({"type": "RECORD", "record": record}).encode() + b"\n"
+        if (n + 1) % STATE_EVERY == 0 or n + 1 == count:
+            state = {
+                "type": "STREAM",
+                "stream": {"stream_descriptor": {"name": "tours"}, "stream_state": {"n": n}},
+            }
+            yield json.dumps({"type": "STATE", "state": state}).encode() + b"\n"
+
+
+@contextmanager
+def baseline_tree() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="propexo-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "add", "--detach", "--quiet", str(tree), BASELINE],
+            check=True,
+        )
+        try:
+            yield tree
+        finally:
+            subprocess.run(
+                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], check=True
+            )
+
+
+def run(tree: Path, args: list[str], stdin: Path | None = None) -> tuple[float, float, str]:
+    """Run the CLI from `tree`'s package; (wall seconds, CPU seconds, stdout)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    started = time.perf_counter()
+    with (
+        open(stdin or os.devnull, "rb") as source,
+        tempfile.TemporaryFile() as out,
+        subprocess.Popen(
+            [sys.executable, "-m", "destination_propexo.run", *args],
+            stdin=source,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            cwd=tree,
+            env=env,
+        ) as process,
+    ):
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        stdout = out.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed in {tree}: {stdout[-2000:]!r}")
+    return seconds, usage.ru_utime + usage.ru_stime, stdout
+
+
+def write_case(
+    tree: Path, work: Path, config: dict[str, Any], stdin: Path, rows_in: int
+) -> tuple[float, float]:
+    """(records per wall second, records per CPU second) of one write."""
+    config_path = work / "config.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path = work / "catalog.json"
+    catalog_path.write_text(json.dumps(CATALOG))
+    args = ["write", "--config", str(config_path), "--catalog", str(catalog_path)]
+    seconds, cpu, out = run(tree, args, stdin)
+    outcomes = out.count("record outcome: ")
+    if outcomes != rows_in:
+        raise RuntimeError(f"{outcomes} outcomes for {rows_in} rows in {tree}")
+    return rows_in / seconds, rows_in / cpu
+
+
+def start_case(tree: Path, work: Path, config: dict[str, Any]) -> tuple[float, float]:
+    config_path = work / "config.json"
+    config_path.write_text(json.dumps(config))
+    spec = statistics.median(run(tree, ["spec"])[0] for _ in range(5))
+    check = statistics.median(
+        run(tree, ["check", "--config", str(config_path)])[0] for _ in range(5)
+    )
+    return spec, check
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rejected", type=int, default=200_000)
+    parser.add_argument("--valid", type=int, default=1_000_000)
+    options = parser.parse_args()
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, baseline {BASELINE}"
+    )
+    with tempfile.TemporaryDirectory() as tmp, baseline_tree() as baseline, Sandbox() as sandbox:
+        work = Path(tmp)
+        rejected, valid = work / "rejected.jsonl", work / "valid.jsonl"
+        rejected.write_bytes(b"".join(rows(options.rejected, valid=False)))
+        valid.write_bytes(b"".join(rows(options.valid, valid=True)))
+        config = {
+            "token": TOKEN,
+            "integration_id": INTEGRATION,
+            "api_url": sandbox.url,
+            "source_timezone": "America/Chicago",
+        }
+        figures: dict[str, dict[str, Any]] = {}
+        for name, tree in (("previous main", baseline), ("this tree", REPO)):
+            figures[name] = {
+                "rejected": write_case(tree, work, config, rejected, options.rejected),
+                "dry run": write_case(
+                    tree, work, {**config, "dry_run": True}, valid, options.valid
+                ),
+            }
+            figures[name]["spec"], figures[name]["check"] = start_case(tree, work, config)
+        if sandbox.stats()["total"] != 10:  # the checks' integration reads, nothing else
+            raise RuntimeError(f"unexpected requests: {sandbox.stats()}")
+    before, after = figures["previous main"], figures["this tree"]
+    print(f"{'case':<36}{'previous main':>15}{'this tree':>15}{'speed-up':>10}")
+    print("-" * 76)
+    for key, label in (
+        ("rejected", f"{options.rejected:,} rows rejected locally"),
+        ("dry run", f"{options.valid:,} valid rows, dry run"),
+    ):
+        for index, unit in ((0, "records/s"), (1, "records/CPU s")):
+            print(
+                f"{label + ', ' + unit:<36}{before[key][index]:>15,.0f}{after[key][index]:>15,.0f}"
+                f"{after[key][index] / before[key][index]:>9.1f}x"
+            )
+    for key in ("spec", "check"):
+        print(
+            f"{key + ' start (s, median of 5)':<36}{before[key]:>15.2f}{after[key]:>15.2f}"
+            f"{before[key] / after[key]:>9.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
