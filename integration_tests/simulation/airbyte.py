@@ -32,6 +32,7 @@ from propexo_sandbox import Sandbox
 ATTEMPTS = 3
 JOBS = 2
 RUN_TIMEOUT = 150.0
+RETRY_WAIT = 10.0
 BROKEN_LINE = b'{"type": "RECORD", "record": {"stream": "tou\n'
 
 
@@ -370,6 +371,7 @@ def sync(
                 _commit(case, run, committed)
                 if run.returncode == 0:
                     return history
+                sandbox.settle(timeout=RETRY_WAIT)
                 if run.failure_type == "config_error" or run.sigterm_at is not None:
                     sandbox.restore_token()
                     break
