@@ -8,7 +8,10 @@ write job PENDING for 1.5 s (ResMan's time); write-status tracking on.
 1. 150 a minute (the standard contract) and 3,600 a minute, each with the write-logs feed
    and without it (one write-status request per job, the way before the feed): confirmed
    bookings per budgeted request, the share of the limit used, 429s, jobs left unconfirmed.
-2. append_dedup at 3,600 a minute: the read-back of each lead is part of the cost.
+2. append_dedup at 3,600 a minute, on both keys (lead + date + time: create if absent;
+   lead_id: one upcoming tour per lead), against an integration holding 2,000 past
+   appointments of other leads and the tours of the first dozen leads: finding what is
+   already booked is part of the cost.
 3. instant: no latency, no limit, jobs done at once: CPU and memory per record.
 4. local: 1,000,000 records that mapping rejects (no lead_id), streamed in; no request.
 
@@ -28,6 +31,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,20 +53,19 @@ JOB_SECONDS = 1.5
 STATE_EVERY = 100
 
 
-def catalog(mode: str) -> dict[str, Any]:
-    return {
-        "streams": [
-            {
-                "stream": {
-                    "name": "tours",
-                    "json_schema": {},
-                    "supported_sync_modes": ["full_refresh"],
-                },
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": mode,
-            }
-        ]
+def catalog(mode: str, key: list[str] | None = None) -> dict[str, Any]:
+    stream: dict[str, Any] = {
+        "stream": {
+            "name": "tours",
+            "json_schema": {},
+            "supported_sync_modes": ["full_refresh"],
+        },
+        "sync_mode": "full_refresh",
+        "destination_sync_mode": mode,
     }
+    if key:
+        stream["primary_key"] = [[column] for column in key]
+    return {"streams": [stream]}
 
 
 @dataclass
@@ -81,6 +84,19 @@ class Result:
     request_seconds: float = 0.0
     booked_once: bool | None = None
     limit: int | None = None
+    with_id: int = 0
+    accepted: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def id_share(self) -> float | None:
+        """Accepted outcomes that name their appointment id."""
+        return self.with_id / self.accepted if self.accepted else None
+
+    @property
+    def id_lookups_per_booking(self) -> float | None:
+        looked = self.by_kind.get("id look-up")
+        return looked / self.confirmed if looked is not None and self.confirmed else None
 
     @property
     def requests(self) -> int:
@@ -121,14 +137,21 @@ class Result:
         return self.cpu_seconds / self.records * 1000
 
 
+TOUR_DATE = "2041-07-20"  # upcoming, so one-upcoming-tour streams judge each row as such
+
+
+def tour_time(n: int) -> str:
+    return f"{n % 24:02d}:{n % 60:02d}"
+
+
 def tour_lines(count: int, *, valid: bool = True) -> Iterator[bytes]:
     """RECORD lines (unique leads, so each books one appointment) with a STATE every 100."""
     for n in range(1, count + 1):
         lead = f'"lead_id":"lead-{n}",' if valid else ""
         yield (
             '{"type":"RECORD","record":{"stream":"tours","emitted_at":0,"data":{'
-            f'{lead}"lead_source_id":"src-web","appointment_date":"2024-07-20",'
-            f'"appointment_time":"{n % 24:02d}:{n % 60:02d}","notes":"bench"}}}}}}\n'
+            f'{lead}"lead_source_id":"src-web","appointment_date":"{TOUR_DATE}",'
+            f'"appointment_time":"{tour_time(n)}","notes":"bench"}}}}}}\n'
         ).encode()
         if n % STATE_EVERY == 0 or n == count:
             yield (
@@ -145,11 +168,12 @@ def run_cli(
     records: int,
     workdir: Path,
     on_start: Callable[[], None] = lambda: None,
+    key: list[str] | None = None,
 ) -> Result:
     """Feed `lines` to the CLI's stdin as it reads them; measure the process with wait4."""
     config_path, catalog_path = workdir / "config.json", workdir / "catalog.json"
     config_path.write_text(json.dumps(config))
-    catalog_path.write_text(json.dumps(catalog(mode)))
+    catalog_path.write_text(json.dumps(catalog(mode, key)))
     command = [sys.executable, "-m", "destination_propexo.run", "write"]
     command += ["--config", str(config_path), "--catalog", str(catalog_path)]
     started = time.monotonic()
@@ -178,7 +202,7 @@ def run_cli(
     feeder.start()
     states, summary, trace = 0, "", ""
     write_statuses: Counter[str] = Counter()
-    unknown = 0
+    unknown = with_id = accepted = 0
     for line in process.stdout:
         if line.startswith(b'{"type":"STATE"'):
             states += 1
@@ -187,6 +211,8 @@ def run_cli(
             outcome = json.loads(message[len("record outcome: ") :])
             write_statuses[outcome["write_status"]] += 1
             unknown += outcome.get("category") == "outcome unknown"
+            accepted += outcome["outcome"] == "accepted"
+            with_id += outcome["outcome"] == "accepted" and bool(outcome["created_record_id"])
         elif b"write summary:" in line:
             summary = json.loads(line)["log"]["message"]
         elif line.startswith(b'{"type":"TRACE"'):
@@ -209,6 +235,15 @@ def run_cli(
         states=states,
         write_statuses=write_statuses,
         unknown=unknown,
+        with_id=with_id,
+        accepted=accepted,
+        # "requests N (create N, ..., id look-up N, integration reads N, ...)"
+        by_kind={
+            kind: int(count)
+            for kind, count in re.findall(r"([a-z][a-z -]*?) (\d+)[,)]", summary.split("; ")[5])
+        }
+        if summary.count("; ") >= 5
+        else {},
     )
 
 
@@ -252,6 +287,11 @@ class Case:
     limit: int | None
     feed: bool = True
     mode: str = "append"
+    primary_key: tuple[str, ...] = ()
+    # Appointments the integration holds before the sync: past ones of other leads, and the
+    # tours of the first `upcoming` leads at their rows' instants.
+    past: int = 0
+    upcoming: int = 0
 
     @property
     def limited(self) -> bool:
@@ -270,6 +310,7 @@ def api_case(case: Case, workdir: Path) -> Result:
         write_status_delay=JOB_SECONDS if case.limited else 0.0,
         minute_clock=lambda: time.time() - opened,
     ) as sandbox:
+        seed(sandbox, case)
         config: dict[str, Any] = {
             "token": TOKEN,
             "integration_id": INTEGRATION,
@@ -280,13 +321,35 @@ def api_case(case: Case, workdir: Path) -> Result:
         }
         clock = RequestClock(sandbox)
         lines = tour_lines(case.records)
-        result = run_cli(case.name, config, case.mode, lines, case.records, workdir, clock.start)
+        key = list(case.primary_key) or None
+        result = run_cli(
+            case.name, config, case.mode, lines, case.records, workdir, clock.start, key
+        )
         result.request_seconds = clock.stop()
         result.stats = sandbox.stats()
-        leads = [str(a["associated_lead_ids"]) for a in sandbox.appointments()]
+        leads = [
+            str(a["associated_lead_ids"])
+            for a in sandbox.appointments()
+            if str(a["appointment_datetime"]).startswith(TOUR_DATE)
+        ]
     result.booked_once = len(leads) == case.records and len(set(leads)) == case.records
     result.limit = case.limit
     return result
+
+
+def seed(sandbox: Sandbox, case: Case) -> None:
+    """The appointments the integration holds before the sync: tours of 2025, and the
+    upcoming tours of the first leads (made before the sync)."""
+    made = "2025-01-01T00:00:00Z"
+    for n in range(case.past):
+        day = f"2025-{n % 12 + 1:02d}-{n % 28 + 1:02d}"
+        sandbox.seed_appointment(
+            lead_id=f"old-{n % 500}", utc=f"{day}T{n % 10 + 9:02d}:00:00Z", created_at=made
+        )
+    for n in range(1, case.upcoming + 1):
+        sandbox.seed_appointment(
+            lead_id=f"lead-{n}", utc=f"{TOUR_DATE}T{tour_time(n)}:00Z", created_at=made
+        )
 
 
 def local_case(records: int, workdir: Path) -> Result:
@@ -324,7 +387,7 @@ def print_tables(results: list[Result]) -> None:
     header = (
         f"{'case':<28}{'records':>8}{'secs':>7}{'booked/req':>11}{'req/booked':>11}"
         f"{'% limit':>8}{'429 %':>7}{'create':>7}{'feed':>6}{'status':>7}{'read':>6}"
-        f"{'unconf.':>8}{'states':>7}{'once':>6}"
+        f"{'unconf.':>8}{'states':>7}{'once':>6}{'ids %':>7}{'id req/bk':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -341,6 +404,8 @@ def print_tables(results: list[Result]) -> None:
             f"{s['create']:>7}{s['write_logs']:>6}{s['write_status']:>7}{s['read_back']:>6}"
             f"{r.unconfirmed:>8}{'ok' if r.states_ok else 'NO':>7}"
             f"{'yes' if r.booked_once else 'NO':>6}"
+            f"{_fmt(None if r.id_share is None else r.id_share * 100, '.1f'):>7}"
+            f"{_fmt(r.id_lookups_per_booking, '.4f'):>10}"
         )
     print()
     header = f"{'case':<28}{'records':>9}{'secs':>7}{'rec/s':>10}{'RSS MB':>8}{'CPU s/1k':>9}"
@@ -366,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="cases to run, comma-separated: 150, 150-off, 3600, 3600-off, dedup, instant, local",
+        help=(
+            "cases to run, comma-separated: 150, 150-off, 3600, 3600-off, dedup, dedup-lead, "
+            "instant, local"
+        ),
     )
     args = parser.parse_args(argv)
     cases = [
@@ -374,7 +442,25 @@ def main(argv: list[str] | None = None) -> int:
         Case("150-off", "150/min, feed off", args.records_150 // 2, 150, feed=False),
         Case("3600", "3600/min, feed", args.records_3600, 3600),
         Case("3600-off", "3600/min, feed off", args.records_3600 // 2, 3600, feed=False),
-        Case("dedup", "3600/min, append_dedup", args.dedup_records, 3600, mode="append_dedup"),
+        Case(
+            "dedup",
+            "3600/min, dedup lead+time",
+            args.dedup_records,
+            3600,
+            mode="append_dedup",
+            past=2000,
+            upcoming=12,
+        ),
+        Case(
+            "dedup-lead",
+            "3600/min, dedup lead_id",
+            args.dedup_records,
+            3600,
+            mode="append_dedup",
+            primary_key=("lead_id",),
+            past=2000,
+            upcoming=12,
+        ),
         Case("instant", "instant, feed", args.instant_records, None),
     ]
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}

@@ -51,6 +51,12 @@ class FieldMapping(BaseModel):
     def _column_named(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the source column name is empty")
+        if not normalise_column(value):
+            # It would name every column that reads as empty ("_", "-", a lone BOM).
+            raise ValueError(
+                f"the source column name {value.strip()!r} reads as empty (column names are "
+                "matched ignoring separators and invisible characters)"
+            )
         return value.strip()
 
     @field_validator("api_field")
@@ -174,7 +180,7 @@ class S3ObjectStorage(BaseModel):
             value = value.strip()
             if not re.fullmatch(ROLE_ARN_PATTERN, value):
                 raise ValueError(
-                    "must be the ARN of an IAM role, such as "
+                    f"{value!r} is not the ARN of an IAM role, such as "
                     "arn:aws:iam::123456789012:role/airbyte-rejected-records"
                 )
         return value
@@ -209,15 +215,22 @@ class S3ObjectStorage(BaseModel):
     def _bucket_name(cls, value: str) -> str:
         name = value.strip()
         if not name or "/" in name or any(c.isspace() for c in name):
-            raise ValueError("must be a bucket name without spaces or '/', e.g. airbyte-rejected")
+            raise ValueError(
+                f"{value!r} is not a bucket name: one without spaces or '/', e.g. airbyte-rejected"
+            )
         return name
 
-    @field_validator("s3_bucket_region")
+    @field_validator("s3_bucket_region", mode="before")
     @classmethod
-    def _region_code(cls, value: str) -> str:
+    def _region_code(cls, value: Any) -> Any:
+        # Emptied (null, as an API client may send it, or ""): no region, as for MinIO.
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            return value  # pydantic says it must be a string
         region = value.strip().lower()
         if region and not re.fullmatch(REGION_PATTERN, region):
-            raise ValueError("must be a region code such as us-east-1, or empty")
+            raise ValueError(f"{value!r} is not a region code such as us-east-1; or leave it empty")
         return region
 
     @field_validator("s3_endpoint")
@@ -280,6 +293,9 @@ class PropexoConfig(BaseModel):
     rejected_records_path: str | None = None
     max_rejected_percent: int | None = Field(default=None, ge=1, le=100)
     object_storage_config: ObjectStorage = Field(default_factory=NoObjectStorage)
+    # The outcomes dataset (outputs/outcome_entry.py): every record's final outcome.
+    outcomes_path: str | None = None
+    write_outcomes: bool = True
 
     @field_validator("token")
     @classmethod
@@ -326,9 +342,10 @@ class PropexoConfig(BaseModel):
         try:
             return validate_zone(value)
         except InvalidTimeValue as exc:
-            raise ValueError(exc.reason) from None
+            # pydantic names the field; the value is named as a row's zone names it.
+            raise ValueError(f"{exc.reason} (got {exc.value})") from None
 
-    @field_validator("rejected_records_path")
+    @field_validator("rejected_records_path", "outcomes_path")
     @classmethod
     def _path_or_none(cls, value: str | None) -> str | None:
         # The Airbyte UI sends an emptied optional field as "": that means no file.

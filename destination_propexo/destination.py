@@ -24,7 +24,7 @@ from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.airbyte.secrets import get_secrets, update_secrets
 from destination_propexo.config import load_config, unknown_options
 from destination_propexo.errors import ConfigError, FailureKind, RequestFailure, TransientError
-from destination_propexo.outputs.rejection_sinks import check_sinks
+from destination_propexo.outputs.datasets import check_outputs
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
 from destination_propexo.records.values import dumps_exact
@@ -59,7 +59,7 @@ def check_connection(
     """Whether the token is accepted and the integration is an active ResMan one, and why."""
     try:
         config = load_config(raw_config)
-        check_sinks(config)
+        check_outputs(config)
     except ConfigError as exc:
         return False, str(exc)
     # A person is waiting for `check`: a short retry budget, then a clear answer.

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -26,7 +28,11 @@ logger = logging.getLogger("destination_propexo")
 
 
 class _ProtocolLogHandler(logging.Handler):
-    """Sends Python log records to stdout as Airbyte LOG messages (never plain text)."""
+    """Sends Python log records to stdout as Airbyte LOG messages (never plain text).
+
+    A record of the connector's own loggers keeps its traceback; a library's (botocore warns
+    with one when a role cannot be assumed, before the connector reports the failure as a
+    config error) carries only the exception's type and message, on the same line."""
 
     LEVELS: ClassVar[dict[str, str]] = {"CRITICAL": "FATAL", "WARNING": "WARN"}
 
@@ -36,8 +42,12 @@ class _ProtocolLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
-        if record.exc_info:
-            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            if record.name == logger.name or record.name.startswith(logger.name + "."):
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            else:
+                error = record.exc_info[1]
+                text += f" ({type(error).__name__}: {error})"
         self._emitter.log(self.LEVELS.get(record.levelname, record.levelname), text)
 
 
@@ -154,8 +164,19 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point: exits with `main`'s code.
+
+    A stop (SIGTERM, a refused token, the brake) can leave the input reader blocked on
+    stdin, which Airbyte keeps open when it cancels; interpreter shutdown would then abort
+    on the stdin lock (SIGABRT) instead of exiting with the code. Everything is written
+    and flushed by then, so the process ends at once with its code."""
+    code = main()
+    if any(thread.is_alive() for thread in threading.enumerate() if thread.daemon):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

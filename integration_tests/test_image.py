@@ -5,7 +5,9 @@ Dockerfile.airbyte (Airbyte's python-connector template: `pip install .`, /entry
 `bash scripts/image.sh` builds localhost/destination-propexo:dev and
 localhost/destination-propexo:airbyte-build; without them these tests skip. Set
 DESTINATION_PROPEXO_IMAGE or DESTINATION_PROPEXO_AIRBYTE_IMAGE to test other images; a named
-image that is missing fails.
+image that is missing fails. A default-tagged image whose build-context label
+(scripts/build_context.py) is not this tree's fails too, asking for a rebuild: those tags are
+shared by every checkout on the machine and outlive their commit.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from integration_tests.conftest import (
     tour,
 )
 from propexo_sandbox import Sandbox
+from scripts.build_context import LABEL, digest
 
 ROOT = Path(__file__).parent.parent
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -55,6 +58,28 @@ def dockerfile(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _built_from_this_tree(image: str) -> None:
+    """Fails unless `image` carries this tree's build-context digest (scripts/build_context.py):
+    the default tags are shared by every checkout on the machine and outlive their commit."""
+    label = (
+        subprocess.run(
+            [*PODMAN, "image", "inspect", "--format", f'{{{{index .Labels "{LABEL}"}}}}', image],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    here = digest(ROOT)
+    if label != here:
+        pytest.fail(
+            f"{image} was built from another tree (build context {label or 'not labelled'}, "
+            f"this tree {here}): rebuild it with `bash scripts/image.sh`",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="module")
 def image(dockerfile: str) -> str:
     """The image under test, or a skip when none was built."""
@@ -66,6 +91,8 @@ def image(dockerfile: str) -> str:
     elif subprocess.run([*PODMAN, "image", "exists", image], check=False, timeout=60).returncode:
         missing = f"podman has no image {image}"
     else:
+        if not named:
+            _built_from_this_tree(image)
         return image
     if named:
         pytest.fail(f"{variable} names an image to test, but {missing}")

@@ -30,6 +30,9 @@ MIXED = (FIXTURES / "mixed_tours.jsonl").read_bytes()
 MIXED_LINES = [json.loads(line) for line in MIXED.splitlines()]
 REJECTED_LINES = [10, 11, 12, 14, 15]  # invalid 10-12, refused by Propexo or ResMan 14-15
 JOB = "4242"
+# The rejected records' prefix; the outcomes and summaries sit beside it (`bucket_path` is
+# "rejected" in these tests).
+REJECTED = f"rejected/{JOB}/"
 
 
 @pytest.fixture(autouse=True)
@@ -57,14 +60,16 @@ def test_a_sync_writes_each_rejected_record_with_its_reason_under_the_job(
 ) -> None:
     result = cli.write(MIXED, config=cli.config(object_storage_config=s3.storage()))
     assert result.returncode == 0, result.stderr
-    keys = sorted(s3.objects(), key=lambda key: int(key.rsplit("_", 1)[1].split(".")[0]))
+    keys = sorted(
+        s3.objects(prefix=REJECTED), key=lambda key: int(key.rsplit("_", 1)[1].split(".")[0])
+    )
     # One part at the end at least; a STATE may close one earlier (see the next tests).
     for number, key in enumerate(keys):
         assert re.fullmatch(
             rf"rejected/{JOB}/tours/\d{{4}}_\d\d_\d\d_\d{{13}}_{number}\.jsonl", key
         )
     reasons = {o["line"]: o["reason"] for o in result.outcomes if o["outcome"] == "rejected"}
-    found = entries(s3)
+    found = entries(s3, REJECTED)
     assert [e["line"] for e in found] == sorted(reasons) == REJECTED_LINES
     for entry in found:
         assert entry["reason"] == reasons[entry["line"]]
@@ -72,8 +77,9 @@ def test_a_sync_writes_each_rejected_record_with_its_reason_under_the_job(
         assert (entry["stream"], entry["namespace"], entry["dry_run"]) == ("tours", None, False)
     assert [e["job_id"] is not None for e in found] == [False, False, False, True, False]
     (summary,) = result.log_containing("write summary")
-    assert summary.endswith(
-        f"rejected records uploaded to s3://{BUCKET}/rejected/{JOB}/: 5 (objects {len(keys)})"
+    assert (
+        f"; rejected records uploaded to s3://{BUCKET}/rejected/{JOB}/: 5 (objects {len(keys)})"
+        in summary
     )
 
 
@@ -89,13 +95,13 @@ def test_the_file_and_the_bucket_can_both_keep_the_rejections(
     assert result.returncode == 0, result.stderr
     in_file = sorted(json.loads(line)["line"] for line in path.read_text().splitlines())
     assert in_file == REJECTED_LINES
-    parts = s3.objects()
+    parts = s3.objects(prefix=REJECTED)
     assert all(key.endswith(".csv") for key in parts)
     rows = [row for body in parts.values() for row in csv.DictReader(io.StringIO(body.decode()))]
     assert sorted(int(row["line"]) for row in rows) == REJECTED_LINES
     (summary,) = result.log_containing("write summary")
     assert f"; rejected records uploaded to s3://{BUCKET}/rejected/{JOB}/: 5 (objects " in summary
-    assert summary.endswith(f"; rejected records appended to {path}: 5")
+    assert f"; rejected records appended to {path}: 5" in summary
 
 
 class _StateWatch:
@@ -111,7 +117,7 @@ class _StateWatch:
             message = json.loads(line)
             if message["type"] == "STATE":
                 self._confirmed += message["state"]["destinationStats"]["rejectedRecordCount"]
-                self.seen.append((self._confirmed, len(entries(self.s3))))
+                self.seen.append((self._confirmed, len(entries(self.s3, REJECTED))))
         return len(lines)
 
     def flush(self) -> None:
@@ -138,7 +144,7 @@ def test_a_state_is_echoed_only_once_the_rejections_it_counts_are_in_the_bucket(
     assert [confirmed for confirmed, _ in watch.seen] == [1, 4, 5]
     for confirmed, in_bucket in watch.seen:
         assert in_bucket >= confirmed
-    assert len(entries(s3)) == 5
+    assert len(entries(s3, REJECTED)) == 5
 
 
 def test_check_succeeds_and_leaves_no_object_behind(cli: Cli, s3: S3Server) -> None:
@@ -222,10 +228,47 @@ def test_the_secret_never_appears_in_the_output_or_the_objects(cli: Cli, s3: S3S
         [leaky, stream_state("tours", 1)], config=cli.config(object_storage_config=s3.storage())
     )
     assert result.returncode == 0, result.stderr
-    (body,) = s3.objects().values()
+    (body,) = s3.objects(prefix=REJECTED).values()
     assert b"pasted by mistake: ****" in body
-    for text in (result.stdout, result.stderr, body.decode()):
+    every = b"".join(s3.objects().values()).decode()
+    for text in (result.stdout, result.stderr, every):
         assert SECRET not in text and TOKEN not in text
+
+
+def test_a_broken_aws_environment_is_a_config_error_naming_the_block(
+    cli: Cli, s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # AWS_PROFILE names a profile the AWS config files do not hold: botocore refuses to make
+    # any client. That is the connector's configuration to fix, never an internal error.
+    monkeypatch.setenv("AWS_PROFILE", "airbyte-missing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    config = cli.config(object_storage_config=s3.storage())
+    status = status_of(cli.run("check", config=config))
+    assert status["status"] == "FAILED"
+    assert status["message"].startswith("object_storage_config: ")
+    assert "'airbyte-missing'" in status["message"] and "AWS_PROFILE" in status["message"]
+    result = cli.write(MIXED, config=config)
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error"
+    assert trace["error"]["message"] == status["message"]
+    assert result.states == [] and cli.sandbox.stats()["total"] == 0
+
+
+def test_a_role_the_keys_may_not_assume_fails_the_check_with_one_message_and_no_traceback(
+    cli: Cli, s3: S3Server
+) -> None:
+    key_id, secret = s3.user_allowed(["s3:PutObject", "s3:DeleteObject"], "*")
+    role = s3.role_allowed(["s3:PutObject", "s3:DeleteObject"], "*")
+    s3.require_credentials()
+    storage = s3.storage(access_key_id=key_id, secret_access_key=secret, role_arn=role)
+    result = cli.run("check", config=cli.config(object_storage_config=storage))
+    status = status_of(result)
+    assert status["status"] == "FAILED"
+    assert status["message"].startswith(f"object_storage_config: could not assume the role {role}")
+    # botocore's own warning about the failed refresh says it in one line, not a traceback.
+    assert "Traceback" not in result.stdout
+    assert secret not in result.stdout
 
 
 def test_object_storage_that_had_worked_and_goes_down_is_the_services_failure() -> None:

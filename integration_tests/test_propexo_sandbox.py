@@ -4,7 +4,8 @@ connectorTestSuitesOptions.testSecrets; secrets/ is never committed). Without it
 here skips; all other tests use the local stand-in (propexo_sandbox).
 
 `secrets/config.json` is the connector's config for a sandbox ResMan integration, plus
-`test_data`, a lead of that integration the tests may book tours for:
+`test_data`, a lead of that integration the tests may book tours for (an `api_url` other than
+the sandbox, or none, fails them before any request: they never book in production):
 
     {"token": "...", "integration_id": "...", "api_url": "https://api.sandbox.propexo.com",
      "test_data": {"lead_id": "...", "lead_source_id": "..."}}
@@ -22,9 +23,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from destination_propexo.config import SANDBOX_URL, is_loopback_host
 from integration_tests.conftest import CliResult, catalog, jsonl, record, stream_state
 from integration_tests.test_reschedules import keyed
 
@@ -42,9 +45,24 @@ def secrets() -> dict[str, Any]:
     return dict(json.loads(SECRETS.read_text(encoding="utf-8")))
 
 
+def sandbox_only(secrets: dict[str, Any]) -> dict[str, Any]:
+    """The connector's config from the secrets, once its `api_url` is Propexo's sandbox or a
+    stand-in on loopback; any other URL, or none (the connector then reaches Propexo's
+    production API), fails the tests before any request: they book tours."""
+    api_url = str(secrets.get("api_url") or "")
+    host = urlsplit(api_url).hostname or ""
+    if api_url.rstrip("/") != SANDBOX_URL and not is_loopback_host(host):
+        pytest.fail(
+            f"secrets/config.json: api_url must be {SANDBOX_URL} (these tests book tours), "
+            f"not {api_url or 'unset (the production API)'}",
+            pytrace=False,
+        )
+    return {key: value for key, value in secrets.items() if key != "test_data"}
+
+
 @pytest.fixture
 def config(secrets: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in secrets.items() if key != "test_data"}
+    return sandbox_only(secrets)
 
 
 @pytest.fixture

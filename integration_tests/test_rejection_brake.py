@@ -59,3 +59,28 @@ def test_without_the_option_every_row_gets_an_outcome(cli: Cli) -> None:
     result = cli.write(mostly_bad(200))
     assert result.returncode == 0
     assert len(result.outcomes) == 200
+
+
+def mostly_refused_by_propexo(rows: int) -> list[dict[str, Any]]:
+    """Seven rows in ten valid here but refused by Propexo at once (an Entrata integration)."""
+    return [
+        tour(f"lead-{number}", integration_id="intg-sandbox-entrata")
+        if number % 10 < 7
+        else tour(f"lead-{number}")
+        for number in range(rows)
+    ]
+
+
+def test_the_brake_decides_on_rejections_so_far_against_records_started_at_any_budget(
+    cli: Cli,
+) -> None:
+    # A generous budget: creates go out as fast as answers come. Judged in input order, the
+    # brake waited for the accepted rows' confirmations while every create went out.
+    config = cli.config(max_rejected_percent=20, requests_per_minute=100_000)
+    result = cli.write(mostly_refused_by_propexo(400), config=config)
+
+    assert result.returncode == 1
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error"
+    assert "refused by Propexo" in trace["error"]["message"]
+    assert cli.sandbox.stats()["create"] <= 150

@@ -202,3 +202,21 @@ def test_a_line_past_the_size_limit_is_refused_with_its_number_and_size(
     assert result.returncode == 1
     message = result.traces[0]["error"]["message"]
     assert "line 3" in message and f"{len(huge) - 1:,} bytes" in message, message
+
+
+def test_sigterm_with_the_input_still_open_exits_1_not_aborted(
+    tmp_path: Path, slow: Sandbox
+) -> None:
+    """Airbyte cancels with the source's pipe still open: the reader is blocked on stdin
+    when the sync stops, and the process must still end with its exit code (1), not abort
+    at interpreter shutdown on the stdin lock (SIGABRT)."""
+    run = Running(tmp_path, slow)
+    run.send(jsonl([*rows(), stream_state("tours", 5)]))
+    assert run.process.stdout is not None and run.process.stderr is not None
+    for line in run.process.stdout:  # the sync is idle once its only STATE is echoed
+        if json.loads(line)["type"] == "STATE":
+            break
+    run.process.send_signal(signal.SIGTERM)
+    returncode = run.process.wait(timeout=30)
+    assert "Fatal Python error" not in run.process.stderr.read().decode()
+    assert returncode == 1

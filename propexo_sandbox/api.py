@@ -274,10 +274,18 @@ def write_logs(store: Store, query: Query) -> Reply:
 
 
 def read_back(store: Store, query: Query) -> Reply:
-    """`GET /v1/appointments/`: booked appointments, filtered and paged."""
+    """`GET /v1/appointments/`: booked appointments, filtered, ordered and paged.
+
+    - `limit` 1..250 (default 100), `offset` >= 0; outside them: 400.
+    - `order-by`: `field[:asc|:desc]` (asc without a suffix; default `created_at:desc`), the
+      field one of `ORDER_FIELDS`; anything else a 400. A null value sorts last either way;
+      ties keep the order the appointments came to exist in (reversed for desc).
+    - `meta.orderBy` lists the order applied, e.g. `["created_at:desc"]`.
+    """
     try:
-        limit = _int_param(query, "limit", default=250, low=1, high=250)
+        limit = _int_param(query, "limit", default=100, low=1, high=250)
         offset = _int_param(query, "offset", default=0, low=0, high=None)
+        field_name, descending = _order_by(_first(query, "order-by") or "created_at:desc")
     except ValueError as exc:
         return error(400, "invalid_request", str(exc))
     lead_id = _first(query, "lead_id")
@@ -288,10 +296,34 @@ def read_back(store: Store, query: Query) -> Reply:
         if integration_id in (None, event["integration_id"])
         and (lead_id is None or lead_id in _lead_ids(event))
     ]
+    if descending:
+        matching.reverse()
+    # Stable: ties keep the existing order; nulls last (a separate, second key).
+    matching.sort(key=lambda event: str(event.get(field_name) or ""), reverse=descending)
+    matching.sort(key=lambda event: event.get(field_name) is None)
     page = matching[offset : offset + limit]
     more = offset + len(page) < len(matching)
-    meta = {"offset": offset, "limit": limit, "hasMore": more, "total": len(matching)}
+    meta = {
+        "offset": offset,
+        "limit": limit,
+        "orderBy": [f"{field_name}:{'desc' if descending else 'asc'}"],
+        "hasMore": more,
+        "total": len(matching),
+    }
     return Reply(200, {"meta": meta, "results": page})
+
+
+# The fields `order-by` takes here (timestamps in one ISO format sort as text).
+ORDER_FIELDS = ("created_at", "appointment_datetime", "event_datetime", "id")
+
+
+def _order_by(raw: str) -> tuple[str, bool]:
+    field_name, _, direction = raw.partition(":")
+    if field_name not in ORDER_FIELDS or direction not in ("", "asc", "desc"):
+        raise ValueError(
+            f"order-by must be field[:asc|:desc] with a field of {list(ORDER_FIELDS)}, got {raw!r}"
+        )
+    return field_name, direction == "desc"
 
 
 def _log_entry(job: Job, status: JobStatus) -> JSONObject:

@@ -26,7 +26,9 @@ from propexo_sandbox.stats import LoggedRequest, RequestStats
 
 ADMIN_PREFIX = "/_sandbox/"
 DEFAULT_INTEGRATION_ID = "intg-sandbox-resman"
-_SEED_FIELDS = frozenset({"lead_id", "utc", "integration_id", "unit_id", "notes", "lead_source_id"})
+_SEED_FIELDS = frozenset(
+    {"lead_id", "utc", "integration_id", "unit_id", "notes", "lead_source_id", "created_at"}
+)
 
 _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"/v1/events/appointments/leads/resman/?"), "create"),
@@ -151,11 +153,13 @@ class Sandbox:
         unit_id: str | None = None,
         notes: str | None = None,
         lead_source_id: str | None = None,
+        created_at: str | dt.datetime | None = None,
     ) -> str:
         """Store an existing appointment (no write job, no request counted); its event id.
 
         It reads back at once, like one booked before the sync, and a PUT can move it. `utc`
         is ISO 8601 with an offset (`"2030-01-02T15:00:00Z"`) or an aware `datetime`;
+        `created_at` (same forms, now by default) is when Propexo made its row;
         `integration_id` must be one of the sandbox's integrations. Raises ValueError.
         """
         event = self._store.seed_appointment(
@@ -165,6 +169,7 @@ class Sandbox:
             unit_id=unit_id,
             notes=notes,
             lead_source_id=lead_source_id,
+            created_at=created_at,
         )
         return str(event["id"])
 

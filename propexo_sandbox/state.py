@@ -148,6 +148,8 @@ class Store:
                 when = _appointment_datetime(parameters)
                 event = self._event(integration.id, lead_id, when, next(self._x_ids))
                 event.update(notes=parameters.get("notes"), unit_id=parameters.get("unit_id"))
+                # Propexo's row is made when the PMS confirmed the write (its cache refresh).
+                event["created_at"] = iso_timestamp(finishes_at) if finishes_at else None
                 event["lead_source_id"] = parameters["lead_source_id"]
                 event_id = str(event["id"])
                 self._records[event_id] = _Record(event, finishes_at, seq)
@@ -190,11 +192,14 @@ class Store:
         unit_id: str | None = None,
         notes: str | None = None,
         lead_source_id: str | None = None,
+        created_at: str | dt.datetime | None = None,
     ) -> Event:
         """Store an existing appointment, visible at once and without a write job.
 
         `utc` is an ISO 8601 date-time with an offset (`2030-01-02T15:00:00Z`) or an aware
-        `datetime`; it is stored in UTC. Raises ValueError on a bad value.
+        `datetime`; it is stored in UTC. `created_at` (the same forms; now by default) is when
+        Propexo's row was made, what `order-by=created_at` sorts on. Raises ValueError on a
+        bad value.
         """
         if not isinstance(lead_id, str) or not lead_id:
             raise ValueError("lead_id must be a non-empty string")
@@ -209,9 +214,11 @@ class Store:
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} must be a string or null")
         when = utc_timestamp(utc)
+        made = iso_timestamp(self.clock()) if created_at is None else utc_timestamp(created_at)
         with self._lock:
             event = self._event(integration_id, lead_id, when, next(self._x_ids))
             event.update(notes=notes, unit_id=unit_id, lead_source_id=lead_source_id)
+            event["created_at"] = made
             self._records[str(event["id"])] = _Record(event, self.clock(), next(self._seqs))
         return copy.deepcopy(event)
 
@@ -305,6 +312,7 @@ class Store:
             "x_id": str(x_id),
             "unit_id": None,
             "lead_source_id": None,
+            "created_at": None,
         }
 
 

@@ -105,6 +105,7 @@ build_image() {  # build_image TAG DOCKERFILE BASE
     "${PODMAN[@]}" build --network=host "${LIMITS[@]}" \
         -v /etc/ssl/certs:/etc/ssl/certs:ro \
         --build-arg BASE_IMAGE="$base" \
+        --label "io.destination-propexo.build-context=$CONTEXT_DIGEST" \
         -t "$tag" -f "$dockerfile" "$ROOT"
     log "image $tag built in $((SECONDS - started))s"
 }
@@ -114,6 +115,8 @@ build() {
     ensure_tools
     ensure_base_image
     ensure_airbyte_base_image
+    # The label integration_tests/test_image.py checks: which tree each image was built from.
+    CONTEXT_DIGEST="$(python3 "$ROOT/scripts/build_context.py" "$ROOT")"
     build_image "$IMAGE" "$ROOT/Dockerfile" "$BASE_IMAGE"
     build_image "$AIRBYTE_IMAGE" "$ROOT/Dockerfile.airbyte" "$AIRBYTE_BASE_IMAGE"
     # Drop the images this build untagged (this connector's only; build layers stay cached).

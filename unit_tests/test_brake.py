@@ -50,3 +50,30 @@ def test_like_reasons_group_together_whatever_value_they_quote() -> None:
     assert reason_group(bad_time("25:00")) != reason_group(
         Rejected(outcomes.INVALID_RECORD, "lead_id: is required and must not be empty (got None)")
     )
+
+
+def test_the_early_bound_judges_rejections_so_far_against_records_started() -> None:
+    brake = RejectionBrake(20)
+    refused = Rejected(outcomes.REFUSED_BY_PROPEXO, "Propexo refused the record: not RESMAN")
+    # Fewer than MIN_OUTCOMES started: no judgement, however many were refused.
+    for _ in range(30):
+        brake.arrived(refused, started=MIN_OUTCOMES - 1)
+    # 30 refused of 150 started is 20 %: at the threshold, not past it.
+    brake.arrived(Accepted(), started=150)
+    with pytest.raises(TooManyRejected, match=r"31 of the 150 records started so far"):
+        brake.arrived(refused, started=150)
+
+
+def test_the_early_bound_waits_for_no_accepted_outcome() -> None:
+    # 70 % refused at once: the accepted rows' confirmations have not come, and need not.
+    brake = RejectionBrake(20)
+    refused = Rejected(outcomes.REFUSED_BY_PROPEXO, "Propexo refused the record: not RESMAN")
+    stopped_at = None
+    for started in range(1, 1000):
+        try:
+            brake.arrived(refused, started=MIN_OUTCOMES)
+        except TooManyRejected:
+            stopped_at = started
+            break
+    # The 21st refusal of 100 started is past 20 %.
+    assert stopped_at == 21

@@ -284,13 +284,26 @@ def test_unreadable_write_status_answers_are_polled_again_until_one_can_be_read(
     assert outcome == Accepted(job_id="job-1", write_status="SUCCESS", created_record_id="evt-1")
 
 
-def test_a_write_status_never_readable_ends_outcome_unknown_naming_the_request(
-    stop: Stop,
-) -> None:
+def test_a_write_status_never_readable_stops_the_sync_naming_the_job(stop: Stop) -> None:
+    # An answer of the wrong shape until the bound is the service's (errors.owner): the sync
+    # stops as transient; no outcome is made up for the row (the stop releases it as queued).
     transport = ScriptedTransport(write_status=[ok({"write_status": "MAYBE"})])
-    outcome = track(transport, stop, timeout=1.0)
-    assert isinstance(outcome, Rejected) and outcome.category == outcomes.OUTCOME_UNKNOWN
-    assert "GET /v1/admin/write-status/job-1" in outcome.reason
+    tracker = StatusTracker(
+        client_for(transport, stop), stop, timeout_seconds=1.0, workers=2, first_delay=0.05
+    )
+    settled: Future[Outcome] = Future()
+    tracker.track("job-1", settled.set_result)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not stop.stopped and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert isinstance(stop.error, ServiceUnavailable)
+        assert "job job-1" in str(stop.error)
+        assert not settled.done()
+        tracker.release_at_stop()
+        assert settled.result(0) == Accepted(job_id="job-1", write_status="QUEUED")
+    finally:
+        tracker.close()
 
 
 def test_a_job_still_pending_at_the_bound_is_accepted_as_pending(stop: Stop) -> None:

@@ -88,6 +88,18 @@ def test_mapped_columns_are_matched_ignoring_case_and_spaces() -> None:
             id="empty-source-column",
         ),
         pytest.param(
+            [{"source_column": "__", "api_field": "lead_id"}],
+            "field_mappings.0.source_column: Value error, the source column name '__' reads "
+            "as empty (column names are matched ignoring separators and invisible characters)",
+            id="source-column-of-separators",
+        ),
+        pytest.param(
+            [{"source_column": "\ufeff\u200b", "api_field": "lead_id"}],
+            "field_mappings.0.source_column: Value error, the source column name "
+            "'\\ufeff\\u200b' reads as empty",
+            id="source-column-of-invisible-characters",
+        ),
+        pytest.param(
             [{"source_column": "tour_at"}],
             "field_mappings.0.api_field: Field required",
             id="no-api-field",
@@ -139,3 +151,28 @@ def test_the_spec_offers_exactly_the_api_fields_the_mapping_knows() -> None:
     assert spec["default"] == []
     for example in spec["examples"]:
         load_config(config_with(example))
+
+
+@pytest.mark.parametrize(
+    ("zone", "reason"),
+    [
+        (
+            "CST",
+            "source_timezone: Value error, is not a known IANA timezone name; use one such "
+            "as America/Chicago or UTC (got 'CST')",
+        ),
+        ("EST", "source_timezone: Value error, is a fixed UTC-05:00 all year"),
+    ],
+)
+def test_a_refused_source_timezone_names_its_value_at_load_and_check(
+    zone: str, reason: str
+) -> None:
+    # As a row's appointment_timezone is refused: the field and the value.
+    config = {**BASE, "source_timezone": zone}
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert reason in str(raised.value)
+    assert f"(got {zone!r})" in str(raised.value)
+    ok, message = check_connection(config)
+    assert not ok
+    assert f"(got {zone!r})" in message

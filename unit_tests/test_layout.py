@@ -31,16 +31,36 @@ def layer_of(parts: tuple[str, ...]) -> int:
     raise AssertionError(f"destination_propexo/{'/'.join(parts)} is in no layer of the map")
 
 
-def imported_modules(path: Path) -> list[str]:
+def imported_modules(path: Path, package: Path = PACKAGE) -> list[str]:
+    """Every module `path` (a file under `package`) imports, relative imports resolved."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    here = [package.name, *path.relative_to(package).parts[:-1]]
     names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.append(module)
+            names += [f"{module}.{alias.name}" for alias in node.names]
     return names
+
+
+def upward_imports(package: Path) -> list[str]:
+    """`file imports module` for each import of `package` that reaches up a layer."""
+    upward: list[str] = []
+    for path in sorted(package.rglob("*.py")):
+        here = layer_of(path.relative_to(package).parts)
+        for name in imported_modules(path, package):
+            parts = name.split(".")
+            if parts[0] != "destination_propexo" or len(parts) < 2:
+                continue
+            if (package / parts[1]).is_dir() or (package / f"{parts[1]}.py").exists():
+                there = layer_of((parts[1],))
+                if there < here:
+                    upward.append(f"{path.relative_to(package)} imports {name}")
+    return upward
 
 
 def test_at_most_eight_modules_at_the_top() -> None:
@@ -54,18 +74,20 @@ def test_every_folder_is_a_layer_of_the_map() -> None:
 
 
 def test_imports_only_go_down_the_layers() -> None:
-    upward: list[str] = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        here = layer_of(path.relative_to(PACKAGE).parts)
-        for name in imported_modules(path):
-            parts = name.split(".")
-            if parts[0] != "destination_propexo" or len(parts) < 2:
-                continue
-            if (PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").exists():
-                there = layer_of((parts[1],))
-                if there < here:
-                    upward.append(f"{path.relative_to(PACKAGE)} imports {name}")
-    assert upward == []
+    assert upward_imports(PACKAGE) == []
+
+
+def test_a_relative_import_up_a_layer_is_caught_too(tmp_path: Path) -> None:
+    package = tmp_path / "destination_propexo"
+    (package / "outputs").mkdir(parents=True)
+    (package / "sync").mkdir()
+    (package / "outputs" / "probe.py").write_text(
+        "from ..sync import writer\nfrom . import rejection\nfrom .. import config\n"
+    )
+    assert upward_imports(package) == [
+        "outputs/probe.py imports destination_propexo.sync",
+        "outputs/probe.py imports destination_propexo.sync.writer",
+    ]
 
 
 def test_the_connector_never_imports_the_sandbox() -> None:

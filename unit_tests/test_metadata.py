@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA: dict[str, Any] = yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))["data"]
@@ -43,3 +44,14 @@ def test_the_integration_suite_names_the_secret_the_real_sandbox_tests_read() ->
     (suite,) = [s for s in DATA["connectorTestSuitesOptions"] if s["suite"] == "integrationTests"]
     assert [secret["fileName"] for secret in suite["testSecrets"]] == ["config.json"]
     assert "/secrets/" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+
+
+def test_the_boto3_floor_has_the_client_options_the_object_store_sets() -> None:
+    # outputs/object_store.py sets botocore's request_checksum_calculation, which botocore
+    # 1.36 (boto3 1.36) introduced: under `boto3>=1.34`, pip could keep a 1.34 or 1.35 already
+    # installed, and every check with object storage then failed with a TypeError.
+    (boto3,) = [
+        Requirement(spec) for spec in PROJECT["dependencies"] if Requirement(spec).name == "boto3"
+    ]
+    assert not boto3.specifier.contains("1.35.99")
+    assert boto3.specifier.contains("1.36.0")

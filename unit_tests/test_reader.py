@@ -45,6 +45,33 @@ def test_a_broken_line_stops_the_reader_naming_its_number(line: bytes, reason: s
     assert str(error).startswith("line 4: ")
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # One brace short; the valid 1E400 is where orjson gives up, not what is wrong.
+        b'{"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": '
+        b'{"name": "tours"}, "stream_state": {"c": 1E400}}}\n',
+        b'{"type": "RECORD", "record": {"stream": "tours", "data": {"unit_id": NaN, '
+        b'"lead_id" "l1"}}}\n',
+    ],
+)
+def test_a_broken_line_with_a_valid_nan_or_huge_number_names_the_real_fault(line: bytes) -> None:
+    reason = str(error_of([RECORD, line]))
+    assert reason.startswith("line 2: not a JSON message (Expecting ")
+    assert "infinity" not in reason
+    assert "NaN" not in reason.split(":", 2)[1]
+
+
+def test_a_byte_order_mark_opening_the_input_is_read_past() -> None:
+    # A messages file saved as "UTF-8 with BOM" (Notepad, Excel): the mark is the encoding's
+    # signature, not a character of the first message. Anywhere else it stays an error.
+    first, second = read_messages([b"\xef\xbb\xbf" + RECORD, STATE])
+    assert isinstance(first, RecordMessage)
+    assert first.data == {"lead_id": "l1"}
+    assert isinstance(second, StateMessage)
+    assert error_of([RECORD, b"\xef\xbb\xbf" + STATE]).line_number == 2
+
+
 def test_a_truncated_last_line_is_an_error_after_the_messages_before_it() -> None:
     messages = read_messages([RECORD, STATE, RECORD[:-20]])
     assert isinstance(next(messages), RecordMessage)
@@ -154,6 +181,24 @@ def test_the_sources_changes_are_read_from_meta() -> None:
     (message,) = read_messages([line])
     assert isinstance(message, RecordMessage)
     assert message.changes == (SourceChange("notes", "TRUNCATED", "SOURCE_FIELD_SIZE_LIMITATION"),)
+
+
+def test_a_change_or_reason_that_is_not_a_word_reads_as_unknown_and_stays_short() -> None:
+    # A change type that is not a string (NaN, an object) says nothing; a reason is quoted
+    # into every note and rejection of the row, so a runaway one is cut.
+    line = (
+        b'{"type": "RECORD", "record": {"stream": "t", "data": {}, "meta": {"changes": ['
+        b'{"field": "notes", "change": NaN, "reason": {"deep": [1, 2]}}, '
+        b'{"field": "unit_id", "change": "NULLED", "reason": "%s"}]}}}' % (b"x" * 5000)
+    )
+    (message,) = read_messages([line])
+    assert isinstance(message, RecordMessage)
+    first, second = message.changes
+    assert first == SourceChange("notes", "CHANGED", "no reason given")
+    assert second.change == "NULLED"
+    assert second.reason.startswith("xxx")
+    assert second.reason.endswith("... (5000 characters)")
+    assert len(second.said()) < 120
 
 
 def test_a_record_nested_deeper_than_pythons_stack_is_still_read() -> None:

@@ -14,6 +14,7 @@ import requests
 from destination_propexo.airbyte.catalog import configured_streams
 from destination_propexo.airbyte.protocol import Emitter
 from destination_propexo.config import load_config
+from destination_propexo.errors import FailureType, ServiceUnavailable, failure_type
 from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.records import outcomes
@@ -28,6 +29,7 @@ from unit_tests.support import (
     ScriptedTransport,
     WriteLogFeed,
     appointments,
+    event,
     job,
     logs,
     status,
@@ -57,7 +59,7 @@ class Sync:
             write_logs=write_logs if write_logs is not None else self.feed,
             write_status=write_status or [status("PENDING")],
         )
-        stop = Stop(self.clock)
+        self.stop = stop = Stop(self.clock)
         client = PropexoClient(
             "https://propexo.test", "token", RateBudget(per_minute, stop=stop), stop=stop,
             adapter=self.transport,
@@ -298,14 +300,34 @@ def test_a_job_still_pending_at_the_time_out_is_accepted_as_pending() -> None:
     assert sync.outcomes["job-1"] == Accepted(job_id="job-1", write_status="PENDING")
 
 
-def test_a_job_whose_status_could_never_be_read_ends_outcome_unknown() -> None:
-    sync = Sync(timeout=6, write_status=[Answer(503, {"error": {"message": "down"}})])
+@pytest.mark.parametrize("feed", [True, False])
+def test_a_job_whose_status_the_service_never_answers_stops_the_sync_not_the_row(
+    feed: bool,
+) -> None:
+    # 503 on every poll (and on the feed): the service's failure (errors.owner), never a
+    # rejected row; the sync stops as transient and the job is released as queued.
+    down = Answer(503, {"error": {"message": "down"}})
+    sync = Sync(timeout=6, write_status=[down], write_logs=[down], feed=feed)
+    sync.track("job-1")
+    sync.run(10)
+    assert "job-1" not in sync.outcomes
+    assert isinstance(sync.stop.error, ServiceUnavailable)
+    assert "job-1" in str(sync.stop.error)
+    assert failure_type(sync.stop.error) is FailureType.transient_error
+    sync.tracker.release_at_stop()
+    assert sync.outcomes["job-1"] == Accepted(job_id="job-1", write_status="QUEUED")
+
+
+def test_a_job_propexo_says_it_does_not_know_ends_outcome_unknown() -> None:
+    # A 404 for the job is about that job (errors.owner): the row's, the sync goes on.
+    sync = Sync(timeout=6, feed=False, write_status=[Answer(404, {"error": {"message": "no"}})])
     sync.track("job-1")
     sync.run(10)
     outcome = sync.outcomes["job-1"]
     assert isinstance(outcome, Rejected)
     assert outcome.category == outcomes.OUTCOME_UNKNOWN
     assert "could not be read within 6 s" in outcome.reason
+    assert not sync.stop.stopped
 
 
 def test_with_the_feed_off_each_job_is_polled_and_the_feed_never_read() -> None:
@@ -346,7 +368,15 @@ def test_a_sync_reads_the_feed_of_each_integration_its_jobs_were_queued_in() -> 
         feed.finish(job_id, integration_id=body["integration_id"])  # done at once
         return job(job_id)
 
-    transport = ScriptedTransport(create=create, write_logs=feed, read_back=[appointments()])
+    def read_back(sent: requests.PreparedRequest) -> Answer:
+        if "created_at" not in (sent.url or ""):  # the head of the run, read before its create
+            return appointments()
+        # The id look-up's read of the integration's newest appointments.
+        lead = {"integration_id=intg-1": "lead-1", "integration_id=intg-2": "lead-2"}
+        (shown,) = [lead for query, lead in lead.items() if query in (sent.url or "")]
+        return appointments(event(f"appt-{shown}", shown, "2024-07-20T14:00:00.000Z"))
+
+    transport = ScriptedTransport(create=create, write_logs=feed, read_back=read_back)
     records = [
         {
             "type": "RECORD",

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from destination_propexo.airbyte.catalog import configured_streams
 from destination_propexo.airbyte.protocol import Emitter
@@ -210,7 +211,9 @@ def test_a_lead_whose_appointments_cannot_be_read_is_rejected_and_the_sync_goes_
     refusal: Answer,
 ) -> None:
     def read_back(sent: requests.PreparedRequest) -> Answer:
-        return refusal if "lead_id=lead-odd" in (sent.url or "") else appointments()
+        # The integration's pages are refused too, so each lead is read on its own.
+        url = sent.url or ""
+        return refusal if "lead_id=lead-odd" in url or "order-by" in url else appointments()
 
     transport = ScriptedTransport(
         read_back=read_back, create=[job("job-1")], write_status=[status("SUCCESS")]
@@ -306,3 +309,63 @@ def test_states_queued_behind_a_pending_record_count_toward_the_window() -> None
     # The window (20) and the reader's inbox (half a window) hold every message read ahead.
     assert seen <= 20 + 10 + 2, f"{seen} states were read behind one pending record"
     assert len(states(orjson.loads(line) for line in out.getvalue().splitlines())) == 5_000
+
+
+# -- a failure that reached no handler says nothing about the row ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        Answer(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "1"}),
+        Answer(raises=requests.exceptions.ConnectionError(NewConnectionError(None, "refused"))),
+    ],
+    ids=["429", "refused"],
+)
+def test_a_row_refused_before_any_handler_while_others_are_booked_stops_the_sync(
+    refusal: Answer,
+) -> None:
+    # A 429 storm (or refused connections) that happens to hit one row on every try while
+    # other rows get through: the row was never looked at, so it is the service's failure;
+    # the sync stops as transient and the row is not rejected (its STATE is not echoed).
+    leads = ["lead-unlucky", *(f"lead-{n}" for n in range(4))]
+    # The others are answered only after the unlucky row's first refusal, and its next tries
+    # wait until one of them was answered (as in the poison-row test above).
+    failed, others = threading.Event(), threading.Semaphore(0)
+
+    def create(sent: requests.PreparedRequest) -> Answer:
+        lead = orjson.loads(sent.body or b"{}")["lead_id"]
+        if lead == "lead-unlucky":
+            if failed.is_set():
+                others.acquire(timeout=10)
+                time.sleep(0.5)  # the client counts an answer just after the transport's
+            failed.set()
+            return refusal
+        failed.wait(10)
+        others.release()
+        return job(f"job-{lead}")
+
+    transport = ScriptedTransport(create=create, read_back=[appointments()])
+    messages, error = run(
+        transport, *(tour(lead) for lead in leads), state(1), track_write_status=False
+    )
+    assert isinstance(error, TransientError), error
+    assert "before any handler saw it" in str(error)
+    assert all(o["outcome"] != "rejected" for o in outcome_lines(messages))
+    assert states(messages) == []
+
+
+def test_a_create_whose_answer_breaks_off_mid_body_is_read_back_not_given_up() -> None:
+    # The connection resets while the 200's body is coming: the job may be queued, so the
+    # lead is read back (and the booking adopted), like any answer lost after the send.
+    booked = appointments({"id": "evt-1", "associated_lead_ids": ["lead-1"],
+                           "appointment_datetime": "2024-07-20T14:00:00Z"})  # fmt: skip
+    transport = ScriptedTransport(
+        create=[Answer(raises=requests.exceptions.ChunkedEncodingError("reset mid-body"))],
+        read_back=[appointments(), booked],
+    )
+    messages, error = run(transport, tour("lead-1"), state(1), track_write_status=False)
+    assert error is None, error
+    (outcome,) = outcome_lines(messages)
+    assert outcome["outcome"] == "accepted", outcome
+    assert transport.count("create") == 1

@@ -25,9 +25,15 @@ import orjson
 from destination_propexo.airbyte.secrets import filter_secrets
 from destination_propexo.errors import FailureType, InputError
 from destination_propexo.records.mapping import SourceChange
-from destination_propexo.records.values import dumps_exact, has_float, loads_exact
+from destination_propexo.records.values import (
+    SHOWN_VALUE_LENGTH,
+    dumps_exact,
+    has_float,
+    loads_exact,
+)
 
 MAX_SHOWN_LINE = 120
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(slots=True)
@@ -106,12 +112,15 @@ def lines_of(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
 
 
 def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
-    """Parse stdin lines; a broken line raises InputError naming its number.
+    """Parse stdin lines; a broken line raises InputError naming its number. A byte order
+    mark opening the input (a file saved as "UTF-8 with BOM") is read past.
 
     A line is never skipped unread: anything that is not a RECORD, a STATE or a known
     non-data message stops the sync, so a record cannot disappear silently.
     """
     for number, line in enumerate(lines, start=1):
+        if number == 1 and line.startswith(UTF8_BOM):
+            line = line[len(UTF8_BOM) :]  # a file saved "UTF-8 with BOM": not content
         if not line.strip():
             continue
         message = _parse(line, number)
@@ -152,11 +161,15 @@ def _parse(line: bytes, number: int) -> object:
 
 
 def _parse_exact(line: bytes, number: int, fast_error: str | None) -> object:
+    # The exact reader decides, so its words name the fault: orjson's would point at the
+    # first NaN or 1E400 it refuses, which is valid here, while the real fault is elsewhere.
     try:
         return loads_exact(line)
-    except (ValueError, RecursionError) as exc:
-        why = fast_error or str(exc)
-        raise InputError(number, f"not a JSON message ({why}): {_shown_line(line)}") from None
+    except ValueError as exc:
+        why = str(exc)
+    except RecursionError:
+        why = fast_error or "nested deeper than Python's stack allows"
+    raise InputError(number, f"not a JSON message ({why}): {_shown_line(line)}")
 
 
 def _state(message: dict[str, Any], number: int) -> StateMessage:
@@ -197,12 +210,23 @@ def _changes(entries: object) -> tuple[SourceChange, ...]:
     return tuple(
         SourceChange(
             field=entry["field"],
-            change=str(entry.get("change") or "CHANGED"),
-            reason=str(entry.get("reason") or "no reason given"),
+            change=_word(entry.get("change"), "CHANGED"),
+            reason=_word(entry.get("reason"), "no reason given"),
         )
         for entry in entries
         if isinstance(entry, dict) and isinstance(entry.get("field"), str)
     )
+
+
+def _word(value: object, default: str) -> str:
+    """A change type or reason as the notes quote it: a string, cut when runaway; anything
+    else (NaN, an object) says nothing, so `default`."""
+    if not isinstance(value, str) or not value.strip():
+        return default
+    text = value.strip()
+    if len(text) > SHOWN_VALUE_LENGTH:
+        return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(text)} characters)"
+    return text
 
 
 def _shown_line(line: bytes) -> str:

@@ -30,7 +30,12 @@ from botocore.credentials import (
     Credentials,
     DeferredRefreshableCredentials,
 )
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    ProfileNotFound,
+)
 
 from destination_propexo.config import S3ObjectStorage
 from destination_propexo.errors import ConfigError, ServiceUnavailable
@@ -129,6 +134,22 @@ def _session(storage: S3ObjectStorage, environ: Mapping[str, str]) -> boto3.Sess
     return boto3.Session(botocore_session=assumed, region_name=region)
 
 
+def _environment_failure(exc: BotoCoreError) -> ConfigError:
+    """The AWS settings of the environment (AWS_PROFILE, the AWS config files) keep boto3 from
+    making a client: a ConfigError saying which, before any request."""
+    if isinstance(exc, ProfileNotFound):
+        profile = exc.kwargs.get("profile")
+        return ConfigError(
+            f"{WHERE}: the AWS profile {profile!r} named by AWS_PROFILE is in none of the AWS "
+            "config files, so no S3 client can be made. Unset AWS_PROFILE where the connector "
+            "runs, or add that profile."
+        )
+    return ConfigError(
+        f"{WHERE}: the AWS settings of the environment (AWS_* variables, the AWS config files) "
+        f"keep any S3 client from being made: {type(exc).__name__}: {exc}"
+    )
+
+
 class ObjectStore:
     """Puts and deletes objects in the configured bucket; failures are ConfigErrors."""
 
@@ -138,12 +159,15 @@ class ObjectStore:
         self._worked = False
         self.prefix = storage.bucket_path
         self.role_arn = storage.role_arn
-        self._client: S3Client = _session(storage, environ).client(
-            "s3",
-            endpoint_url=storage.s3_endpoint,
-            region_name=storage.s3_bucket_region or DEFAULT_REGION,
-            config=_client_config(storage),
-        )
+        try:
+            self._client: S3Client = _session(storage, environ).client(
+                "s3",
+                endpoint_url=storage.s3_endpoint,
+                region_name=storage.s3_bucket_region or DEFAULT_REGION,
+                config=_client_config(storage),
+            )
+        except BotoCoreError as exc:
+            raise _environment_failure(exc) from None
         self.endpoint = storage.s3_endpoint or self._client.meta.endpoint_url
 
     def __repr__(self) -> str:

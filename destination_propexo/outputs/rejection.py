@@ -1,4 +1,4 @@
-"""One rejected record as the user keeps it, written the same way by every `RejectionSink`.
+"""One rejected record as the user keeps it, written the same way by every `EntrySink`.
 
 A rejection entry is the record's data as received (notes included, so it can be fixed and
 sent again) and why it was rejected. Both the rejected-records file and the bucket write the
@@ -7,6 +7,7 @@ same entry; it never holds the configuration, and every known secret in it is ma
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -44,19 +45,20 @@ def rejection_entry(record: RecordMessage, outcome: Rejected, *, dry_run: bool) 
         "dry_run": dry_run,
         "data": record.data,
     }
-    masked: dict[str, Any] = _masked(entry)
-    return masked
+    entry_masked: dict[str, Any] = masked(entry)
+    return entry_masked
 
 
-def _masked(value: Any) -> Any:
+def masked(value: Any) -> Any:
+    """`value` (text, or lists and objects of it) with every known secret masked."""
     # Masked value by value rather than in the encoded line, where JSON or CSV escaping
     # could hide a secret holding a quote or a backslash from the search.
     if isinstance(value, str):
         return filter_secrets(value)
     if isinstance(value, dict):
-        return {filter_secrets(str(key)): _masked(item) for key, item in value.items()}
+        return {filter_secrets(str(key)): masked(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_masked(item) for item in value]
+        return [masked(item) for item in value]
     return value
 
 
@@ -66,21 +68,22 @@ def to_json(value: Any) -> bytes:
     return dumps_exact(value)
 
 
-class RejectionSink(Protocol):
-    """Somewhere rejected records are kept for the user (a local file, object storage).
+class EntrySink(Protocol):
+    """Somewhere a dataset's entries are kept for the user (a local file, object storage):
+    the rejected records, or every record's outcome.
 
-    `append` is called from worker threads, `flush` before each STATE is echoed, `close` at
-    the end of the sync and on a stop; each raises ConfigError when rejections cannot be
+    `write` is called from worker threads, `flush` before each STATE is echoed, `close` at
+    the end of the sync and on a stop; each raises ConfigError when entries cannot be
     kept, so the sync stops rather than lose them."""
 
-    def append(self, record: RecordMessage, outcome: Rejected) -> None: ...
+    def write(self, record: RecordMessage, entry: Mapping[str, Any]) -> None: ...
 
     def flush(self) -> None:
-        """Make every rejection appended so far durable."""
+        """Make every entry written so far durable."""
         ...
 
     def close(self) -> None: ...
 
     def describe(self) -> str:
-        """One clause for the write summary: where the rejections went, and how many."""
+        """One clause for the write summary: where the entries went, and how many."""
         ...

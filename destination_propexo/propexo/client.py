@@ -152,10 +152,12 @@ class Event(_Answer):
     associated_lead_ids: tuple[str, ...] = ()
     appointment_datetime: str | None = None
     event_datetime: str | None = None
+    created_at: str | None = None
 
 
 class _PageMeta(_Answer):
     hasMore: bool = False
+    total: int | None = None
 
 
 class AppointmentsPage(_Answer):
@@ -198,13 +200,42 @@ class BookedAppointment:
     time: str
 
 
+@dataclass(frozen=True)
+class ListedAppointment:
+    """One appointment of an integration-wide page: its id, leads, UTC date and time, and
+    when Propexo made its row (epoch seconds; None when not given)."""
+
+    id: str
+    lead_ids: tuple[str, ...]
+    date: str
+    time: str
+    created_at: float | None
+
+
+@dataclass(frozen=True)
+class IntegrationPage:
+    """One page of an integration's appointments: the readable ones, how many rows the page
+    had (`size`, odd ones included), whether more follow, and `meta.total` (None if absent)."""
+
+    appointments: tuple[ListedAppointment, ...]
+    size: int
+    more: bool
+    total: int | None
+
+
 @dataclass
 class RequestCounts:
+    """Requests sent, by kind: `read_back` reads one lead's appointments, `id_lookup` pages an
+    integration's newest appointments for booked ids, `integration_read` pages an integration's
+    appointments for append_dedup."""
+
     create: int = 0
     update: int = 0
     write_logs: int = 0
     write_status: int = 0
     read_back: int = 0
+    id_lookup: int = 0
+    integration_read: int = 0
     integration: int = 0
 
     @property
@@ -331,6 +362,47 @@ class PropexoClient:
                 continue
         return WriteLogPage(tuple(entries), len(answer.results.logs))
 
+    def integration_appointments(
+        self,
+        integration_id: str,
+        *,
+        order_by: str,
+        offset: int,
+        counter: Literal["id_lookup", "integration_read"],
+        limit: int = READ_BACK_PAGE,
+    ) -> IntegrationPage:
+        """One page of GET /v1/appointments/?integration_id=… in `order_by` order (such as
+        `created_at:desc`), counted as `counter`. Rows without an id, a lead or a readable
+        date-time are left out (counted in `size`); RequestFailure as for every read."""
+        answer = self._get(
+            "/v1/appointments/",
+            counter,
+            AppointmentsPage,
+            params={
+                "integration_id": integration_id,
+                "order-by": order_by,
+                "offset": offset,
+                "limit": limit,
+            },
+        )
+        listed = []
+        for raw in answer.results:
+            try:
+                event = Event.model_validate(raw)
+            except ValidationError:
+                continue
+            instant = event.appointment_datetime or event.event_datetime
+            date, time_of_day = utc_date_time(instant) if instant else (None, None)
+            if date is None or time_of_day is None or not event.associated_lead_ids:
+                continue
+            made = _epoch(event.created_at)
+            listed.append(
+                ListedAppointment(event.id, event.associated_lead_ids, date, time_of_day, made)
+            )
+        return IntegrationPage(
+            tuple(listed), len(answer.results), answer.meta.hasMore, answer.meta.total
+        )
+
     def lead_appointments(self, integration_id: str, lead_id: str) -> list[BookedAppointment]:
         """Every appointment of one lead, all pages."""
         return list(self._iter_lead_appointments(integration_id, lead_id))
@@ -440,6 +512,12 @@ class PropexoClient:
             raise _connection_failure(exc) from None
         except requests.exceptions.ConnectionError as exc:
             raise _connection_failure(exc) from None
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ):
+            # The answer broke off (or came mangled) after the request went out.
+            raise RequestFailure(FailureKind.DROPPED, "answer from Propexo broke off") from None
         except requests.exceptions.RequestException as exc:
             raise RequestFailure(FailureKind.UNEXPECTED, type(exc).__name__) from None
 
@@ -554,6 +632,16 @@ def _booked(event: Event, lead_id: str) -> BookedAppointment | None:
     if date is None or time_of_day is None:
         return None
     return BookedAppointment(id=event.id, date=date, time=time_of_day)
+
+
+def _epoch(instant: str | None) -> float | None:
+    if not instant:
+        return None
+    try:
+        parsed = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def utc_date_time(instant: str) -> tuple[str | None, str | None]:

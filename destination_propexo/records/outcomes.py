@@ -24,6 +24,18 @@ NOT_CONFIRMED_YET = "earlier write of the lead not confirmed"
 
 
 @dataclass(frozen=True)
+class RecordKeys:
+    """A record's key fields as mapped, for its outcome line: the lead, the appointment an
+    update moves, the integration, and the UTC instant sent (`2041-07-21T15:15:00Z`). None
+    where the record does not say (or was rejected before its time was read)."""
+
+    lead_id: str | None = None
+    event_id: str | None = None
+    integration_id: str | None = None
+    appointment_utc: str | None = None
+
+
+@dataclass(frozen=True)
 class Reschedule:
     """Which appointment a record moves, from when to when (UTC, `2041-07-21T15:15:00Z`).
 

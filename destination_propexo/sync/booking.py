@@ -24,6 +24,7 @@ from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Queued, Rejected, Reschedule
 from destination_propexo.stop import Stop
+from destination_propexo.sync.appointment_ids import AppointmentIds
 from destination_propexo.sync.ledger import BookingLedger, Granted, Settled
 from destination_propexo.sync.reschedule import Create, Move
 from destination_propexo.sync.status import StatusTracker
@@ -52,14 +53,17 @@ class Booker:
         ledger: BookingLedger | None = None,
         tracker: StatusTracker | None = None,
         check_head: bool = True,
+        ids: AppointmentIds | None = None,
         inline: bool = False,
     ) -> None:
         """`check_head`: read whether the head of a run is booked already (off in a dry
-        run, which sends nothing). `inline`: the sender makes no request (a dry run), so a
-        plain create is sent in the caller's thread and its future is done when `book`
-        returns; a worker's hand-offs would cost more than the create itself."""
+        run, which sends nothing); `ids` looks up the appointment id of creates confirmed
+        without one; `inline`: the sender makes no request (a dry run), so a plain create is
+        sent in the caller's thread and its future is done when `book` returns (a worker's
+        hand-offs would cost more than the create itself)."""
         self._check_head = check_head
         self._sender = sender
+        self._ids = ids
         self._inline = inline
         self._stop = stop
         self._ledger = ledger
@@ -67,6 +71,7 @@ class Booker:
         self._pool = WorkerPool(stop, workers, "create")
         self._unsent_lock = threading.Lock()
         self._unsent = 0
+        self._began = 0
 
     @property
     def unsent(self) -> int:
@@ -75,6 +80,22 @@ class Booker:
         with self._unsent_lock:
             return self._unsent
 
+    @property
+    def began(self) -> int:
+        """Records whose booking began on a worker (the rejection brake's records started)."""
+        with self._unsent_lock:
+            return self._began
+
+    def _begun(self, task: Callable[[], None]) -> Callable[[], None]:
+        """`task`, counted as a record begun when it first runs."""
+
+        def begin() -> None:
+            with self._unsent_lock:
+                self._began += 1
+            task()
+
+        return begin
+
     def book(
         self, request: AppointmentRequest, *, dedup: bool, head: bool = False
     ) -> Future[Outcome]:
@@ -82,10 +103,14 @@ class Booker:
         if the sync stops). `dedup`: create if absent (lead + date + time); `head`: a plain
         create at the head of a run, created only if an earlier attempt did not book it."""
         outcome: Future[Outcome] = Future()
-        task = lambda: self._book(request, dedup, head, outcome)  # noqa: E731
+        task = self._begun(lambda: self._book(request, dedup, head, outcome))
         if self._inline and not dedup:
             # Nothing is sent: no turn to keep, no booking to see.
-            self._follow(self._sender.send(request), outcome.set_result, request.integration_id)
+            self._begun(
+                lambda: self._follow(
+                    self._sender.send(request), outcome.set_result, request.integration_id
+                )
+            )()
         elif self._ledger is None:
             self._submit(task, "a create")
         else:
@@ -99,7 +124,8 @@ class Booker:
         ledger = self._needed_ledger()
         outcome: Future[Outcome] = Future()
         before = ledger.queue_turn((request.integration_id, request.lead_id), outcome)
-        self._in_turn(before, lambda: self._upcoming(ledger, request, outcome), "a lead's tour")
+        upcoming = self._begun(lambda: self._upcoming(ledger, request, outcome))
+        self._in_turn(before, upcoming, "a lead's tour")
         return outcome
 
     def move(self, request: MoveRequest) -> Future[Outcome]:
@@ -118,7 +144,7 @@ class Booker:
             ledger.moved(request, result)
             outcome.set_result(result)
 
-        self._in_turn(before, lambda: self._move(request, finish), "a move")
+        self._in_turn(before, self._begun(lambda: self._move(request, finish)), "a move")
         return outcome
 
     def close(self) -> None:
@@ -167,7 +193,9 @@ class Booker:
             outcome.set_result(result)
 
         if isinstance(granted, Create):
-            self._follow(self._sender.send(request), finish, request.integration_id)
+            self._follow(
+                self._sender.send(request), self._with_id(request, finish), request.integration_id
+            )
         else:
             self._move(moving(request, granted), finish)
 
@@ -183,7 +211,8 @@ class Booker:
     ) -> None:
         ledger = self._ledger
         if ledger is None:
-            self._follow(self._sender.send(request), outcome.set_result, request.integration_id)
+            resolve = self._with_id(request, outcome.set_result)
+            self._follow(self._sender.send(request), resolve, request.integration_id)
             return
         if dedup:
             claim = ledger.claim(request, outcome)
@@ -211,7 +240,20 @@ class Booker:
             record(request, result)
             outcome.set_result(result)
 
-        self._follow(self._sender.send(request), finish, request.integration_id)
+        resolve = self._with_id(request, finish)
+        self._follow(self._sender.send(request), resolve, request.integration_id)
+
+    def _with_id(self, request: AppointmentRequest, resolve: Resolve) -> Resolve:
+        """`resolve`, first looking up the appointment id of a create confirmed without one."""
+        if self._ids is None:
+            return resolve
+        key = (
+            request.integration_id,
+            request.lead_id,
+            request.appointment_date,
+            request.appointment_time,
+        )
+        return self._ids.completing(key, resolve)
 
     def _retry_claim(
         self, request: AppointmentRequest, head: bool, outcome: Future[Outcome]

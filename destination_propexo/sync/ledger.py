@@ -14,7 +14,12 @@ A slot whose first row is still being sent is held as a claim (the first row's o
 future): a repeat waits for it, then asks again.
 
 Per lead, the ledger also holds the appointments Propexo had when the lead was first seen,
-read once per lead per sync, kept up to date with what this sync's own writes did.
+kept up to date with what this sync's own writes did: from the integration's pages
+(`appointment_view.py`) when they cover what the row needs (then `known_from` says from
+when), completed by one read of the lead when a later row needs older ones; otherwise read
+once per lead per sync. Every write this sync makes is recorded in the view too (`wrote`,
+`moved`), so the pages stay right for this sync's own writes to leads the ledger does not
+hold (or has dropped).
 
 One upcoming tour per lead (append_dedup on `lead_id`): the lead's records take turns in
 input order (`queue_turn`, called as records are read); in its turn a record is judged by
@@ -30,10 +35,11 @@ The head of a run (`found_before`, append mode): a row whose lead had an appoint
 time before this sync, not yet matched by another row, was booked by an earlier attempt.
 
 Memory: entries are kept per lead, least recently used first out, once more than
-`capacity` slots are held; a lead with a claim or a turn in flight is never dropped. Dropping a lead
-is safe: when the lead comes again its appointments are read from Propexo again, and that
-read shows every booking whose job succeeded (Propexo reads back a written appointment
-at once). Claims are bounded by the write window (one per record in it).
+`capacity` slots are held; a lead with a claim or a turn in flight is never dropped.
+Dropping a lead is safe: when the lead comes again its appointments are read from Propexo
+again (or from the view, which holds this sync's writes), and that read shows every booking
+whose job succeeded (Propexo reads back a written appointment at once). Claims are bounded
+by the write window (one per record in it).
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
+from destination_propexo.sync.appointment_view import AppointmentView
 from destination_propexo.sync.reschedule import (
     Create,
     Move,
@@ -115,6 +122,9 @@ class _Lead:
     # Appointments the lead had before this sync, per slot, not yet matched by a row at the
     # head of the run (`found_before`): each stands for one row an earlier attempt booked.
     before: Counter[SlotKey] = field(default_factory=Counter)
+    # Read from the integration's view: appointments before this instant are not known
+    # yet (None: every appointment of the lead is known).
+    known_from: dt.datetime | None = None
 
     def at(self, slot: SlotKey) -> BookedAppointment | None:
         return next((a for a in self.in_propexo if (a.date, a.time) == slot), None)
@@ -135,9 +145,12 @@ class BookingLedger:
         *,
         capacity: int = DEFAULT_CAPACITY,
         sync_start: dt.datetime | None = None,
+        view: AppointmentView | None = None,
     ) -> None:
-        """`sync_start` (aware; now by default) is what "upcoming" is measured from."""
+        """`sync_start` (aware; now by default) is what "upcoming" is measured from; `view`
+        answers leads from the integration's pages where that is cheaper (appointment_view.py)."""
         self._read_lead = read_lead
+        self._view = view
         self._stop = stop
         self._capacity = capacity
         self.sync_start = sync_start or dt.datetime.now(dt.UTC)
@@ -148,8 +161,8 @@ class BookingLedger:
 
     def claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> Claim:
         """Decide for one record; on `Granted`, `outcome` holds the slot until it is final."""
-        lead = self._lead((request.integration_id, request.lead_id))
         slot = (request.appointment_date, request.appointment_time)
+        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
         if lead.refused is not None:
             return Settled(lead.refused)
         with self._lock:
@@ -195,10 +208,10 @@ class BookingLedger:
 
         Each appointment found matches one row, so rows repeating a booking on purpose are
         created as often as they were not booked yet."""
-        lead = self._lead((request.integration_id, request.lead_id))
+        slot = (request.appointment_date, request.appointment_time)
+        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
         if lead.refused is not None:
             return Settled(lead.refused)
-        slot = (request.appointment_date, request.appointment_time)
         with self._lock:
             if lead.before[slot] <= 0:
                 return None
@@ -220,11 +233,21 @@ class BookingLedger:
             if lead is not None and lead.ready.is_set():
                 self._add_booking(lead, request, outcome)
                 self._evict()
+            else:
+                self._view_wrote(request, outcome)
 
     def moved(self, request: MoveRequest, outcome: Outcome) -> None:
         """A move by event id's final outcome: the lead's appointment is at its new time."""
         if request.lead_id is None or not isinstance(outcome, Accepted):
             return
+        if self._view is not None and request.event_id:
+            self._view.moved(
+                request.integration_id,
+                request.lead_id,
+                request.event_id,
+                request.appointment_date,
+                request.appointment_time,
+            )
         with self._lock:
             lead = self._leads.get((request.integration_id, request.lead_id))
             if lead is None or not lead.ready.is_set():
@@ -249,6 +272,21 @@ class BookingLedger:
             )
         )
         self._size += 1
+        self._view_wrote(request, outcome)
+
+    def _view_wrote(self, request: AppointmentRequest, outcome: Outcome) -> None:
+        """Keep the view right for a booking this sync made (lock held)."""
+        if self._view is None or not isinstance(outcome, Accepted):
+            return
+        if outcome.how not in (outcomes.CREATED, outcomes.ADOPTED):
+            return
+        self._view.wrote(
+            request.integration_id,
+            request.lead_id,
+            BookedAppointment(
+                outcome.created_record_id or "", request.appointment_date, request.appointment_time
+            ),
+        )
 
     def queue_turn(self, key: TurnKey, outcome: Future[Outcome]) -> Future[Outcome] | None:
         """Queue a record behind the earlier records of its lead or event (call in input
@@ -264,8 +302,9 @@ class BookingLedger:
 
     def claim_upcoming(self, request: AppointmentRequest) -> Settled | Create | Move:
         """In the record's turn: settled without a request, or the create or move to send."""
-        lead = self._lead((request.integration_id, request.lead_id))
         record = utc_instant(request.appointment_date, request.appointment_time)
+        # The rule needs the lead's upcoming tours and any at the record's instant.
+        lead = self._lead((request.integration_id, request.lead_id), min(record, self.sync_start))
         if lead.refused is not None:
             return Settled(lead.refused)
         with self._lock:
@@ -310,8 +349,14 @@ class BookingLedger:
                 if moved in lead.in_propexo:
                     lead.in_propexo.remove(moved)
                 booked = BookedAppointment(moved.id or booked.id, booked.date, booked.time)
+                if self._view is not None and booked.id:
+                    self._view.moved(
+                        request.integration_id, request.lead_id, booked.id, booked.date, booked.time
+                    )
             else:
                 self._size += 1
+                if self._view is not None:
+                    self._view.wrote(request.integration_id, request.lead_id, booked)
             lead.in_propexo.append(booked)
             self._evict()
 
@@ -321,7 +366,9 @@ class BookingLedger:
         with self._lock:
             return self._size
 
-    def _lead(self, key: LeadKey) -> _Lead:
+    def _lead(self, key: LeadKey, need: dt.datetime | None) -> _Lead:
+        """The lead, with every appointment at or after `need` known (all of them, read on
+        their own and never from the view, when `need` is None)."""
         with self._lock:
             lead = self._leads.get(key)
             loader = lead is None
@@ -330,25 +377,52 @@ class BookingLedger:
             else:
                 self._leads.move_to_end(key)
         if loader:
-            self._load(key, lead)
+            self._load(key, lead, need)
         while not lead.ready.is_set():
             self._stop.wait_for(lead.ready, LOAD_RECHECK_SECONDS)
         if lead.load_error is not None:
             raise _lookup_unavailable(key, lead.load_error)
+        with self._lock:
+            known_from = lead.known_from
+        if known_from is not None and (need is None or need <= known_from) and not lead.refused:
+            self._read_older(key, lead)
         return lead
 
-    def _load(self, key: LeadKey, lead: _Lead) -> None:
+    def _read_older(self, key: LeadKey, lead: _Lead) -> None:
+        """Complete a lead read from the view with its own read: older appointments join."""
         try:
             found = self._read_lead(*key)
         except RequestFailure as failure:
             if owner(failure, Request.LEAD_READ) is not Owner.ROW:
+                raise _lookup_unavailable(key, failure) from None
+            with self._lock:
+                lead.refused = _refused(key, failure)
+            return
+        with self._lock:
+            if lead.known_from is None:
+                return
+            held = {a.id for a in lead.in_propexo}
+            # This sync's own bookings without a confirmed id are held as "": not twice.
+            unconfirmed = {(a.date, a.time) for a in lead.in_propexo if not a.id}
+            older = [a for a in found if a.id not in held and (a.date, a.time) not in unconfirmed]
+            lead.in_propexo.extend(older)
+            lead.before.update((a.date, a.time) for a in older)
+            self._size += len(older)
+            lead.known_from = None
+
+    def _load(self, key: LeadKey, lead: _Lead, need: dt.datetime | None) -> None:
+        try:
+            view = self._view if need is not None else None
+            viewed = view.lead(*key, need) if view is not None and need is not None else None
+            if viewed is not None:
+                found, lead.known_from = viewed
+            else:
+                found = self._read_lead(*key)
+        except RequestFailure as failure:
+            if owner(failure, Request.LEAD_READ) is not Owner.ROW:
                 self._load_failed(key, lead, failure)
             with self._lock:
-                lead.refused = Rejected(
-                    outcomes.REFUSED_BY_PROPEXO,
-                    f"lead_id: Propexo would not read the appointments of lead {key[1]!r} "
-                    f"({failure}), so whether it is booked cannot be checked; nothing was sent",
-                )
+                lead.refused = _refused(key, failure)
                 lead.ready.set()
             return
         except BaseException as exc:
@@ -404,6 +478,14 @@ class BookingLedger:
         with self._lock:
             if self._turns.get(key) is done:
                 del self._turns[key]
+
+
+def _refused(key: LeadKey, failure: RequestFailure) -> Rejected:
+    return Rejected(
+        outcomes.REFUSED_BY_PROPEXO,
+        f"lead_id: Propexo would not read the appointments of lead {key[1]!r} "
+        f"({failure}), so whether it is booked cannot be checked; nothing was sent",
+    )
 
 
 def _after_unsure(earlier: Rejected) -> Rejected:

@@ -1,23 +1,36 @@
 """What a sync tells its operator: one line per record outcome, the STATE echoes, progress
-and the closing summary, and each rejected record filed where the user asked.
+and the closing summary; each outcome (and each rejected record) filed where the user asked,
+and the summary kept beside the outcomes as one JSON object (`summary_fields`).
 
 `SyncReport` is the pipeline's one `OutcomeSink`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMessage
-from destination_propexo.outputs.rejection import RejectionSink
+from destination_propexo.errors import ConfigError, ServiceUnavailable, failure_type
+from destination_propexo.outputs.datasets import SyncOutputs
+from destination_propexo.outputs.outcome_entry import HOW, SyncIdentity
 from destination_propexo.propexo.client import RequestCounts
 from destination_propexo.propexo.ratelimit import RateBudget
-from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.records import outcomes
+from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys, Rejected
+from destination_propexo.sync.brake import reason_group
 from destination_propexo.sync.status import StatusTracker
 from destination_propexo.sync.writer import WriteSummary
+
+# Reason groups counted one by one in the summary; the rest count as "other".
+MAX_REASON_GROUPS = 50
 
 
 class SyncReport:
@@ -30,27 +43,38 @@ class SyncReport:
         counts: RequestCounts,
         budget: RateBudget,
         tracker: StatusTracker | None,
-        rejection_sinks: Sequence[RejectionSink] = (),
+        outputs: SyncOutputs | None = None,
         dry_run: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
+        """`extra` holds further summary sections, each a callable of no argument giving a
+        JSON-able mapping read when the summary is made (e.g. the id look-up's counts)."""
         self._emitter = emitter
         self._counts = counts
         self._budget = budget
         self._tracker = tracker
-        self._sinks = rejection_sinks
+        self._outputs = outputs
         self._dry_run = dry_run
+        self._extra = dict(extra or {})
+        self._lock = threading.Lock()
+        self._reasons: Counter[str] = Counter()
 
     def outcome(
         self,
         record: RecordMessage,
-        lead_id: str | None,
+        keys: RecordKeys,
         outcome: Outcome,
         time_notes: tuple[str, ...],
     ) -> None:
+        if self._outputs is not None:
+            self._outputs.record(record, keys, outcome, time_notes)
         if isinstance(outcome, Rejected):
-            for sink in self._sinks:
-                sink.append(record, outcome)
-        fields = outcome_fields(record, lead_id, outcome, time_notes)
+            group = reason_group(outcome)
+            with self._lock:
+                if group not in self._reasons and len(self._reasons) >= MAX_REASON_GROUPS:
+                    group = "other"
+                self._reasons[group] += 1
+        fields = outcome_fields(record, keys.lead_id, outcome, time_notes)
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
         self._emitter.log_line(level, b"record outcome: " + orjson.dumps(fields), batch=True)
 
@@ -58,8 +82,8 @@ class SyncReport:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
         # next real sync would start after records that were never sent.
         if not self._dry_run:
-            for sink in self._sinks:  # a confirmed state must not cover a rejection in memory
-                sink.flush()
+            if self._outputs is not None:  # a confirmed state must not cover an entry in memory
+                self._outputs.flush()
             self._emitter.state(state.state, accepted, rejected)
 
     def progress(self, summary: WriteSummary, in_window: int) -> None:
@@ -86,13 +110,102 @@ class SyncReport:
             f"states {summary.states}",
             f"requests {counts.total} (create {counts.create}, update {counts.update}, "
             f"write logs {counts.write_logs}, write status {counts.write_status}, read back "
-            f"{counts.read_back}, integration {counts.integration}), 429s "
+            f"{counts.read_back}, id look-up {counts.id_lookup}, integration reads "
+            f"{counts.integration_read}, integration {counts.integration}), 429s "
             f"{self._budget.stats.rate_limited}",
             _confirmations(self._tracker),
             f"duration {elapsed:.1f} s ({summary.received / max(elapsed, 1e-9):.1f} records/s)",
-            *(sink.describe() for sink in self._sinks),
+            *(self._outputs.describe() if self._outputs is not None else ()),
         ]
         self._emitter.log("INFO", "; ".join(parts))
+        self.keep_summary(summary)
+
+    def keep_summary(self, summary: WriteSummary, error: BaseException | None = None) -> None:
+        """Write the machine-readable summary beside the outcomes (a failed sync's too, with
+        its error) and log where it went. ConfigError if it cannot be written, unless the
+        sync already failed on `error`."""
+        if self._outputs is None or self._dry_run:
+            return
+        fields = summary_fields(
+            summary,
+            identity=self._outputs.identity,
+            counts=self._counts,
+            budget=self._budget,
+            tracker=self._tracker,
+            reasons=self._reason_counts(),
+            error=error,
+            extra={name: read() for name, read in self._extra.items()},
+        )
+        try:
+            where = self._outputs.summary(fields)
+        except (ConfigError, ServiceUnavailable):
+            if error is None:
+                raise
+            return
+        if where:
+            self._emitter.log("INFO", "sync summary written to " + ", ".join(where))
+
+    def _reason_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._reasons.most_common())
+
+
+def summary_fields(
+    summary: WriteSummary,
+    *,
+    identity: SyncIdentity,
+    counts: RequestCounts,
+    budget: RateBudget,
+    tracker: StatusTracker | None,
+    reasons: Mapping[str, int],
+    error: BaseException | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The sync's summary as one JSON-able object (docs/propexo.md shows one):
+    counts by outcome and by reason group, requests by kind, budget use, duration."""
+    elapsed = max(time.monotonic() - summary.started, 1e-9)
+    ended = datetime.now(UTC)
+    accepted = sum(summary.accepted.values())
+    rejected = sum(summary.rejected.values())
+    booked = summary.accepted[outcomes.CREATED] + summary.accepted[outcomes.RESCHEDULED]
+    requests = dataclasses.asdict(counts)
+    return {
+        "sync_id": identity.sync_id,
+        "attempt": identity.attempt,
+        "started_at": identity.started.isoformat(timespec="milliseconds"),
+        "ended_at": ended.isoformat(timespec="milliseconds"),
+        "duration_seconds": round(elapsed, 3),
+        "status": "succeeded" if error is None else "failed",
+        "failure_type": None if error is None else failure_type(error).value,
+        "error": None if error is None else str(error)[:1000],
+        "records": {
+            "received": summary.received,
+            "accepted": accepted,
+            "rejected": rejected,
+            "not_final": summary.received - accepted - rejected,
+            "pending_in_resman": summary.pending,
+        },
+        "states_confirmed": summary.states,
+        "accepted_by_how": {HOW.get(k, k): v for k, v in sorted(summary.accepted.items())},
+        "rejected_by_category": dict(sorted(summary.rejected.items())),
+        "rejected_by_reason": dict(reasons),
+        "requests": {**requests, "total": counts.total},
+        # Bookings: appointments created or moved by this sync.
+        "requests_per_booking": round(counts.total / booked, 3) if booked else None,
+        "budget": {
+            "requests_per_minute": budget.limit,
+            "used_per_minute": round(counts.total / elapsed * 60, 1),
+            "rate_limited": budget.stats.rate_limited,
+        },
+        "jobs": None
+        if tracker is None
+        else {
+            "from_feed": tracker.stats.from_feed,
+            "from_write_status": tracker.stats.from_status,
+            "feed_reads": tracker.stats.feed_reads,
+        },
+        **dict(extra or {}),
+    }
 
 
 def _confirmations(tracker: StatusTracker | None) -> str:

@@ -10,8 +10,10 @@ book or move at all is the ledger's (`ledger.py`), not the sender's.
 
 Whose failure a request's last failure is comes from `errors.owner`; a failure that is the
 service's rejects the row only when Propexo answered another write (2xx) after this row's
-first failure (the service works, this row is what it cannot process). Otherwise it is an
-outage, and the sync stops with `ServiceUnavailable` (transient): no row is rejected for it.
+first failure (the service works, this row is what it cannot process), and never when the
+last failure reached no handler (a 429, a refused connection: the row was never looked
+at). Otherwise it is an outage, and the sync stops with `ServiceUnavailable` (transient): no
+row is rejected for it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from destination_propexo.errors import (
     owner,
 )
 from destination_propexo.propexo.client import CREATE_PATH, BookedAppointment, PropexoClient
-from destination_propexo.propexo.retry import RetryPolicy, retrying
+from destination_propexo.propexo.retry import SAFE_KINDS, RetryPolicy, retrying
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Queued, Rejected
@@ -168,18 +170,24 @@ class AppointmentSender:
             )
         if who is Owner.ROW:
             return rejected
-        if watch.answered_elsewhere():
+        # A failure that reached no handler (429, a refused connection) says nothing about
+        # the row, however many other rows got through: only the service's.
+        if failure.kind not in SAFE_KINDS and watch.answered_elsewhere():
             return Rejected(
                 rejected.category,
                 f"{rejected.reason} (Propexo answered other rows meanwhile, so it is this row "
                 "it cannot process)",
                 job_id=rejected.job_id,
             )
+        why = (
+            "before any handler saw it"
+            if failure.kind in SAFE_KINDS
+            else "and no other write succeeded meanwhile"
+        )
         raise ServiceUnavailable(
             f"Propexo is not answering: a {request.value} request failed {failure.attempts} "
-            f"times (last: {failure}) and no other write succeeded meanwhile. The sync "
-            "stopped; the next attempt re-sends from the last confirmed state, checking first "
-            "what this one may have booked."
+            f"times (last: {failure}) {why}. The sync stopped; the next attempt re-sends from "
+            "the last confirmed state, checking first what this one may have booked."
         )
 
     def _move_read_back(

@@ -13,24 +13,26 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
 from requests.adapters import BaseAdapter
 
-from destination_propexo.airbyte.catalog import Stream, StreamKey
+from destination_propexo.airbyte.catalog import Stream, StreamKey, WriteMode
 from destination_propexo.airbyte.protocol import Emitter, read_messages
 from destination_propexo.config import PropexoConfig
 from destination_propexo.errors import Terminated
-from destination_propexo.outputs.rejection import RejectionSink
-from destination_propexo.outputs.rejection_sinks import close_sinks, open_sinks
+from destination_propexo.outputs.datasets import SyncOutputs, open_outputs
 from destination_propexo.propexo.client import CONNECT_TIMEOUT_SECONDS, PropexoClient
 from destination_propexo.propexo.inflight import MAX_IN_FLIGHT
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
 from destination_propexo.stop import Clock, Stop
+from destination_propexo.sync.appointment_ids import AppointmentIds
+from destination_propexo.sync.appointment_view import AppointmentView
 from destination_propexo.sync.booking import Booker, RequestSender
 from destination_propexo.sync.brake import RejectionBrake
 from destination_propexo.sync.dryrun import DryRunSender
@@ -41,6 +43,8 @@ from destination_propexo.sync.status import StatusTracker
 from destination_propexo.sync.writer import Pipeline, RecordMapper, WriteSummary
 
 WINDOW_SIZE = 1000
+# Streams whose leads are looked up: append_dedup, and append for the head of a run.
+_VIEW_MODES = (WriteMode.CREATE, WriteMode.CREATE_IF_ABSENT, WriteMode.ONE_UPCOMING_TOUR)
 
 
 def build_client(
@@ -82,12 +86,14 @@ class WriteSession:
         self._emitter = emitter
         self.stop = Stop(clock)
         self.client, self.budget = build_client(config, self.stop, adapter=adapter)
-        self._sinks: list[RejectionSink] = []
+        self._outputs: SyncOutputs | None = None
         self._closed = False
+        self._parts_closed = False
         self.tracker: StatusTracker | None = None
+        self.ids: AppointmentIds | None = None
         self._booker: Booker | None = None
         try:
-            self._sinks = open_sinks(config)
+            self._outputs = open_outputs(config)
             # Every pool may use the client's whole in-flight bound (its threads start only
             # as tasks need them): a smaller pool would cap its share of the budget.
             workers = config.max_requests_in_flight or MAX_IN_FLIGHT
@@ -101,15 +107,29 @@ class WriteSession:
                     coming=lambda: self._booker.unsent if self._booker is not None else 0,
                     say=lambda text: emitter.log("WARN", text),
                 )
+                # Ids of bookings the feed confirmed, from the integration's newest
+                # appointments (appointment_ids.py); a sync without the feed has them all.
+                if config.use_write_logs_feed:
+                    self.ids = AppointmentIds(
+                        self.client, self.stop, since=time.time(), coming=self._coming
+                    )
+            # append_dedup streams: the integration's appointments in pages where that is
+            # cheaper than a read per lead (appointment_view.py).
+            self.view = (
+                AppointmentView(self.client, self.stop)
+                if any(s.mode in _VIEW_MODES for s in streams.values())
+                else None
+            )
             self._booker = Booker(
                 sender=self._sender(),
                 stop=self.stop,
                 workers=workers,
                 # Every mode uses it: the lead's turns, the one view of its appointments,
                 # and the head of a run created only if absent.
-                ledger=BookingLedger(self.client.lead_appointments, self.stop),
+                ledger=BookingLedger(self.client.lead_appointments, self.stop, view=self.view),
                 tracker=self.tracker,
                 check_head=not config.dry_run,
+                ids=self.ids,
                 inline=config.dry_run,
             )
             self.report = SyncReport(
@@ -117,7 +137,11 @@ class WriteSession:
                 counts=self.client.counts,
                 budget=self.budget,
                 tracker=self.tracker,
-                rejection_sinks=self._sinks,
+                outputs=self._outputs,
+                extra={
+                    **({"appointment_ids": self.ids.summary} if self.ids is not None else {}),
+                    **({"integration_reads": self.view.summary} if self.view is not None else {}),
+                },
                 dry_run=config.dry_run,
             )
             self._pipeline = Pipeline(
@@ -143,6 +167,11 @@ class WriteSession:
         except BaseException:
             self.close(stopping=True)
             raise
+
+    def _coming(self) -> int:
+        """Bookings on their way to a final outcome: writes not answered, jobs not final."""
+        unsent = self._booker.unsent if self._booker is not None else 0
+        return unsent + (self.tracker.outstanding if self.tracker is not None else 0)
 
     def _sender(self) -> RequestSender:
         if self.config.dry_run:
@@ -180,26 +209,42 @@ class WriteSession:
             self._emitter.log(
                 "INFO", f"writing to {config.api_url} for integration {config.integration_id}"
             )
-        with _terminated_stops(self.stop):
-            summary = self._pipeline.run(read_messages(lines))
-        self.close()
+        try:
+            with _terminated_stops(self.stop):
+                summary = self._pipeline.run(read_messages(lines))
+        except BaseException as exc:
+            self._close_parts()
+            self.report.keep_summary(self._pipeline.summary, error=exc)
+            raise
+        self._close_parts()
         self.report.summary(summary)
+        self.close()
         return summary
 
     def close(self, *, stopping: bool = False) -> None:
-        """Stop the workers and close the client and the rejection sinks (idempotent).
+        """Stop the workers and close the client and the outputs (idempotent).
 
-        Sinks are closed on a fatal stop too, so every rejection before it is kept; a sink
-        that cannot be closed raises, unless the sync is already `stopping` on another error."""
+        Outputs are closed on a fatal stop too, so every entry before it is kept; one that
+        cannot be closed raises, unless the sync is already `stopping` on another error."""
         if self._closed:
             return
         self._closed = True
+        self._close_parts()
+        if self._outputs is not None:
+            self._outputs.close(stopping=stopping)
+
+    def _close_parts(self) -> None:
+        """Stop the workers and close the client (idempotent); the outputs stay open."""
+        if self._parts_closed:
+            return
+        self._parts_closed = True
         if self._booker is not None:
             self._booker.close()
         if self.tracker is not None:
             self.tracker.close()
+        if self.ids is not None:
+            self.ids.close()
         self.client.close()
-        close_sinks(self._sinks, stopping=stopping)
 
 
 @contextlib.contextmanager

@@ -12,12 +12,14 @@ and shrinks when a job turns out finished before it was due.
 
 The rules of an outcome do not depend on the way: SUCCESS (or PARTIAL_SUCCESS) is accepted,
 FAILURE rejected with ResMan's errors; a job still PENDING at `timeout_seconds` is accepted
-as PENDING; one whose status could never be read (the feed never showed it and no poll got
-an answer) ends "outcome unknown". When the sync stops, no request follows any job: every
-job still followed is accepted as `QUEUED` (`release_at_stop`), so the STATEs before the
-stop are echoed. A poll that cannot be read is no news: the job is polled
-again, with the same back-off, until the bound. The feed carries no `created_record_id`:
-jobs it confirms are logged without one.
+as PENDING. One whose status could never be read (the feed never showed it and no poll got
+an answer) is judged by `errors.owner`: Propexo saying it has no such job (404) is the row's
+("outcome unknown"); a service that never answered (resets, time-outs, 5xx, 429, garbled
+answers) stops the sync as `ServiceUnavailable` (transient), never a rejected row. When
+the sync stops, no request follows any job: every job still followed is accepted as
+`QUEUED` (`release_at_stop`), so the STATEs before the stop are echoed. A poll that cannot
+be read is no news: the job is polled again, with the same back-off, until the bound. The
+feed carries no `created_record_id`: jobs it confirms are logged without one.
 
 The schedule is one thread (`_schedule`) running `_plan`, which hands feed reads and polls
 to small guarded pools; `pump` runs the same plan inline, for tests on a fake clock.
@@ -34,7 +36,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from destination_propexo.errors import FailureKind, RequestFailure
+from destination_propexo.errors import (
+    ConfigError,
+    FailureKind,
+    Owner,
+    PropexoError,
+    Request,
+    RequestFailure,
+    ServiceUnavailable,
+    owner,
+)
 from destination_propexo.propexo.client import ONE_ATTEMPT, PropexoClient, WriteLog, WriteStatus
 from destination_propexo.records import outcomes
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
@@ -161,6 +172,12 @@ class StatusTracker:
     @property
     def polls_per_job(self) -> float:
         return self.stats.polls / self.stats.jobs if self.stats.jobs else 0.0
+
+    @property
+    def outstanding(self) -> int:
+        """Jobs followed and not yet final."""
+        with self._wake:
+            return len(self._jobs)
 
     @property
     def feed_on(self) -> bool:
@@ -424,9 +441,17 @@ class StatusTracker:
             else:
                 job.unread = unread
             now = self._clock.now()
+            stopping: PropexoError | None = None
             if (job.last is None or job.last.pending) and now < job.deadline:
                 job.delay = min(MAX_DELAY, job.delay * BACKOFF)
                 self._push(self._polls, min(now + job.delay, job.deadline), job)
+                outcome = None
+            elif (
+                job.last is None
+                and job.unread is not None
+                and (stopping := never_read(job.job_id, job.polls, job.unread, self._timeout))
+            ):
+                # Not the row's: the job stays followed, so the stop releases it as queued.
                 outcome = None
             else:
                 self._finish(job)
@@ -435,6 +460,8 @@ class StatusTracker:
             self._wake.notify()
         if verdict is not None:
             self._say(verdict)
+        if stopping is not None:
+            self._stop.stop(stopping)
         if outcome is not None:
             job.resolve(outcome)
 
@@ -491,6 +518,32 @@ def queued_at_stop(job_id: str) -> Accepted:
 def from_feed(entry: WriteLog) -> Outcome:
     """The record's outcome from its job's entry in the feed (which has no created_record_id)."""
     return settled(entry.job_id, WriteStatus(entry.status, (entry.error,) if entry.error else ()))
+
+
+def never_read(
+    job_id: str, polls: int, unread: RequestFailure, bound_seconds: float
+) -> PropexoError | None:
+    """What stops the sync when a job's write status got no answer by the bound, or None
+    when the last failure is the job's own (a 404: Propexo has no such job), which ends the
+    row "outcome unknown". Whose failure it is comes from `errors.owner`: a service that
+    never answered is an outage (transient), never a rejected row."""
+    who = owner(unread, Request.WRITE_STATUS)
+    if who is Owner.ROW:
+        return None
+    said = (
+        f"the write status of job {job_id} could not be read within {bound_seconds:g} s "
+        f"({polls} polls, last: {unread})"
+    )
+    if who is Owner.CONFIGURATION:
+        return ConfigError(
+            f"{said}: nothing at /v1/admin/write-status/ answers it. Check api_url (the API's "
+            "base URL only, such as https://api.propexo.com)."
+        )
+    return ServiceUnavailable(
+        f"Propexo is not answering: {said}. The sync stopped; the job stays queued in "
+        "Propexo, and the next attempt re-sends from the last confirmed state, checking first "
+        "what this one may have booked."
+    )
 
 
 def settled(

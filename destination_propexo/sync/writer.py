@@ -44,7 +44,7 @@ from destination_propexo.records.mapping import (
     map_move,
     map_record,
 )
-from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
+from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.booking import Booker
 from destination_propexo.sync.brake import RejectionBrake
@@ -56,7 +56,7 @@ QUEUE_WAIT = 0.5
 @dataclass
 class _Slot:
     record: RecordMessage
-    lead_id: str | None
+    keys: RecordKeys
     time_notes: tuple[str, ...]
     outcome: Future[Outcome]
     # Set once the outcome is logged (and filed), so no STATE can overtake that line.
@@ -77,6 +77,10 @@ class _Decided:
 
 @dataclass
 class WriteSummary:
+    """The sync's counts: records received, and each final outcome counted as it becomes
+    final (the outcomes dataset's order), so a stopped sync's counts match what its outcomes
+    hold; `received - done` records had no final outcome."""
+
     received: int = 0
     accepted: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -95,7 +99,7 @@ class OutcomeSink(Protocol):
     def outcome(
         self,
         record: RecordMessage,
-        lead_id: str | None,
+        keys: RecordKeys,
         outcome: Outcome,
         time_notes: tuple[str, ...],
     ) -> None: ...
@@ -112,6 +116,16 @@ class RecordMapper:
     matcher: FieldMatcher
     integration_id: str
     zone: str
+
+
+def record_keys(request: AppointmentRequest | MoveRequest) -> RecordKeys:
+    """The key fields of a mapped record, its instant as sent (UTC)."""
+    return RecordKeys(
+        lead_id=request.lead_id,
+        event_id=request.event_id if isinstance(request, MoveRequest) else None,
+        integration_id=request.integration_id,
+        appointment_utc=f"{request.appointment_date}T{request.appointment_time}Z",
+    )
 
 
 class Pipeline:
@@ -144,11 +158,13 @@ class Pipeline:
         self._release_at_stop = release_at_stop
         self._window: deque[_Slot | _Decided | StateMessage] = deque()
         self._records_in_window = 0
+        self._decided = 0  # records rejected before any request (read by the brake)
         self._counts: dict[StreamKey, list[int]] = {}
         # Records read before the run's first STATE (None until it comes).
         self._first_state_at: int | None = None
         self._last_progress = time.monotonic()
         self.summary = WriteSummary()
+        self._summary_lock = threading.Lock()  # outcomes become final in worker threads
 
     def run(self, messages: Iterable[InputMessage]) -> WriteSummary:
         """Write every message; raises the error that stopped the sync, if one did."""
@@ -178,13 +194,10 @@ class Pipeline:
                 self._release_state(head)
                 self._records_in_window -= 1
             elif isinstance(head, _Decided):
-                self._count(head.outcome, judge=False)
                 self._tally(head.record, head.outcome)
                 self._records_in_window -= 1
             elif head.announced.is_set():
-                outcome = head.outcome.result()
-                self._count(outcome, judge=False)
-                self._tally(head.record, outcome)
+                self._tally(head.record, head.outcome.result())
                 self._records_in_window -= 1
             else:
                 return
@@ -221,7 +234,7 @@ class Pipeline:
         stream = self._streams.get(record.stream_key)
         if stream is None:
             reason = f"stream {record.qualified_name!r} is not in the configured catalog"
-            self._decide(record, None, Rejected(outcomes.UNKNOWN_STREAM, reason))
+            self._decide(record, RecordKeys(), Rejected(outcomes.UNKNOWN_STREAM, reason))
             return
         map_data = map_move if stream.mode is WriteMode.MOVE_BY_EVENT_ID else map_record
         mapped = map_data(
@@ -233,15 +246,17 @@ class Pipeline:
         )
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
-            self._decide(record, mapped.lead_id, rejected)
+            self._decide(record, RecordKeys(lead_id=mapped.lead_id), rejected)
             return
+        keys = record_keys(mapped)
         outcome = self._start(stream, mapped)
         if outcome.done() and outcome.exception() is None:
-            self._sink.outcome(record, mapped.lead_id, outcome.result(), mapped.time_notes)
+            # Decided in this thread (a dry run's create): final, logged at once.
+            self._final(record, keys, outcome.result(), mapped.time_notes)
             self._window.append(_Decided(record, outcome.result()))
             self._records_in_window += 1
             return
-        slot = _Slot(record, mapped.lead_id, mapped.time_notes, outcome)
+        slot = _Slot(record, keys, mapped.time_notes, outcome)
         self._window.append(slot)
         self._records_in_window += 1
         slot.outcome.add_done_callback(
@@ -265,15 +280,45 @@ class Pipeline:
             return True
         return self.summary.received - self._first_state_at <= self._window_size
 
-    def _decide(self, record: RecordMessage, lead_id: str | None, outcome: Outcome) -> None:
-        self._sink.outcome(record, lead_id, outcome, ())
+    def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Outcome) -> None:
+        self._decided += 1
+        self._final(record, keys, outcome, ())
         self._window.append(_Decided(record, outcome))
         self._records_in_window += 1
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
-        outcome = done.result()
-        self._sink.outcome(slot.record, slot.lead_id, outcome, slot.time_notes)
-        slot.announced.set()
+        self._final(slot.record, slot.keys, done.result(), slot.time_notes, slot.announced)
+
+    def _final(
+        self,
+        record: RecordMessage,
+        keys: RecordKeys,
+        outcome: Outcome,
+        time_notes: tuple[str, ...],
+        announced: threading.Event | None = None,
+    ) -> None:
+        """The one place a record's outcome becomes final: reported (log, outcomes
+        dataset), counted in the summary, then judged by the brake's early bound."""
+        self._sink.outcome(record, keys, outcome, time_notes)
+        with self._summary_lock:
+            if isinstance(outcome, Accepted):
+                self.summary.accepted[outcome.how] += 1
+                self.summary.pending += outcome.write_status == "PENDING"
+            else:
+                self.summary.rejected[outcome.category] += 1
+        if announced is not None:
+            announced.set()
+        self._brake_early(outcome)
+
+    def _brake_early(self, outcome: Outcome) -> None:
+        """The brake's early bound, as the outcome arrives (see brake.py); stops the sync."""
+        if self._brake is None:
+            return
+        try:
+            self._brake.arrived(outcome, started=self._decided + self._booker.began)
+        except TooManyRejected as exc:
+            self._stop.stop(exc)
+            raise SyncStopped("the rejection brake stopped the sync") from None
 
     def _drain(self, *, block: bool = False, until_empty: bool = False) -> None:
         """Release finished records from the head of the window, and the states behind them."""
@@ -288,7 +333,7 @@ class Pipeline:
             if isinstance(head, _Decided):
                 self._window.popleft()
                 self._records_in_window -= 1
-                self._count(head.outcome)
+                self._judge(head.outcome)
                 self._tally(head.record, head.outcome)
                 continue
             if not head.announced.is_set():
@@ -302,12 +347,12 @@ class Pipeline:
             self._window.popleft()
             self._records_in_window -= 1
             outcome = head.outcome.result()
-            self._count(outcome)
+            self._judge(outcome)
             self._tally(head.record, outcome)
         self._maybe_report_progress()
 
-    def _count(self, outcome: Outcome, *, judge: bool = True) -> None:
-        if self._brake is not None and judge:
+    def _judge(self, outcome: Outcome) -> None:
+        if self._brake is not None:
             # Judged in input order, as records leave the window: local rejections are
             # known at once and accepts later, so judging as outcomes arrive would be biased.
             try:
@@ -315,11 +360,6 @@ class Pipeline:
             except TooManyRejected as exc:
                 self._stop.stop(exc)
                 raise SyncStopped("the rejection brake stopped the sync") from None
-        if isinstance(outcome, Accepted):
-            self.summary.accepted[outcome.how] += 1
-            self.summary.pending += outcome.write_status == "PENDING"
-        else:
-            self.summary.rejected[outcome.category] += 1
 
     def _tally(self, record: RecordMessage, outcome: Outcome) -> None:
         window = self._counts.setdefault(record.stream_key, [0, 0])

@@ -392,8 +392,11 @@ def test_seeded_tours_read_back_at_once_per_lead(sandbox: Sandbox) -> None:
         lead_id="lead-past", utc="2020-05-01T12:30:00Z", unit_id="unit-3", notes="done"
     )
     assert [event["id"] for event in read_back(sandbox, "lead-one")] == [one]
-    assert [event["id"] for event in read_back(sandbox, "lead-two")] == two
+    # Newest first (`created_at:desc`, Propexo's default order).
+    assert [event["id"] for event in read_back(sandbox, "lead-two")] == two[::-1]
     [old] = read_back(sandbox, "lead-past")
+    # Seeded after lead-one: made no earlier.
+    assert str(old.pop("created_at")) >= str(read_back(sandbox, "lead-one")[0]["created_at"])
     assert old == {
         "id": past,
         "integration_id": RESMAN,
@@ -409,7 +412,7 @@ def test_seeded_tours_read_back_at_once_per_lead(sandbox: Sandbox) -> None:
     }
     assert len({one, *two, past}) == 4
     stats = sandbox.stats()
-    assert (stats["read_back"], stats["total"]) == (3, 3), "seeding sent no API request"
+    assert (stats["read_back"], stats["total"]) == (4, 4), "seeding sent no API request"
     assert logs(sandbox) == [], "seeding queued no write job"
 
 

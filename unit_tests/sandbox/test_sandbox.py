@@ -153,9 +153,13 @@ def test_create_echoes_the_fields_and_queues_a_pending_job(sandbox: Sandbox) -> 
 
 
 def test_a_job_succeeds_after_the_delay_with_the_new_appointment_id(sandbox: Sandbox) -> None:
+    queued = time.time()
     job_id = post(sandbox, appointment_body(notes="hi")).json()["meta"]["job_id"]
     status = final_status(sandbox, job_id)
     [appointment] = sandbox.appointments()
+    # Propexo's row is made when the job succeeds: after it was queued, by now.
+    made = dt.datetime.fromisoformat(str(appointment.pop("created_at"))).timestamp()
+    assert queued - 0.001 <= made <= time.time()
     assert status == {
         "write_status": "SUCCESS",
         "errors": [],
@@ -338,7 +342,13 @@ def test_read_back_shows_an_appointment_only_once_its_job_finished(sandbox: Sand
         sandbox, "/v1/appointments/", lead_id="lead-7", integration_id="intg-sandbox-resman"
     )
     assert before == {
-        "meta": {"offset": 0, "limit": 250, "hasMore": False, "total": 0},
+        "meta": {
+            "offset": 0,
+            "limit": 100,
+            "orderBy": ["created_at:desc"],
+            "hasMore": False,
+            "total": 0,
+        },
         "results": [],
     }
     assert [event["associated_lead_ids"] for event in after.json()["results"]] == [["lead-7"]]
@@ -352,10 +362,46 @@ def test_read_back_filters_by_lead_and_pages(sandbox: Sandbox) -> None:
         final_status(sandbox, job_id)
     first = get(sandbox, "/v1/appointments/", lead_id="a", limit=1).json()
     second = get(sandbox, "/v1/appointments/", lead_id="a", limit=1, offset=1).json()
-    assert first["meta"] == {"offset": 0, "limit": 1, "hasMore": True, "total": 2}
-    assert second["meta"] == {"offset": 1, "limit": 1, "hasMore": False, "total": 2}
+    order = {"orderBy": ["created_at:desc"]}
+    assert first["meta"] == {"offset": 0, "limit": 1, **order, "hasMore": True, "total": 2}
+    assert second["meta"] == {"offset": 1, "limit": 1, **order, "hasMore": False, "total": 2}
     assert first["results"][0]["id"] != second["results"][0]["id"]
     assert get(sandbox, "/v1/appointments/", integration_id="intg-other").json()["results"] == []
+
+
+def test_read_back_orders_by_created_at_desc_by_default_and_by_any_order_field(
+    sandbox: Sandbox,
+) -> None:
+    old = sandbox.seed_appointment(
+        lead_id="a", utc="2030-01-05T10:00:00Z", created_at="2026-01-01T00:00:00Z"
+    )
+    mid = sandbox.seed_appointment(
+        lead_id="b", utc="2020-01-05T10:00:00Z", created_at="2026-02-01T00:00:00Z"
+    )
+    job_id = post(sandbox, appointment_body(lead_id="c")).json()["meta"]["job_id"]
+    final_status(sandbox, job_id)
+    new = get(sandbox, "/v1/appointments/", lead_id="c").json()["results"][0]
+    assert new["created_at"] >= dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+
+    def ids(**params: Any) -> list[str]:
+        answer = get(sandbox, "/v1/appointments/", **params).json()
+        return [event["id"] for event in answer["results"]]
+
+    assert ids() == [new["id"], mid, old]
+    assert ids(**{"order-by": "created_at"}) == [old, mid, new["id"]]
+    assert ids(**{"order-by": "appointment_datetime:desc"})[-1] == mid
+    assert ids(**{"order-by": "appointment_datetime:asc"})[0] == mid
+    meta = get(sandbox, "/v1/appointments/", **{"order-by": "created_at:asc"}).json()["meta"]
+    assert meta == {
+        "offset": 0,
+        "limit": 100,
+        "orderBy": ["created_at:asc"],
+        "hasMore": False,
+        "total": 3,
+    }
+    for bad in ("updated:desc", "created_at:down", ""):
+        if bad:
+            assert get(sandbox, "/v1/appointments/", **{"order-by": bad}).status_code == 400
 
 
 @pytest.mark.parametrize("limit", ["0", "251", "x"])
