@@ -159,7 +159,7 @@ def _check_run(
         missing = sorted(set(records) - set(outcomes_by_line))
         if missing:
             problems.append(f"exit 0 but record lines {missing} got no outcome")
-    problems += _check_states(history, run, records, outcomes_by_line)
+    problems += _check_states(history, run, records, outcomes_by_line, requests)
     problems += _check_stop(run, requests, fired)
     problems += _check_rejections(case, run, records, outcomes_by_line, fired, appointments)
     return problems
@@ -170,8 +170,10 @@ def _check_states(
     run: Run,
     records: dict[int, int],
     outcomes: dict[int, list[dict[str, Any]]],
+    requests: list[LoggedRequest],
 ) -> list[str]:
     case = history.case
+    before_input = _stopped_before_input(run, requests)
     problems: list[str] = []
     state_lines = [
         line
@@ -200,7 +202,9 @@ def _check_states(
         if position >= len(echoed):
             before = [n for n in records if n < line]
             # A stop at a broken line, or a rejection object storage refused to file, holds it.
-            held = _after_broken_line(run, line) or run.storage_refused
+            # So does a SIGTERM while the connector still reads its integrations, before it
+            # takes any input: a STATE it never read is not owed.
+            held = _after_broken_line(run, line) or run.storage_refused or before_input
             if all(n in outcomes for n in before) and not held:
                 problems.append(
                     f"the STATE on line {line} was not echoed though every record before it "
@@ -230,6 +234,20 @@ def _check_states(
         if late:
             problems.append(f"{len(late)} STATE messages came after the TRACE")
     return problems
+
+
+# What a sync reads before it takes its first input message: each integration's PMS and zones.
+STARTUP_ENDPOINTS = frozenset({"integration", "timezones"})
+
+
+def _stopped_before_input(run: Run, requests: list[LoggedRequest]) -> bool:
+    """A SIGTERM came while every request of the run so far was a start-up read."""
+    if run.sigterm_at is None:
+        return False
+    sigterm_at = run.sigterm_at
+    return all(
+        r.endpoint in STARTUP_ENDPOINTS for r in requests if run.started <= r.started <= sigterm_at
+    )
 
 
 def _after_broken_line(run: Run, line: int) -> bool:

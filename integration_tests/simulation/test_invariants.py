@@ -118,6 +118,22 @@ def test_a_request_after_the_trace_and_an_unjustified_stop_are_caught() -> None:
     assert any("stopped with system_error" in p for p in problems)
 
 
+def test_a_state_is_owed_at_a_sigterm_only_once_the_connector_took_input() -> None:
+    history = history_of(case_of(State(0, cursor=0), ROW))
+    trace = {
+        "type": "TRACE",
+        "trace": {"type": "ERROR", "error": {"failure_type": "transient_error", "message": "x"}},
+    }
+    run = run_of([0, 1], [trace], returncode=1)
+    run.sigterm_at = run.started + 0.2
+    history.runs.append(run)
+    startup = LoggedRequest("integration", "GET", "/v1/admin/integrations/i/", run.started + 0.1)
+    create = LoggedRequest("create", "POST", "/v1/", started=run.started + 0.15)
+    owed = "the STATE on line 1 was not echoed"
+    assert not any(owed in p for p in check(history, [startup], [], {}, []))
+    assert any(owed in p for p in check(history, [startup, create], [], {}, []))
+
+
 def test_a_first_attempt_that_fails_with_no_stopping_fault_planned_is_caught() -> None:
     case = case_of(ROW)
     bounded = Faults(rules=(FaultRule("create", CreateFault.RATE_503, count=2),))
