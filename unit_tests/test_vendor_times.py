@@ -129,13 +129,30 @@ def test_standard_offset_and_dst_flag_map_to_a_rule(offset: str, dst: bool, zone
         ("+05:30", False, "not a whole number of hours"),
         ("-5", False, "is not an offset such as -05:00"),
         ("-15:00", False, "is not an offset such as -05:00"),
+        # No zone lies west of UTC-12 (and tz has no Etc/GMT+13): refused, never a crash.
+        ("-13:00", False, "is not an offset such as -05:00"),
+        ("-14:00", False, "is not an offset such as -05:00"),
+        (None, True, "is missing from the zone setting"),
     ],
 )
 def test_an_offset_without_a_known_rule_is_refused(
-    offset: str, dst: bool | None, reason: str
+    offset: str | None, dst: bool | None, reason: str
 ) -> None:
     with pytest.raises(InvalidTimeValue, match=reason):
         zone_for_setting(ZoneSetting(offset, dst))
+
+
+@pytest.mark.parametrize("hours", range(-12, 15))
+def test_every_whole_hour_offset_without_dst_is_a_zone_a_wall_clock_can_be_read_in(
+    hours: int,
+) -> None:
+    offset = f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00"
+    zone = zone_for_setting(ZoneSetting(offset, False))
+    sent = wall_clock(UtcSlot("2027-07-20", "12:00:00"), zone)
+    assert (sent.date, sent.time) == (
+        f"2027-07-{20 + (12 + hours) // 24}",
+        f"{(12 + hours) % 24:02d}:00:00",
+    )
 
 
 def test_each_dst_zone_has_the_standard_offset_it_is_filed_under() -> None:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from destination_propexo.records.values import loads_exact
 from destination_propexo.records.vendors import (
     APPOINTMENT_TYPES,
     VENDORS,
@@ -217,3 +218,23 @@ def test_what_is_sent_is_always_a_field_the_vendor_takes_within_its_limits(
             assert rule.min_length <= len(value) <= (rule.max_length or len(value))
         else:
             assert value > 0
+
+
+@pytest.mark.parametrize(("text", "minutes"), [("30.0", 30), ("45.00", 45), ("3e1", 30)])
+def test_a_duration_read_from_a_json_decimal_is_taken_when_whole(text: str, minutes: int) -> None:
+    # Records are read with loads_exact, which keeps `30.0` (a FLOAT or NUMBER(p,s) column)
+    # as a JsonNumber: a whole number of minutes all the same.
+    duration = loads_exact(f'{{"d": {text}}}'.encode())["d"]
+    values = {**ALL_VALUES, "appointment_duration_minutes": duration}
+    fields = vendor_fields(VENDORS["APPFOLIO"], "create", values, NO_DEFAULTS)
+    assert fields["appointment_duration_minutes"] == minutes
+
+
+@pytest.mark.parametrize("text", ["30.5", "NaN", "Infinity", "-30.0", "0.0", "1e400"])
+def test_a_json_decimal_duration_that_is_not_a_positive_whole_number_is_refused(
+    text: str,
+) -> None:
+    duration = loads_exact(f'{{"d": {text}}}'.encode())["d"]
+    values = {**ALL_VALUES, "appointment_duration_minutes": duration}
+    with pytest.raises(VendorFieldError, match=r"^appointment_duration_minutes: AppFolio"):
+        vendor_fields(VENDORS["APPFOLIO"], "create", values, NO_DEFAULTS)

@@ -23,7 +23,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from destination_propexo.records.timezones import InvalidTimeValue, ZoneSetting, zone_for_setting
-from destination_propexo.records.values import shown
+from destination_propexo.records.values import JsonNumber, shown
 
 __all__ = [
     "APPOINTMENT_TYPES",
@@ -386,6 +386,11 @@ def _minutes_value(rule: FieldRule, vendor: Vendor, value: object) -> int:
         minutes = value
     elif isinstance(value, float) and value.is_integer():
         minutes = int(value)
+    elif isinstance(value, JsonNumber) and value.is_finite:
+        # A decimal as written (`30.0` from a FLOAT or NUMBER(p,s) column): whole or refused.
+        number = value.value
+        if 0 < number <= MAX_DURATION_MINUTES and number == number.to_integral_value():
+            minutes = int(number)
     elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         minutes = int(value.strip())
     if minutes is None or not 0 < minutes <= MAX_DURATION_MINUTES:
