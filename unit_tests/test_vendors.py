@@ -15,6 +15,7 @@ from destination_propexo.records.vendors import (
     VendorFieldError,
     vendor_fields,
     vendor_named,
+    vendor_terms,
 )
 
 NO_DEFAULTS = AppointmentDefaults()
@@ -238,3 +239,14 @@ def test_a_json_decimal_duration_that_is_not_a_positive_whole_number_is_refused(
     values = {**ALL_VALUES, "appointment_duration_minutes": duration}
     with pytest.raises(VendorFieldError, match=r"^appointment_duration_minutes: AppFolio"):
         vendor_fields(VENDORS["APPFOLIO"], "create", values, NO_DEFAULTS)
+
+
+def test_check_warns_that_a_tour_booked_since_propexos_data_sync_cannot_be_moved() -> None:
+    # A one-upcoming-tour row in the next sync does not see the tour the last sync booked
+    # (not yet in Propexo): it books a second one, which the user must hear at check.
+    terms = vendor_terms(VENDORS["ENTRATA"])
+    assert "one-upcoming-tour" in terms
+    assert "second tour" in terms
+    assert "one-upcoming-tour" not in vendor_terms(VENDORS["RESMAN"])
+    # Yardi REST has no update: its one-upcoming-tour streams are refused outright.
+    assert "second tour" not in vendor_terms(VENDORS["YARDI_REST"])

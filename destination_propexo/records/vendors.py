@@ -535,6 +535,12 @@ def vendor_terms(vendor: Vendor) -> str:
             "clear answer ends 'outcome unknown' and is never re-sent, and create-if-absent "
             "cannot see tours booked since that sync"
         )
+        if vendor.update is not None:
+            terms.append(
+                "a one-upcoming-tour row in a later sync inside that window does not see the "
+                "tour it should move and books a second tour: space such syncs beyond "
+                "Propexo's data sync"
+            )
     return "; ".join(terms)
 
 
