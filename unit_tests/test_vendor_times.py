@@ -64,7 +64,16 @@ def test_the_property_row_wins_then_the_integration_row_then_the_vendor_default(
     assert time_reading(rent_manager, property_id="prop-other", settings=both).zone == (
         "America/Chicago"
     )
-    assert time_reading(rent_manager, property_id=None, settings=both).zone == "America/Chicago"
+    # A row naming no property could be prop-east's, an hour from the integration-wide zone.
+    with pytest.raises(VendorFieldError, match=r"^property_id: Rent Manager .*prop-east: -05:00"):
+        time_reading(rent_manager, property_id=None, settings=both)
+    same = (ZoneSetting("-06:00", True, "prop-central"), CENTRAL_GLOBAL)
+    assert time_reading(rent_manager, property_id=None, settings=same).zone == "America/Chicago"
+    assert time_reading(rent_manager, property_id=None, settings=(EASTERN,)).zone == (
+        "America/New_York"
+    )
+    with pytest.raises(VendorFieldError, match=r"^property_id: Rent Manager .*prop-az"):
+        time_reading(rent_manager, property_id=None, settings=(EASTERN, ARIZONA))
     fallback = time_reading(rent_manager, property_id="prop-other", settings=(EASTERN,))
     assert fallback.zone == "America/New_York"
     assert "Rent Manager's default" in fallback.rule

@@ -463,6 +463,8 @@ def _property_zone(
 ) -> TimeReading:
     own = [s for s in settings if property_id is not None and s.property_id == property_id]
     wide = [s for s in settings if s.property_id is None]
+    if property_id is None:
+        _no_other_zone(vendor, settings, wide)
     for rows, whose in ((own, f"property {property_id}"), (wide, "integration-wide row")):
         if not rows:
             continue
@@ -497,6 +499,42 @@ def _property_zone(
         "reads times in the property's zone, and GET /v1/timezones/ has neither an "
         f"integration-wide row nor a row for {shown(property_id)}",
     )
+
+
+def _no_other_zone(
+    vendor: Vendor, settings: tuple[ZoneSetting, ...], wide: list[ZoneSetting]
+) -> None:
+    """Refuse a row that names no property when some property's own row gives another zone
+    than the one the row would get (the integration-wide row's, else the vendor's default):
+    it could be that property's tour, booked hours off."""
+    if wide:
+        fallback = {(s.offset, s.observes_dst) for s in wide}
+        differs = [s for s in settings if (s.offset, s.observes_dst) not in fallback]
+    else:
+        differs = [s for s in settings if _zone_or_none(s) != vendor.default_zone]
+    others = sorted(
+        {
+            f"{s.property_id}: {s.offset}, {'DST' if s.observes_dst else 'no DST'}"
+            for s in differs
+            if s.property_id is not None
+        }
+    )
+    if others:
+        more = f"; {len(others) - 3} more" if len(others) > 3 else ""
+        raise VendorFieldError(
+            "property_id",
+            vendor,
+            "reads times in the property's zone, and the row names no property while some of "
+            "this integration's properties have another zone in GET /v1/timezones/ "
+            f"({'; '.join(others[:3])}{more}); give the row's property_id",
+        )
+
+
+def _zone_or_none(setting: ZoneSetting) -> str | None:
+    try:
+        return zone_for_setting(setting)
+    except InvalidTimeValue:
+        return None
 
 
 def refusal(vendor: Vendor, *, moves: bool) -> str | None:
