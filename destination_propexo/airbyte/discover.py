@@ -74,7 +74,9 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         **_ID,
         "description": (
             "Propexo id of the lead's property: the zone Rent Manager and Yardi read the time "
-            "in is the property's (GET /v1/timezones/), and property_timezones is matched on it."
+            "in is the property's (GET /v1/timezones/), and property_timezones is matched on it. "
+            "A row without it is refused where the integration's properties are in different "
+            "zones."
         ),
     },
     "property_timezone": {
