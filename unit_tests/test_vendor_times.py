@@ -278,3 +278,11 @@ def test_zone_terms_say_the_integrations_zone_or_refuse_a_yardi_without_any() ->
         zone_terms(yardi, ())
     with pytest.raises(VendorFieldError, match=r"row \(integration-wide row\) has no known rule"):
         zone_terms(yardi, (ZoneSetting("+05:30", True),))
+
+
+def test_an_unusable_integration_wide_row_refuses_only_properties_without_their_own() -> None:
+    # check passes where properties have rows of their own, and says who is refused.
+    for wide in (ZoneSetting(None, True), ZoneSetting("+05:30", True)):
+        terms = zone_terms(VENDORS["RENTMANAGER"], (wide, EASTERN))
+        assert terms.startswith("GET /v1/timezones/: the integration-wide row has no known rule")
+        assert terms.endswith("so a property without its own row is refused; 1 property row")

@@ -590,7 +590,24 @@ def zone_terms(vendor: Vendor, settings: tuple[ZoneSetting, ...]) -> str:
     properties = len({s.property_id for s in settings if s.property_id is not None})
     counted = f"{properties} property row{'' if properties == 1 else 's'}"
     if wide:
-        reading = _property_zone(vendor, None, tuple(wide))
+        try:
+            reading = _property_zone(vendor, None, tuple(wide))
+        except VendorFieldError:
+            if not properties:
+                raise
+            # Properties with their own row can still be booked; the others are refused.
+            if len({(s.offset, s.observes_dst) for s in wide}) > 1:
+                why = "conflicts with another integration-wide row"
+            else:
+                try:
+                    zone_for_setting(wide[0])
+                    why = "cannot be used"
+                except InvalidTimeValue as exc:
+                    why = f"has no known rule ({exc})"
+            return (
+                f"GET /v1/timezones/: the integration-wide row {why}, so a property without "
+                f"its own row is refused; {counted}"
+            )
         zone, dst = reading.zone, "DST" if wide[0].observes_dst else "no DST"
         return f"GET /v1/timezones/: integration-wide {zone} ({wide[0].offset}, {dst}), {counted}"
     if vendor.default_zone is not None:
