@@ -16,7 +16,7 @@ LOCK_CHECK = $(UV) lock --check --quiet || { \
 	echo 'FAIL: uv.lock is out of date with pyproject.toml: run `make lock` and commit uv.lock with pyproject.toml' >&2; \
 	exit 1; }
 
-.PHONY: setup lock lock-check demo test lint format typecheck unit integration bench bench-local image spec-snapshot wheel clean
+.PHONY: setup lock lock-check demo test lint format typecheck unit integration simulation soak bench bench-local image spec-snapshot wheel clean
 
 $(UV): scripts/uv-requirements.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,13 @@ unit: $(STAMP)            ## pure-function tests
 
 integration: $(STAMP)     ## the real CLI against the local sandbox
 	$(BIN)/pytest integration_tests -q -n 4
+
+simulation: $(STAMP)      ## the randomized simulation suite, CI's fixed budget (SIMULATION_EXAMPLES=12)
+	$(BIN)/pytest integration_tests/simulation -q
+
+MINUTES ?= 30
+soak: $(STAMP)            ## generated syncs on random seeds for MINUTES (default 30); prints how many ran and passed
+	$(BIN)/python -m integration_tests.simulation.soak --minutes $(MINUTES)
 
 bench: $(STAMP)           ## bookings per request, throughput, memory: the real CLI vs the sandbox (~11 min)
 	$(BIN)/python benchmarks/bench.py

@@ -16,14 +16,17 @@ create, update, write_status, write_logs, read_back, integration, timezones, oth
 Test hooks: `Sandbox.seed_appointment(...)` stores existing appointments;
 `Sandbox.seed_lead(lead_id, property_id=...)` places a lead at a property (`prop-east` is the
 Eastern property of the Rent Manager and Yardi integrations, Central otherwise); a `FaultPlan`
-injects faults; lead ids starting `lead-missing` make jobs fail, `lead-slow` keep them
-PENDING, `lead-refused` get a 400 at create. Unauthenticated admin routes under
-`/_sandbox/`: `GET appointments`, `POST appointments` (seed; body: `seed_appointment`'s
-keyword arguments), `POST leads` (body: lead_id, property_id), `POST data-sync`, `GET stats`,
-`GET|POST faults`, `POST revoke`.
+injects faults, drawn at rates or planned by request number and kind (`FaultRule`); lead ids
+starting `lead-missing` make jobs fail, `lead-slow` keep them PENDING, `lead-refused` get a
+400 at create. `Sandbox.requests()` is the request log (endpoint, start and end times,
+status), `wait_for_requests` waits for a count, `jobs()` lists every write job, `settle()`
+waits until they are done, `restore_token()` undoes a revocation. Unauthenticated admin
+routes under `/_sandbox/`: `GET appointments`, `POST appointments` (seed; body:
+`seed_appointment`'s keyword arguments), `POST leads` (body: lead_id, property_id), `POST
+data-sync`, `GET stats`, `GET|POST faults`, `POST revoke`.
 """
 
-from propexo_sandbox.faults import CreateFault, FaultPlan
+from propexo_sandbox.faults import CreateFault, FaultPlan, FaultRule
 from propexo_sandbox.server import Sandbox
 
-__all__ = ["CreateFault", "FaultPlan", "Sandbox"]
+__all__ = ["CreateFault", "FaultPlan", "FaultRule", "Sandbox"]

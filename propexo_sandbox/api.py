@@ -156,7 +156,9 @@ def create_appointment(
     unfit = _unfit_integration(target, vendor)
     if unfit is not None:
         return unfit
-    job = store.create_job(target, vendor, fields, _forced_error(fault))
+    job = store.create_job(
+        target, vendor, fields, _forced_error(fault), _forced_pending(fault, plan)
+    )
     accepted = Reply(200, {"meta": {"job_id": job.id}, "result": dict(fields)})
     return _answer_after_queueing(fault, plan, accepted)
 
@@ -194,19 +196,31 @@ def update_appointment(
     unfit = _unfit_integration(target, vendor)
     if unfit is not None:
         return unfit
-    job = store.update_job(event, target, vendor, fields, _forced_error(fault))
+    job = store.update_job(
+        event, target, vendor, fields, _forced_error(fault), _forced_pending(fault, plan)
+    )
     accepted = Reply(200, {"meta": {"job_id": job.id}, "result": {"event_id": event_id, **fields}})
     return _answer_after_queueing(fault, plan, accepted)
 
 
 def _refused_before_queueing(fault: CreateFault, plan: FaultPlan) -> Reply | None:
     """The answer of a write fault that queues nothing, or None to go on."""
+    return refusal(fault, plan.retry_after)
+
+
+def refusal(fault: CreateFault, retry_after: float | None) -> Reply | None:
+    """The answer of a fault that lets no handler run (429, 503, 500, 400, 404, a dropped
+    connection), for any endpoint; None for a fault that lets the request through."""
     if fault is CreateFault.RATE_429:
-        return rate_limited(plan.retry_after)
+        return rate_limited(retry_after)
     if fault is CreateFault.RATE_503:
-        return unavailable(plan.retry_after)
+        return unavailable(retry_after)
     if fault is CreateFault.RATE_500:
         return internal_error()
+    if fault is CreateFault.BAD_REQUEST:
+        return error(400, "invalid_request", "The request could not be processed")
+    if fault is CreateFault.NOT_FOUND:
+        return error(404, "not_found", "Not found")
     if fault is CreateFault.DROP:
         return DROP
     return None
@@ -216,7 +230,7 @@ def _answer_after_queueing(fault: CreateFault, plan: FaultPlan, accepted: Reply)
     """What the client gets once the job is queued: the answer, or a lost one."""
     if fault is CreateFault.CREATED_THEN_500:
         return internal_error()
-    if fault is CreateFault.CREATED_THEN_HANG:
+    if fault in (CreateFault.CREATED_THEN_HANG, CreateFault.HANG):
         return replace(accepted, delay=plan.hang_seconds)
     if fault is CreateFault.CREATED_THEN_DROP:
         return DROP
@@ -225,6 +239,10 @@ def _answer_after_queueing(fault: CreateFault, plan: FaultPlan, accepted: Reply)
 
 def _forced_error(fault: CreateFault) -> str | None:
     return JOB_FAILURE_ERROR if fault is CreateFault.JOB_FAILURE else None
+
+
+def _forced_pending(fault: CreateFault, plan: FaultPlan) -> float | None:
+    return plan.pending_seconds if fault is CreateFault.JOB_PENDING else None
 
 
 def _parsed_body(query: Query, raw_body: bytes, schema: Schema) -> tuple[Fields, Reply | None]:

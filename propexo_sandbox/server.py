@@ -8,6 +8,7 @@ import ipaddress
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,10 +19,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from propexo_sandbox import api
 from propexo_sandbox.api import Query, Reply
-from propexo_sandbox.faults import FaultDice, FaultPlan
+from propexo_sandbox.faults import CreateFault, FaultDice, FaultPlan, FaultRule
 from propexo_sandbox.ratelimit import FixedWindowLimiter
-from propexo_sandbox.state import Event, Store
-from propexo_sandbox.stats import RequestStats
+from propexo_sandbox.state import Event, Job, Store
+from propexo_sandbox.stats import LoggedRequest, RequestStats
 
 ADMIN_PREFIX = "/_sandbox/"
 DEFAULT_INTEGRATION_ID = "intg-sandbox-resman"
@@ -190,6 +191,36 @@ class Sandbox:
         """Request counters: per endpoint, per notable status, concurrency and busiest minute."""
         return self._stats.snapshot()
 
+    def requests(self) -> list[LoggedRequest]:
+        """The latest API requests (admin routes excluded) in the order they started, with
+        start and end times in Unix seconds: when a client sent what."""
+        return self._stats.requests()
+
+    def wait_for_requests(
+        self, count: int, endpoint: str | None = None, timeout: float = 10.0
+    ) -> bool:
+        """Wait until `count` API requests (of `endpoint`, e.g. "create", or of any) have
+        started; False when `timeout` seconds pass first."""
+        return self._stats.wait_for(count, endpoint, timeout)
+
+    def jobs(self) -> list[Job]:
+        """Every write job queued so far, in queueing order; `Job.status(time.time())` is its
+        write status now."""
+        return self._store.jobs()
+
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until every job that will finish has finished (jobs of `lead-slow` leads never
+        do), so appointments read back are final; False when `timeout` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ends = [job.finishes_at for job in self._store.jobs() if job.finishes_at is not None]
+            left = max(ends, default=0.0) - self._store.clock()
+            if left <= 0:
+                return True
+            if time.monotonic() + left > deadline:
+                return False
+            time.sleep(left + 0.01)
+
     def set_faults(self, plan: FaultPlan) -> None:
         """Replace the fault plan; its script and seeded draws start afresh."""
         self._dice = FaultDice(plan)
@@ -198,23 +229,35 @@ class Sandbox:
         """From now on every API request is refused with 401."""
         self._revoked = True
 
+    def restore_token(self) -> None:
+        """Accept the token again (the user fixed it); a plan's revocation does not repeat."""
+        self._revoked = False
+
     def _pause(self, seconds: float) -> None:
         # Wakes early on stop() so a hanging answer never holds up shutdown.
         if seconds > 0:
             self._stopping.wait(seconds)
 
     def _answer(self, endpoint: str, params: dict[str, str], request: _Request) -> Reply:
-        if endpoint == "create" and self._dice.revokes_at_this_create():
+        dice = self._dice
+        rule = dice.rule_for(endpoint)
+        if dice.revokes_at_this_request():
             self._revoked = True
-        if endpoint == "update" and self._dice.revokes_at_this_update():
+        if endpoint == "create" and dice.revokes_at_this_create():
+            self._revoked = True
+        if endpoint == "update" and dice.revokes_at_this_update():
             self._revoked = True
         if self._revoked or request.authorization != f"Bearer {self._token}":
-            refused = api.error(401, "unauthorized", "Missing or invalid bearer token")
+            message = "Missing or invalid bearer token"
+            if dice.plan.echo_authorization:
+                message += f" (got Authorization: {request.authorization})"
+            refused = api.error(401, "unauthorized", message)
             return replace(refused, delay=self._latency)
-        dice = self._dice
         decision = self._limiter.take() if self._limiter is not None else None
         if decision is not None and decision.refused:
             reply = api.rate_limited(dice.plan.retry_after)
+        elif rule is not None:
+            reply = self._planned_reply(endpoint, params, request, dice, rule)
         else:
             reply = self._endpoint_reply(endpoint, params, request, dice)
         if decision is None:
@@ -223,28 +266,60 @@ class Sandbox:
         headers = {**reply.headers, **decision.headers()}
         return replace(reply, delay=reply.delay + self._latency + slowdown, headers=headers)
 
+    def _planned_reply(
+        self,
+        endpoint: str,
+        params: dict[str, str],
+        request: _Request,
+        dice: FaultDice,
+        rule: FaultRule,
+    ) -> Reply:
+        """The answer a rule plans: a write meets the rule's fault as it would a drawn one; a
+        read is refused, or answered after `hang_seconds`."""
+        plan = replace(dice.plan, retry_after=rule.retry_after)
+        if endpoint in ("create", "update"):
+            return self._write_reply(endpoint, params, request, plan, rule.fault)
+        refused = api.refusal(rule.fault, rule.retry_after)
+        if refused is not None:
+            return refused
+        reply = self._endpoint_reply(endpoint, params, request, dice)
+        if rule.fault is CreateFault.HANG:
+            return replace(reply, delay=reply.delay + plan.hang_seconds)
+        return reply
+
+    def _write_reply(
+        self,
+        endpoint: str,
+        params: dict[str, str],
+        request: _Request,
+        plan: FaultPlan,
+        fault: CreateFault,
+    ) -> Reply:
+        unknown = api.no_vendor(params["slug"])
+        if unknown is not None:
+            return unknown
+        if endpoint == "create":
+            return api.create_appointment(
+                self._store, params["slug"], fault, plan, request.query, request.body
+            )
+        return api.update_appointment(
+            self._store,
+            params["slug"],
+            fault,
+            plan,
+            params["event_id"],
+            request.query,
+            request.body,
+        )
+
     def _endpoint_reply(
         self, endpoint: str, params: dict[str, str], request: _Request, dice: FaultDice
     ) -> Reply:
         store, plan = self._store, dice.plan
-        if endpoint in ("create", "update"):
-            unknown = api.no_vendor(params["slug"])
-            if unknown is not None:
-                return unknown
         if endpoint == "create":
-            return api.create_appointment(
-                store, params["slug"], dice.create(), plan, request.query, request.body
-            )
+            return self._write_reply(endpoint, params, request, plan, dice.create())
         if endpoint == "update":
-            return api.update_appointment(
-                store,
-                params["slug"],
-                dice.update(),
-                plan,
-                params["event_id"],
-                request.query,
-                request.body,
-            )
+            return self._write_reply(endpoint, params, request, plan, dice.update())
         if endpoint == "timezones":
             return api.timezones(store, request.query)
         if endpoint == "write_status":
@@ -359,6 +434,13 @@ class _Server(ThreadingHTTPServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that went away mid-request (a killed sync, a cut connection) is not an
+        # error of the sandbox; anything else is printed as usual.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     def close_connections(self) -> None:
         """Cut idle keep-alive connections, which would otherwise outlive the server."""
         with self._connections_lock:
@@ -405,7 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(sandbox._admin(request))
             return
         endpoint, params = _route(request.method, request.path)
-        sandbox._stats.begin(endpoint)
+        ticket = sandbox._stats.begin(endpoint, request.method, request.path)
         status: int | None = None
         try:
             reply = sandbox._answer(endpoint, params, request)
@@ -413,7 +495,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = None if reply.drop else reply.status
         finally:
             # Counted before the answer leaves, so a client reading stats right after sees it.
-            sandbox._stats.end(status)
+            sandbox._stats.end(status, ticket)
         if reply.drop:
             self._drop()
         else:

@@ -196,11 +196,13 @@ class Store:
         vendor: VendorSpec,
         parameters: Fields,
         forced_error: str | None,
+        pending_for: float | None = None,
     ) -> Job:
-        """Queue a create job for a validated body; `forced_error` makes it end FAILURE."""
+        """Queue a create job for a validated body; `forced_error` makes it end FAILURE,
+        `pending_for` keeps it PENDING that many seconds instead of the usual delay."""
         now = self.clock()
         lead_id = str(parameters["lead_id"])
-        error, finishes_at = self._outcome(lead_id, now, forced_error)
+        error, finishes_at = self._outcome(lead_id, now, forced_error, pending_for)
         when = self._read_time(integration, vendor, lead_id, parameters)
         with self._lock:
             seq = next(self._seqs)
@@ -259,17 +261,19 @@ class Store:
         vendor: VendorSpec,
         fields: Fields,
         forced_error: str | None,
+        pending_for: float | None = None,
     ) -> Job:
         """Queue a reschedule of `event` (as read now) with validated fields.
 
         The lead-id prefixes steer it as they steer a create: a missing lead ends FAILURE, a
-        slow one stays PENDING. `forced_error` makes it end FAILURE.
+        slow one stays PENDING. `forced_error` makes it end FAILURE, `pending_for` keeps it
+        PENDING that many seconds.
         """
         now = self.clock()
         event_id = str(event["id"])
         lead_ids = event["associated_lead_ids"]
         lead_id = str(lead_ids[0]) if isinstance(lead_ids, list) and lead_ids else ""
-        error, finishes_at = self._outcome(lead_id, now, forced_error)
+        error, finishes_at = self._outcome(lead_id, now, forced_error, pending_for)
         parameters = {"event_id": event_id, **fields}
         when = self._read_time(integration, vendor, lead_id, fields)
         with self._lock:
@@ -324,6 +328,11 @@ class Store:
         with self._lock:
             return self._jobs.get(job_id)
 
+    def jobs(self) -> list[Job]:
+        """Every job queued so far, in queueing order."""
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda job: job.seq)
+
     def finished_jobs(self) -> list[tuple[Job, JobStatus]]:
         """Finished jobs with their status, most recently finished first."""
         now = self.clock()
@@ -356,13 +365,14 @@ class Store:
         return [_current(record, updates.get(str(record.event["id"]), []), now) for record in shown]
 
     def _outcome(
-        self, lead_id: str, now: float, forced_error: str | None
+        self, lead_id: str, now: float, forced_error: str | None, pending_for: float | None
     ) -> tuple[str | None, float | None]:
         error = forced_error
         if lead_id.startswith(MISSING_LEAD_PREFIX):
             error = f"ResMan: Lead {lead_id} was not found"
-        slow = lead_id.startswith(SLOW_LEAD_PREFIX)
-        return error, None if slow else now + self._write_status_delay
+        if lead_id.startswith(SLOW_LEAD_PREFIX):
+            return error, None
+        return error, now + (self._write_status_delay if pending_for is None else pending_for)
 
     def _job(
         self,

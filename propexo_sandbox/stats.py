@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 # One counter per served endpoint: `create` (POST), `update` (PUT, a reschedule),
 # `write_status` (one job), `write_logs` (the feed), `read_back`, `integration`, `timezones`;
@@ -21,12 +23,33 @@ ENDPOINTS = (
 )
 
 
+# The request log keeps the latest requests only, so a long benchmark stays small.
+REQUEST_LOG_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One API request: which endpoint, when it started and ended (Unix seconds, the wall
+    clock other processes share), its status; `status` None while open or when dropped."""
+
+    endpoint: str
+    method: str
+    path: str
+    started: float
+    finished: float | None = None
+    status: int | None = None
+
+
 class RequestStats:
-    """Counts API requests by endpoint and status, concurrency and the busiest minute."""
+    """Counts API requests by endpoint and status, concurrency and the busiest minute, and
+    logs the latest `REQUEST_LOG_LIMIT` of them with their times."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
+        self._counted = threading.Condition(self._lock)
+        self._log: collections.deque[LoggedRequest] = collections.deque(maxlen=REQUEST_LOG_LIMIT)
+        self._open: dict[int, LoggedRequest] = {}
         self._by_endpoint = dict.fromkeys(ENDPOINTS, 0)
         self._by_status: dict[int, int] = {}
         self._dropped = 0
@@ -36,9 +59,14 @@ class RequestStats:
         self._minute_count = 0
         self._peak_per_minute = 0
 
-    def begin(self, endpoint: str) -> None:
-        """Count a request that starts being handled."""
+    def begin(self, endpoint: str, method: str = "", path: str = "") -> int:
+        """Count a request that starts being handled; its ticket for `end`."""
         with self._lock:
+            entry = LoggedRequest(endpoint, method, path, time.time())
+            ticket = id(entry)
+            self._open[ticket] = entry
+            self._log.append(entry)
+            self._counted.notify_all()
             self._by_endpoint[endpoint] += 1
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
@@ -47,10 +75,21 @@ class RequestStats:
                 self._minute, self._minute_count = minute, 0
             self._minute_count += 1
             self._peak_per_minute = max(self._peak_per_minute, self._minute_count)
+            return ticket
 
-    def end(self, status: int | None) -> None:
+    def end(self, status: int | None, ticket: int | None = None) -> None:
         """Count a request that is done; `status` is None when the connection was dropped."""
         with self._lock:
+            entry = self._open.pop(ticket, None) if ticket is not None else None
+            if entry is not None:
+                # Entries are frozen: swap in the finished one where the open one sits.
+                done = LoggedRequest(
+                    entry.endpoint, entry.method, entry.path, entry.started, time.time(), status
+                )
+                for index in range(len(self._log) - 1, -1, -1):
+                    if self._log[index] is entry:
+                        self._log[index] = done
+                        break
             self._in_flight -= 1
             if status is None:
                 self._dropped += 1
@@ -72,3 +111,25 @@ class RequestStats:
                 "max_in_flight": self._max_in_flight,
                 "peak_per_minute": self._peak_per_minute,
             }
+
+    def requests(self) -> list[LoggedRequest]:
+        """The latest requests in the order they started."""
+        with self._lock:
+            return list(self._log)
+
+    def wait_for(self, count: int, endpoint: str | None = None, timeout: float = 10.0) -> bool:
+        """Wait until `count` requests (of `endpoint`, or any) have started; False on time-out."""
+        deadline = time.monotonic() + timeout
+        with self._counted:
+            while self._started(endpoint) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._counted.wait(left)
+            return True
+
+    def _started(self, endpoint: str | None) -> int:
+        # Called with the lock held.
+        if endpoint is None:
+            return sum(self._by_endpoint.values())
+        return self._by_endpoint[endpoint]

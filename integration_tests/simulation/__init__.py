@@ -1,0 +1,1 @@
+"""The randomized simulation suite: generated syncs against the sandbox (docs/reliability.md)."""

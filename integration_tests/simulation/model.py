@@ -1,0 +1,290 @@
+"""One generated sync: a catalog, the messages Airbyte sends, appointments Propexo already has,
+and a fault plan; printed readably, since a failing case is read by a person.
+
+Every value here is plain data, so Hypothesis can shrink it: streams by index, leads by
+name, an update row's event by the index of a seeded appointment (its id exists only once the
+sandbox has stored it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from propexo_sandbox import FaultRule
+
+Mode = Literal["append", "dedup_lead", "dedup_slot", "update"]
+StateType = Literal["STREAM", "GLOBAL", "LEGACY"]
+# How a row's values are written: `plain`; `notes` (unicode notes); `offset` (one
+# appointment_datetime with a -05:00 offset instead of date + time); the rest are the row's
+# own faults: `bad_time` and `lead_space` (a space inside the lead id; both rejected by the
+# connector), `entrata` (an
+# integration_id Propexo refuses for appointments, a 400).
+Form = Literal["plain", "notes", "offset", "bad_time", "lead_space", "entrata"]
+INVALID_FORMS = frozenset({"bad_time", "lead_space"})
+REFUSED_FORMS = frozenset({"entrata"})
+UNKNOWN_EVENT = -1
+UNKNOWN_EVENT_ID = "appt-0000000000000000"
+INTEGRATION = "intg-sandbox-resman"
+OTHER_VENDOR_INTEGRATION = "intg-sandbox-entrata"
+
+_PRIMARY_KEYS: dict[Mode, list[list[str]]] = {
+    "append": [],
+    "dedup_lead": [["lead_id"]],
+    "dedup_slot": [["lead_id"], ["appointment_date"], ["appointment_time"]],
+    "update": [["event_id"]],
+}
+_SYNC_MODES: dict[Mode, str] = {
+    "append": "append",
+    "dedup_lead": "append_dedup",
+    "dedup_slot": "append_dedup",
+    "update": "update",
+}
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A configured stream; `dedup_lead` is append_dedup keyed on lead_id, `dedup_slot` keyed
+    on lead + date + time, `update` moves by event_id."""
+
+    name: str
+    namespace: str | None
+    mode: Mode
+
+    def configured(self) -> dict[str, Any]:
+        """The configured-catalog entry Airbyte hands the destination."""
+        stream: dict[str, Any] = {
+            "name": self.name,
+            "json_schema": {},
+            "supported_sync_modes": ["full_refresh", "incremental"],
+        }
+        if self.namespace is not None:
+            stream["namespace"] = self.namespace
+        return {
+            "stream": stream,
+            "sync_mode": "incremental",
+            "destination_sync_mode": _SYNC_MODES[self.mode],
+            "primary_key": _PRIMARY_KEYS[self.mode],
+        }
+
+    def descriptor(self) -> dict[str, Any]:
+        named: dict[str, Any] = {"name": self.name}
+        if self.namespace is not None:
+            named["namespace"] = self.namespace
+        return named
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}.{self.name}" if self.namespace else self.name
+        return f"{where}[{self.mode}]"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A RECORD: a lead's tour at `date` `time` (UTC) in stream number `stream`; an update
+    row names seeded appointment number `event` (or `UNKNOWN_EVENT`)."""
+
+    stream: int
+    lead: str
+    date: str
+    time: str
+    form: Form = "plain"
+    event: int | None = None
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        """(lead, UTC instant as the sandbox writes it)."""
+        return self.lead, f"{self.date}T{self.time}:00.000Z"
+
+    @property
+    def valid(self) -> bool:
+        """Whether the connector can send it (not a row the connector must reject)."""
+        return self.form not in INVALID_FORMS
+
+    def __str__(self) -> str:
+        event = "" if self.event is None else f" event={self.event}"
+        form = "" if self.form == "plain" else f" ({self.form})"
+        return f"RECORD s{self.stream} {self.lead} {self.date} {self.time}{event}{form}"
+
+
+@dataclass(frozen=True)
+class State:
+    """A STATE: of stream number `stream` (STREAM states) or of the sync (GLOBAL, LEGACY);
+    `cursor` is an odd JSON value that must come back unchanged."""
+
+    stream: int | None
+    cursor: Any = 0
+
+    def __str__(self) -> str:
+        of = "" if self.stream is None else f" s{self.stream}"
+        return f"STATE{of} cursor={json.dumps(self.cursor, ensure_ascii=False)}"
+
+
+Message = Row | State
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """An appointment Propexo has before the sync (UTC)."""
+
+    lead: str
+    date: str
+    time: str
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        return self.lead, f"{self.date}T{self.time}:00.000Z"
+
+    def __str__(self) -> str:
+        return f"{self.lead} {self.date} {self.time}"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What goes wrong: sandbox rules by request number and kind, and the harness's own.
+
+    `revoke_after_requests`: the token is refused from that API request on, until the next
+    job (the user fixed it). `broken_line_at`, `sigterm_after_requests`: in the first run
+    only (a pipe that broke once; a cancelled sync, after which Airbyte starts the next job).
+    `storage_down_after`: object storage answers 503 from that request on.
+    `token_form`: the configured token as typed, with surrounding white space or not.
+    """
+
+    rules: tuple[FaultRule, ...] = ()
+    revoke_after_requests: int | None = None
+    broken_line_at: int | None = None
+    sigterm_after_requests: int | None = None
+    storage_down_after: int | None = None
+    token_form: Literal["plain", "spaces", "newline"] = "plain"
+    echo_authorization: bool = False
+    pending_seconds: float = 2.5
+    hang_seconds: float = 1.5
+
+    def __str__(self) -> str:
+        lines = [
+            f"  rule {r.endpoint} #{r.first}{'' if r.count == 1 else f'+{r.count}'}: "
+            f"{r.fault.value}{'' if r.retry_after is None else f' Retry-After {r.retry_after:g}'}"
+            for r in self.rules
+        ]
+        extras = {
+            "revoke token after request": self.revoke_after_requests,
+            "broken input line at message": self.broken_line_at,
+            "SIGTERM after request": self.sigterm_after_requests,
+            "object storage down after request": self.storage_down_after,
+        }
+        lines += [f"  {what} {value}" for what, value in extras.items() if value is not None]
+        if self.token_form != "plain":
+            lines.append(f"  token typed with {self.token_form} around it")
+        if self.echo_authorization:
+            lines.append("  a 401 quotes the Authorization header")
+        return "\n".join(lines) or "  none"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One generated sync."""
+
+    streams: tuple[StreamSpec, ...]
+    state_type: StateType
+    messages: tuple[Message, ...]
+    seeded: tuple[Seeded, ...] = ()
+    faults: Faults = field(default_factory=Faults)
+    max_requests_in_flight: int | None = None
+    use_write_logs_feed: bool = True
+
+    def rows(self) -> list[tuple[int, Row]]:
+        """(message index, row) of every RECORD."""
+        return [(i, m) for i, m in enumerate(self.messages) if isinstance(m, Row)]
+
+    def catalog(self) -> dict[str, Any]:
+        return {"streams": [stream.configured() for stream in self.streams]}
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # How Hypothesis (and IPython) print a value: the readable form below.
+        printer.text(repr(self))
+
+    def __repr__(self) -> str:
+        options = [
+            f"state type {self.state_type}",
+            f"feed {'on' if self.use_write_logs_feed else 'off'}",
+        ]
+        if self.max_requests_in_flight is not None:
+            options.append(f"max {self.max_requests_in_flight} requests in flight")
+        return "\n".join(
+            [
+                "Case(",
+                "catalog: " + ", ".join(f"s{i}={s}" for i, s in enumerate(self.streams)),
+                "options: " + ", ".join(options),
+                "seeded: " + (", ".join(f"#{i} {s}" for i, s in enumerate(self.seeded)) or "none"),
+                "messages:",
+                *(f"  {i:2d} {m}" for i, m in enumerate(self.messages)),
+                "faults:",
+                str(self.faults),
+                ")",
+            ]
+        )
+
+
+def record_data(row: Row, event_ids: list[str]) -> dict[str, Any]:
+    """The row's RECORD data as a warehouse would send it."""
+    data: dict[str, Any] = {"lead_id": row.lead, "lead_source_id": "src-web"}
+    if row.event is not None:
+        data["event_id"] = UNKNOWN_EVENT_ID if row.event == UNKNOWN_EVENT else event_ids[row.event]
+    if row.form == "offset":
+        local = dt.datetime.fromisoformat(f"{row.date}T{row.time}:00+00:00").astimezone(
+            dt.timezone(dt.timedelta(hours=-5))
+        )
+        data["appointment_datetime"] = local.isoformat()
+    else:
+        data["appointment_date"] = row.date
+        data["appointment_time"] = "25:61" if row.form == "bad_time" else row.time
+    if row.form == "notes":
+        data["notes"] = "Tür 🔑 — צפון\u2028second line"
+    if row.form == "lead_space":
+        data["lead_id"] = row.lead.replace("-", " ", 1)  # inside the id: refused, not trimmed
+    if row.form == "entrata":
+        data["integration_id"] = OTHER_VENDOR_INTEGRATION
+    return data
+
+
+def state_message(case: Case, state: State) -> dict[str, Any]:
+    """The STATE message for `state` in the case's state type."""
+    if case.state_type == "STREAM":
+        stream = case.streams[state.stream or 0]
+        body: dict[str, Any] = {
+            "type": "STREAM",
+            "stream": {
+                "stream_descriptor": stream.descriptor(),
+                "stream_state": {"cursor": state.cursor},
+            },
+        }
+    elif case.state_type == "GLOBAL":
+        body = {
+            "type": "GLOBAL",
+            "global": {
+                "shared_state": {"cursor": state.cursor},
+                "stream_states": [
+                    {"stream_descriptor": s.descriptor(), "stream_state": {"seen": True}}
+                    for s in case.streams
+                ],
+            },
+        }
+    else:
+        body = {"type": "LEGACY", "data": {"cursor": state.cursor}}
+    return {"type": "STATE", "state": body}
+
+
+def message_json(case: Case, message: Message, event_ids: list[str]) -> dict[str, Any]:
+    """The Airbyte message for one generated message."""
+    if isinstance(message, State):
+        return state_message(case, message)
+    stream = case.streams[message.stream]
+    record: dict[str, Any] = {
+        "stream": stream.name,
+        "data": record_data(message, event_ids),
+        "emitted_at": 1_700_000_000_000,
+    }
+    if stream.namespace is not None:
+        record["namespace"] = stream.namespace
+    return {"type": "RECORD", "record": record}
