@@ -250,3 +250,9 @@ def test_check_warns_that_a_tour_booked_since_propexos_data_sync_cannot_be_moved
     assert "one-upcoming-tour" not in vendor_terms(VENDORS["RESMAN"])
     # Yardi REST has no update: its one-upcoming-tour streams are refused outright.
     assert "second tour" not in vendor_terms(VENDORS["YARDI_REST"])
+
+
+def test_check_tells_a_realpage_user_that_rows_without_a_stated_zone_are_refused() -> None:
+    terms = vendor_terms(VENDORS["REALPAGE_RPX"])
+    assert "property_timezone" in terms
+    assert "refused" in terms

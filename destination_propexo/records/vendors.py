@@ -562,6 +562,11 @@ def vendor_terms(vendor: Vendor) -> str:
         terms[0] += f" (else the integration-wide row, else {vendor.default_zone})"
     elif vendor.time_rule is TimeRule.PROPERTY_ZONE:
         terms[0] += " (else the integration-wide row; a property with neither is refused)"
+    elif vendor.time_rule is TimeRule.STATED_ZONE:
+        terms[0] += (
+            " (a property_timezone column, else the property_timezones option; a row whose "
+            "property has neither is refused, never booked at a guessed time)"
+        )
     if vendor.update is None:
         terms.append(
             "it has no documented update, so Update streams and one-upcoming-tour streams "
