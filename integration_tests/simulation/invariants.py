@@ -325,7 +325,7 @@ def _check_rejections(
             }
         ):
             continue
-        if category == "write failed in ResMan" and (
+        if category == "write failed in the PMS" and (
             row.lead.startswith(MISSING_LEAD_PREFIX)
             or ("create", CreateFault.JOB_FAILURE) in faults
             or ("update", CreateFault.JOB_FAILURE) in faults

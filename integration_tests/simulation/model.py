@@ -20,11 +20,12 @@ StateType = Literal["STREAM", "GLOBAL", "LEGACY"]
 # How a row's values are written: `plain`; `notes` (unicode notes); `offset` (one
 # appointment_datetime with a -05:00 offset instead of date + time); the rest are the row's
 # own faults: `bad_time` and `lead_space` (a space inside the lead id; both rejected by the
-# connector), `entrata` (an
-# integration_id Propexo refuses for appointments, a 400).
+# connector), `entrata` (the row names an Entrata integration but has none of Entrata's
+# required fields: rejected by the connector, naming the field and the PMS).
 Form = Literal["plain", "notes", "offset", "bad_time", "lead_space", "entrata"]
-INVALID_FORMS = frozenset({"bad_time", "lead_space"})
-REFUSED_FORMS = frozenset({"entrata"})
+INVALID_FORMS = frozenset({"bad_time", "lead_space", "entrata"})
+# Forms Propexo itself refuses with a 400 (none since every PMS is booked on its own terms).
+REFUSED_FORMS: frozenset[str] = frozenset()
 UNKNOWN_EVENT = -1
 UNKNOWN_EVENT_ID = "appt-0000000000000000"
 INTEGRATION = "intg-sandbox-resman"

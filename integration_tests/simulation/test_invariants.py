@@ -155,7 +155,7 @@ def test_a_later_runs_verdict_on_a_row_replaces_an_earlier_one() -> None:
     later = Row(stream=0, lead="lead-a", date="2041-04-01", time="10:00")
     history = history_of(case_of(ROW, later, streams=(keyed,)))
     history.runs.append(run_of([0, 1], [outcome(1), outcome(2, write_status="QUEUED")], 1))
-    history.runs.append(run_of([1], [outcome(1, "rejected", category="write failed in ResMan")]))
+    history.runs.append(run_of([1], [outcome(1, "rejected", category="write failed in the PMS")]))
     problems = check(history, [], [appointment()], {}, [])
     assert not any("last accepted row" in p for p in problems)
     history.runs[1] = run_of([1], [outcome(1)])

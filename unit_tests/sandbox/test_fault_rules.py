@@ -108,11 +108,11 @@ def test_settle_gives_up_at_its_timeout(sandbox: Sandbox) -> None:
 def test_jobs_list_each_write_with_its_outcome(sandbox: Sandbox) -> None:
     sandbox.set_faults(plan(FaultRule("create", CreateFault.JOB_FAILURE, first=2)))
     post(sandbox, appointment_body(lead_id="lead-ok"))
-    post(sandbox, appointment_body(lead_id="lead-refused"))
+    post(sandbox, appointment_body(lead_id="lead-second"))
     assert sandbox.settle(timeout=5)
     now = time.time()
     outcomes = [(job.parameters["lead_id"], job.status(now)) for job in sandbox.jobs()]
-    assert outcomes == [("lead-ok", "SUCCESS"), ("lead-refused", "FAILURE")]
+    assert outcomes == [("lead-ok", "SUCCESS"), ("lead-second", "FAILURE")]
 
 
 def test_the_token_is_revoked_after_k_requests_of_any_kind_and_can_be_restored(
