@@ -50,9 +50,11 @@ ROW = st.fixed_dictionaries(
         "employee_id": maybe("emp-1"),
         "notes": maybe("Parking at the back", "", "n" * 300),
         "title": maybe("Tour", "t" * 51),
-        "appointment_duration_minutes": maybe(30, "45", 0, 2.5),
+        "appointment_duration_minutes": maybe(30, "45", 0, 2.5, 30.0),
         "appointment_type": maybe("TOUR", "virtual_tour", "SHOWING"),
         "property_id": maybe("prop-east", "prop-sandbox-1"),
+        # Where the lead really is when the row does not say (the PMS knows, the row may not).
+        "lead_property": maybe("prop-east"),
         # RealPage's hidden zone in the sandbox is Chicago: the zone a user would state.
         "property_timezone": maybe("America/Chicago"),
     }
@@ -73,12 +75,13 @@ def test_generated_rows_across_vendors_keep_the_invariants(
         messages = []
         for number, drawn in enumerate(rows):
             lead = f"lead-{number}"
-            if drawn["property_id"] is not None:
-                sandbox.seed_lead(lead, property_id=drawn["property_id"])
+            where = drawn["property_id"] or drawn["lead_property"]
+            if where is not None:
+                sandbox.seed_lead(lead, property_id=where)
             data = {
                 name: value
                 for name, value in drawn.items()
-                if name not in ("integration", "local") and value is not None
+                if name not in ("integration", "local", "lead_property") and value is not None
             }
             local = drawn["local"]
             messages.append(

@@ -295,3 +295,25 @@ def test_rows_of_unknown_or_inactive_integrations_are_rejected_naming_them(cli: 
         "re-activate it in the Propexo dashboard",
         "integration_id: Propexo has no integration 'intg-nowhere' for this token",
     ]
+
+
+def test_a_row_without_property_id_is_refused_where_the_integrations_properties_differ(
+    cli: Cli,
+) -> None:
+    # The Rent Manager and Yardi integrations are Central-wide with an Eastern property: a row
+    # that does not say its property could be either, an hour apart, so it is not guessed.
+    cli.sandbox.seed_lead("lead-east", property_id="prop-east")
+    rows = [
+        row(vendor, "lead-east", property_id=None, title="Tour", appointment_duration_minutes=30)
+        for vendor in ("rentmanager", "yardi")
+    ]
+    result = cli.write([*rows, stream_state("tours", 1)], config=cli.config(**CHICAGO))
+
+    assert result.returncode == 0, result.stderr
+    assert [o["outcome"] for o in result.outcomes] == ["rejected"] * 2, result.outcomes
+    for outcome, name in zip(result.outcomes, ("Rent Manager", "Yardi"), strict=True):
+        assert outcome["reason"].startswith(f"property_id: {name} reads times in the property"), (
+            outcome["reason"]
+        )
+        assert "prop-east" in outcome["reason"]
+    assert cli.sandbox.stats()["create"] == 0

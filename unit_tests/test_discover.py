@@ -214,3 +214,21 @@ def test_discover_with_an_invalid_config_is_a_config_error(tmp_path: Path) -> No
     assert error["failure_type"] == "config_error"
     assert "source_timezone" in error["message"]
     assert "t0ken-secret-x" not in json.dumps(messages)
+
+
+@pytest.mark.parametrize("code", sorted(VENDORS))
+def test_each_vendors_schema_states_its_own_text_limits(code: str) -> None:
+    # A row the schema calls valid must not be refused by the vendor's own limit (Yardi's
+    # notes stop at 256 characters, titles at 50).
+    vendor = VENDORS[code]
+    for operation, schema in (
+        ("create", appointment_schema(vendor)),
+        ("update", move_schema(vendor)),
+    ):
+        rules = vendor.operation(operation)  # type: ignore[arg-type]
+        for rule in rules.fields if rules is not None else ():
+            if rule.max_length is not None:
+                assert schema["properties"][rule.name]["maxLength"] == rule.max_length, (
+                    operation,
+                    rule.name,
+                )

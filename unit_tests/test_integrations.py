@@ -17,7 +17,12 @@ from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.timezones import ZoneSetting
-from destination_propexo.records.vendors import VENDORS, UnusableIntegration
+from destination_propexo.records.vendors import (
+    VENDORS,
+    UnusableIntegration,
+    VendorFieldError,
+    time_reading,
+)
 from destination_propexo.stop import Stop
 from destination_propexo.sync.integrations import SyncIntegrations
 from destination_propexo.sync.session import write_sync
@@ -72,7 +77,7 @@ def test_an_integration_propexo_cannot_tell_stops_the_sync() -> None:
         integrations(transport).vendor("intg-1")
 
 
-def test_zone_rows_are_read_once_per_integration_all_pages_inactive_ones_left_out() -> None:
+def test_zone_rows_are_read_once_per_integration_all_pages_inactive_left_out_odd_kept() -> None:
     pages = [
         ok(
             {
@@ -88,12 +93,39 @@ def test_zone_rows_are_read_once_per_integration_all_pages_inactive_ones_left_ou
     ]
     transport = ScriptedTransport(timezones=pages)
     known = integrations(transport)
-    expected = (ZoneSetting("-05:00", True, "prop-east"), ZoneSetting("-06:00", True, None))
+    # The unreadable row is kept as such (refused when used), never dropped.
+    expected = (
+        ZoneSetting("-05:00", True, "prop-east"),
+        ZoneSetting("5", None, None),
+        ZoneSetting("-06:00", True, None),
+    )
     assert known.zone_settings("intg-1") == expected
     assert known.zone_settings("intg-1") == expected
     assert transport.count("timezones") == 2
     offsets = [r.url.split("offset=")[1].split("&")[0] for name, r in transport.sent]
     assert offsets == ["0", "3"]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"property_id": "prop-west", "observes_daylight_savings": True},
+        {"property_id": "prop-west", "offset": None, "observes_daylight_savings": True},
+        {"property_id": "prop-west", "offset": -8, "observes_daylight_savings": True},
+        {"property_id": "prop-west", "offset": "-08:00", "observes_daylight_savings": "yes"},
+    ],
+)
+def test_an_unreadable_zone_row_refuses_its_property_rather_than_falling_back(
+    row: dict[str, object],
+) -> None:
+    # Left out, prop-west would get the integration-wide Eastern zone: 3 hours off.
+    page = {"meta": {"hasMore": False}, "results": [row, zone_row("-05:00", True, None)]}
+    known = integrations(ScriptedTransport(timezones=[ok(page)]))
+    settings = known.zone_settings("intg-1")
+    with pytest.raises(VendorFieldError, match=r"property prop-west.*no known rule"):
+        time_reading(VENDORS["RENTMANAGER"], property_id="prop-west", settings=settings)
+    east = time_reading(VENDORS["RENTMANAGER"], property_id="prop-other", settings=settings)
+    assert east.zone == "America/New_York"
 
 
 def test_stated_zones_are_looked_up_by_property() -> None:

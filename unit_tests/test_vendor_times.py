@@ -64,7 +64,16 @@ def test_the_property_row_wins_then_the_integration_row_then_the_vendor_default(
     assert time_reading(rent_manager, property_id="prop-other", settings=both).zone == (
         "America/Chicago"
     )
-    assert time_reading(rent_manager, property_id=None, settings=both).zone == "America/Chicago"
+    # A row naming no property could be prop-east's, an hour from the integration-wide zone.
+    with pytest.raises(VendorFieldError, match=r"^property_id: Rent Manager .*prop-east: -05:00"):
+        time_reading(rent_manager, property_id=None, settings=both)
+    same = (ZoneSetting("-06:00", True, "prop-central"), CENTRAL_GLOBAL)
+    assert time_reading(rent_manager, property_id=None, settings=same).zone == "America/Chicago"
+    assert time_reading(rent_manager, property_id=None, settings=(EASTERN,)).zone == (
+        "America/New_York"
+    )
+    with pytest.raises(VendorFieldError, match=r"^property_id: Rent Manager .*prop-az"):
+        time_reading(rent_manager, property_id=None, settings=(EASTERN, ARIZONA))
     fallback = time_reading(rent_manager, property_id="prop-other", settings=(EASTERN,))
     assert fallback.zone == "America/New_York"
     assert "Rent Manager's default" in fallback.rule
@@ -129,13 +138,30 @@ def test_standard_offset_and_dst_flag_map_to_a_rule(offset: str, dst: bool, zone
         ("+05:30", False, "not a whole number of hours"),
         ("-5", False, "is not an offset such as -05:00"),
         ("-15:00", False, "is not an offset such as -05:00"),
+        # No zone lies west of UTC-12 (and tz has no Etc/GMT+13): refused, never a crash.
+        ("-13:00", False, "is not an offset such as -05:00"),
+        ("-14:00", False, "is not an offset such as -05:00"),
+        (None, True, "is missing from the zone setting"),
     ],
 )
 def test_an_offset_without_a_known_rule_is_refused(
-    offset: str, dst: bool | None, reason: str
+    offset: str | None, dst: bool | None, reason: str
 ) -> None:
     with pytest.raises(InvalidTimeValue, match=reason):
         zone_for_setting(ZoneSetting(offset, dst))
+
+
+@pytest.mark.parametrize("hours", range(-12, 15))
+def test_every_whole_hour_offset_without_dst_is_a_zone_a_wall_clock_can_be_read_in(
+    hours: int,
+) -> None:
+    offset = f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00"
+    zone = zone_for_setting(ZoneSetting(offset, False))
+    sent = wall_clock(UtcSlot("2027-07-20", "12:00:00"), zone)
+    assert (sent.date, sent.time) == (
+        f"2027-07-{20 + (12 + hours) // 24}",
+        f"{(12 + hours) % 24:02d}:00:00",
+    )
 
 
 def test_each_dst_zone_has_the_standard_offset_it_is_filed_under() -> None:
@@ -252,3 +278,11 @@ def test_zone_terms_say_the_integrations_zone_or_refuse_a_yardi_without_any() ->
         zone_terms(yardi, ())
     with pytest.raises(VendorFieldError, match=r"row \(integration-wide row\) has no known rule"):
         zone_terms(yardi, (ZoneSetting("+05:30", True),))
+
+
+def test_an_unusable_integration_wide_row_refuses_only_properties_without_their_own() -> None:
+    # check passes where properties have rows of their own, and says who is refused.
+    for wide in (ZoneSetting(None, True), ZoneSetting("+05:30", True)):
+        terms = zone_terms(VENDORS["RENTMANAGER"], (wide, EASTERN))
+        assert terms.startswith("GET /v1/timezones/: the integration-wide row has no known rule")
+        assert terms.endswith("so a property without its own row is refused; 1 property row")

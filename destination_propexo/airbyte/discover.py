@@ -74,7 +74,9 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
         **_ID,
         "description": (
             "Propexo id of the lead's property: the zone Rent Manager and Yardi read the time "
-            "in is the property's (GET /v1/timezones/), and property_timezones is matched on it."
+            "in is the property's (GET /v1/timezones/), and property_timezones is matched on it. "
+            "A row without it is refused where the integration's properties are in different "
+            "zones."
         ),
     },
     "property_timezone": {
@@ -137,6 +139,7 @@ def appointment_schema(
     return _schema(
         ("integration_id", "lead_id", *fields, *_TIME, *_zone_fields(vendor)),
         ["lead_id", *required],
+        vendor.create.fields,
     )
 
 
@@ -149,6 +152,7 @@ def move_schema(
     return _schema(
         ("event_id", "integration_id", "lead_id", *fields, *_TIME, *_zone_fields(vendor)),
         ["event_id", *required],
+        vendor.update.fields if vendor.update is not None else (),
     )
 
 
@@ -174,8 +178,15 @@ def _zone_fields(vendor: Vendor) -> tuple[str, ...]:
     return ()
 
 
-def _schema(fields: tuple[str, ...], required: list[str]) -> dict[str, Any]:
+def _schema(
+    fields: tuple[str, ...], required: list[str], rules: tuple[FieldRule, ...]
+) -> dict[str, Any]:
     properties = {name: dict(_FIELD_SCHEMAS[name]) for name in fields}
+    for rule in rules:
+        # The vendor's own limit, where tighter than any vendor's (Yardi's notes: 256).
+        limit = properties[rule.name].get("maxLength")
+        if rule.max_length is not None and (limit is None or rule.max_length < limit):
+            properties[rule.name]["maxLength"] = rule.max_length
     for name in ("notes", "title"):
         # A field the vendor requires is required with at least one character.
         if name in required:

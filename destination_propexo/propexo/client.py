@@ -171,12 +171,31 @@ class AppointmentsPage(_Answer):
 
 
 class TimezoneRow(_Answer):
-    """One row of GET /v1/timezones/ (only the fields the connector reads)."""
+    """One row of GET /v1/timezones/ (only the fields the connector reads).
 
-    offset: str
+    An offset or DST flag of another shape is kept as unreadable (the offset as text, the flag
+    as None), never dropped: left out, its property would fall back to another row's zone,
+    while kept, `zone_for_setting` refuses the property's rows with the reason."""
+
+    offset: str | None = None
     observes_daylight_savings: bool | None = None
     property_id: str | None = None
     is_active: bool | None = None
+
+    @field_validator("offset", mode="before")
+    @classmethod
+    def _offset_as_text(cls, value: object) -> object:
+        return value if value is None or isinstance(value, str) else repr(value)
+
+    @field_validator("observes_daylight_savings", mode="before")
+    @classmethod
+    def _flag_or_unknown(cls, value: object) -> object:
+        return value if isinstance(value, bool) else None
+
+    @field_validator("property_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class Integration(_Answer):
@@ -348,7 +367,8 @@ class PropexoClient:
 
     def timezones(self, integration_id: str) -> list[ZoneSetting]:
         """The integration's zone settings (GET /v1/timezones/, all pages; inactive rows and
-        rows of an unreadable shape left out)."""
+        rows that are not objects left out; an unreadable offset or flag is kept as such, see
+        `TimezoneRow`)."""
         settings: list[ZoneSetting] = []
         offset = 0
         while True:

@@ -469,10 +469,11 @@ def _wall_clock(date: str, time: str, zone: str) -> WallClock:
 @dataclass(frozen=True)
 class ZoneSetting:
     """A row of GET /v1/timezones/: the zone's standard-time UTC offset (`-05:00`, even where
-    daylight saving applies), whether daylight saving applies, and the property it is for
-    (None: the integration-wide row)."""
+        daylight saving applies), whether daylight saving applies, and the property it is for
+        (None: the integration-wide row). A row whose offset or flag could not be read keeps None
+    there (or the offset as text), so its property is refused rather than given another zone."""
 
-    offset: str
+    offset: str | None
     observes_dst: bool | None
     property_id: str | None = None
 
@@ -503,8 +504,15 @@ def zone_for_setting(setting: ZoneSetting) -> str:
     """The IANA zone that a GET /v1/timezones/ row's offset and DST flag describe (see
     DST_ZONES); raises InvalidTimeValue (field `offset`) when no rule fits."""
     field = "offset"
+    if setting.offset is None:
+        raise InvalidTimeValue(field, None, "is missing from the zone setting")
     match = _SETTING_OFFSET.fullmatch(setting.offset)
-    if match is None or int(match["hours"]) > 14 or int(match["minutes"]) > 59:
+    # Real offsets lie within -12:00..+14:00 (and tz has Etc/GMT zones only for those).
+    if (
+        match is None
+        or int(match["hours"]) > (14 if match["sign"] == "+" else 12)
+        or int(match["minutes"]) > 59
+    ):
         raise InvalidTimeValue(field, setting.offset, "is not an offset such as -05:00")
     if setting.observes_dst is None:
         raise InvalidTimeValue(

@@ -23,7 +23,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from destination_propexo.records.timezones import InvalidTimeValue, ZoneSetting, zone_for_setting
-from destination_propexo.records.values import shown
+from destination_propexo.records.values import JsonNumber, shown
 
 __all__ = [
     "APPOINTMENT_TYPES",
@@ -386,6 +386,11 @@ def _minutes_value(rule: FieldRule, vendor: Vendor, value: object) -> int:
         minutes = value
     elif isinstance(value, float) and value.is_integer():
         minutes = int(value)
+    elif isinstance(value, JsonNumber) and value.is_finite:
+        # A decimal as written (`30.0` from a FLOAT or NUMBER(p,s) column): whole or refused.
+        number = value.value
+        if 0 < number <= MAX_DURATION_MINUTES and number == number.to_integral_value():
+            minutes = int(number)
     elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         minutes = int(value.strip())
     if minutes is None or not 0 < minutes <= MAX_DURATION_MINUTES:
@@ -458,6 +463,8 @@ def _property_zone(
 ) -> TimeReading:
     own = [s for s in settings if property_id is not None and s.property_id == property_id]
     wide = [s for s in settings if s.property_id is None]
+    if property_id is None:
+        _no_other_zone(vendor, settings, wide)
     for rows, whose in ((own, f"property {property_id}"), (wide, "integration-wide row")):
         if not rows:
             continue
@@ -494,6 +501,42 @@ def _property_zone(
     )
 
 
+def _no_other_zone(
+    vendor: Vendor, settings: tuple[ZoneSetting, ...], wide: list[ZoneSetting]
+) -> None:
+    """Refuse a row that names no property when some property's own row gives another zone
+    than the one the row would get (the integration-wide row's, else the vendor's default):
+    it could be that property's tour, booked hours off."""
+    if wide:
+        fallback = {(s.offset, s.observes_dst) for s in wide}
+        differs = [s for s in settings if (s.offset, s.observes_dst) not in fallback]
+    else:
+        differs = [s for s in settings if _zone_or_none(s) != vendor.default_zone]
+    others = sorted(
+        {
+            f"{s.property_id}: {s.offset}, {'DST' if s.observes_dst else 'no DST'}"
+            for s in differs
+            if s.property_id is not None
+        }
+    )
+    if others:
+        more = f"; {len(others) - 3} more" if len(others) > 3 else ""
+        raise VendorFieldError(
+            "property_id",
+            vendor,
+            "reads times in the property's zone, and the row names no property while some of "
+            "this integration's properties have another zone in GET /v1/timezones/ "
+            f"({'; '.join(others[:3])}{more}); give the row's property_id",
+        )
+
+
+def _zone_or_none(setting: ZoneSetting) -> str | None:
+    try:
+        return zone_for_setting(setting)
+    except InvalidTimeValue:
+        return None
+
+
 def refusal(vendor: Vendor, *, moves: bool) -> str | None:
     """Why an integration of `vendor` cannot be the configured one, or None: a time rule
     Propexo does not document, or (when streams may `moves` tours) no documented update."""
@@ -519,6 +562,11 @@ def vendor_terms(vendor: Vendor) -> str:
         terms[0] += f" (else the integration-wide row, else {vendor.default_zone})"
     elif vendor.time_rule is TimeRule.PROPERTY_ZONE:
         terms[0] += " (else the integration-wide row; a property with neither is refused)"
+    elif vendor.time_rule is TimeRule.STATED_ZONE:
+        terms[0] += (
+            " (a property_timezone column, else the property_timezones option; a row whose "
+            "property has neither is refused, never booked at a guessed time)"
+        )
     if vendor.update is None:
         terms.append(
             "it has no documented update, so Update streams and one-upcoming-tour streams "
@@ -530,6 +578,12 @@ def vendor_terms(vendor: Vendor) -> str:
             "clear answer ends 'outcome unknown' and is never re-sent, and create-if-absent "
             "cannot see tours booked since that sync"
         )
+        if vendor.update is not None:
+            terms.append(
+                "a one-upcoming-tour row in a later sync inside that window does not see the "
+                "tour it should move and books a second tour: space such syncs beyond "
+                "Propexo's data sync"
+            )
     return "; ".join(terms)
 
 
@@ -541,7 +595,24 @@ def zone_terms(vendor: Vendor, settings: tuple[ZoneSetting, ...]) -> str:
     properties = len({s.property_id for s in settings if s.property_id is not None})
     counted = f"{properties} property row{'' if properties == 1 else 's'}"
     if wide:
-        reading = _property_zone(vendor, None, tuple(wide))
+        try:
+            reading = _property_zone(vendor, None, tuple(wide))
+        except VendorFieldError:
+            if not properties:
+                raise
+            # Properties with their own row can still be booked; the others are refused.
+            if len({(s.offset, s.observes_dst) for s in wide}) > 1:
+                why = "conflicts with another integration-wide row"
+            else:
+                try:
+                    zone_for_setting(wide[0])
+                    why = "cannot be used"
+                except InvalidTimeValue as exc:
+                    why = f"has no known rule ({exc})"
+            return (
+                f"GET /v1/timezones/: the integration-wide row {why}, so a property without "
+                f"its own row is refused; {counted}"
+            )
         zone, dst = reading.zone, "DST" if wide[0].observes_dst else "no DST"
         return f"GET /v1/timezones/: integration-wide {zone} ({wide[0].offset}, {dst}), {counted}"
     if vendor.default_zone is not None:
