@@ -202,8 +202,8 @@ def _check_states(
         if position >= len(echoed):
             before = [n for n in records if n < line]
             # A stop at a broken line, or a rejection object storage refused to file, holds it.
-            # So does a SIGTERM while the connector still reads its integrations, before it
-            # takes any input: a STATE it never read is not owed.
+            # So does a stop (SIGTERM, a refused token) while the connector still reads its
+            # integrations, before it takes any input: a STATE it never read is not owed.
             held = _after_broken_line(run, line) or run.storage_refused or before_input
             if all(n in outcomes for n in before) and not held:
                 problems.append(
@@ -241,12 +241,14 @@ STARTUP_ENDPOINTS = frozenset({"integration", "timezones"})
 
 
 def _stopped_before_input(run: Run, requests: list[LoggedRequest]) -> bool:
-    """A SIGTERM came while every request of the run so far was a start-up read."""
-    if run.sigterm_at is None:
+    """The run was stopped (a SIGTERM, or an error such as a refused token on its first
+    read) while every request it had made was a start-up read."""
+    traces = run.error_traces
+    stopped_at = run.sigterm_at if run.sigterm_at is not None else traces[0][0] if traces else None
+    if stopped_at is None:
         return False
-    sigterm_at = run.sigterm_at
     return all(
-        r.endpoint in STARTUP_ENDPOINTS for r in requests if run.started <= r.started <= sigterm_at
+        r.endpoint in STARTUP_ENDPOINTS for r in requests if run.started <= r.started <= stopped_at
     )
 
 

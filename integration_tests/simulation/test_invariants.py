@@ -134,6 +134,22 @@ def test_a_state_is_owed_at_a_sigterm_only_once_the_connector_took_input() -> No
     assert any(owed in p for p in check(history, [startup, create], [], {}, []))
 
 
+def test_a_state_is_owed_at_an_error_stop_only_once_the_connector_took_input() -> None:
+    history = history_of(case_of(State(0, cursor=0), ROW))
+    trace = {
+        "type": "TRACE",
+        "trace": {"type": "ERROR", "error": {"failure_type": "config_error", "message": "401"}},
+    }
+    run = run_of([0, 1], [trace], returncode=1)
+    history.runs.append(run)
+    trace_at = run.lines[0][0]
+    startup = LoggedRequest("integration", "GET", "/v1/admin/integrations/i/", trace_at - 0.2)
+    create = LoggedRequest("create", "POST", "/v1/", started=trace_at - 0.1)
+    owed = "the STATE on line 1 was not echoed"
+    assert not any(owed in p for p in check(history, [startup], [], {}, []))
+    assert any(owed in p for p in check(history, [startup, create], [], {}, []))
+
+
 def test_a_first_attempt_that_fails_with_no_stopping_fault_planned_is_caught() -> None:
     case = case_of(ROW)
     bounded = Faults(rules=(FaultRule("create", CreateFault.RATE_503, count=2),))
