@@ -55,11 +55,17 @@ def run_of(sent: list[int | None], out: list[dict[str, Any]], returncode: int = 
 
 
 def history_of(case: Case) -> SyncHistory:
-    return SyncHistory(case, [message_json(case, m, []) for m in case.messages])
+    return SyncHistory(case, [message_json(case, m, [], i) for i, m in enumerate(case.messages)])
 
 
-def appointment(lead: str = "lead-a", when: str = SLOT) -> dict[str, Any]:
-    return {"associated_lead_ids": [lead], "appointment_datetime": when}
+def appointment(
+    lead: str = "lead-a", when: str = SLOT, integration: str = "intg-sandbox-resman"
+) -> dict[str, Any]:
+    return {
+        "associated_lead_ids": [lead],
+        "appointment_datetime": when,
+        "integration_id": integration,
+    }
 
 
 def test_a_clean_sync_passes() -> None:
