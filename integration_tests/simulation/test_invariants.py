@@ -235,7 +235,7 @@ def test_fired_rules_number_requests_as_the_sandbox_does() -> None:
 # --- each PMS on its own terms ----------------------------------------------------------------
 
 # The sandbox's zone rows for Rent Manager: Central integration-wide, Eastern at prop-east.
-ZONES = [
+ZONES: list[dict[str, object]] = [
     {"integration_id": "intg-sandbox-rentmanager", "property_id": None, "offset": "-06:00"}
     | {"observes_daylight_savings": True},
     {"integration_id": "intg-sandbox-rentmanager", "property_id": "prop-east", "offset": "-05:00"}
@@ -329,8 +329,7 @@ def test_rent_manager_gets_the_wall_clock_of_the_leads_property_zone() -> None:
     }
     history, run, eastern = booked_once(row, body)
     assert (
-        check(history, [write(run, eastern, slug="rentmanager")], [], {}, [], timezones=ZONES)
-        == []
+        check(history, [write(run, eastern, slug="rentmanager")], [], {}, [], timezones=ZONES) == []
     )
     history, run, central = booked_once(row, body, appointment_time="08:30:00")
     # Without the zone rows the row names no zone Rent Manager can read: it must be refused.
