@@ -11,8 +11,9 @@ from typing import Any
 from integration_tests.object_storage import BUCKET, SECRET, S3Server
 from integration_tests.simulation.airbyte import Connector, ForkServer, Run, SyncHistory, sync
 from integration_tests.simulation.invariants import check
-from integration_tests.simulation.model import INTEGRATION, LEAD_PROPERTIES, Case
+from integration_tests.simulation.model import LEAD_PROPERTIES, Case
 from integration_tests.simulation.storage import FailingStorage
+from integration_tests.simulation.vendors import PMSS
 from propexo_sandbox import FaultPlan, Sandbox
 
 # The API token: distinctive, so finding it in any output cannot be chance.
@@ -111,7 +112,7 @@ class Simulation:
     def _config(self, case: Case, sandbox: Sandbox, rejected_file: Path) -> dict[str, Any]:
         config: dict[str, Any] = {
             "token": TOKEN_FORMS[case.faults.token_form],
-            "integration_id": INTEGRATION,
+            "integration_id": PMSS[case.configured].integration_id,
             "api_url": sandbox.url,
             "requests_per_minute": 100_000,
             "request_timeout_seconds": 1,

@@ -125,6 +125,7 @@ def check(
             for p in _check_run(history, run, run_requests, run_fired, appointments, timezones)
         ]
     problems += _check_vendor_requests(case, requests, timezones)
+    problems += _check_configured(case, history, requests)
     first = history.runs[0] if history.runs else None
     if first is not None and first.returncode != 0 and not _plans_a_stop(case):
         problems.append(
@@ -336,10 +337,46 @@ def _check_unclear_creates(
     return problems
 
 
+def configured_refusal(case: Case) -> str | None:
+    """Why the connector must refuse the configured integration before any row (its vendor
+    reads time by no documented rule, or a stream moves tours and it has no update), or None."""
+    pms = PMSS[case.configured]
+    if pms.reading == "undocumented":
+        return f"{pms.name} reads time by no documented rule"
+    if not pms.has_update and any(s.mode in ("update", "dedup_lead") for s in case.streams):
+        return f"{pms.name} has no update, and a stream moves tours"
+    return None
+
+
+def _check_configured(case: Case, history: SyncHistory, requests: list[LoggedRequest]) -> list[str]:
+    """A configured integration the connector must refuse stops every attempt before any
+    write, with a config_error naming its vendor (unless another fault stopped it first)."""
+    why = configured_refusal(case)
+    if why is None:
+        return []
+    problems: list[str] = []
+    writes = [r for r in requests if r.endpoint in ("create", "update")]
+    if writes:
+        problems.append(
+            f"{len(writes)} writes were sent, though the configuration is refused: {why}"
+        )
+    name = PMSS[case.configured].name
+    for run in history.runs:
+        where = f"job {run.job} attempt {run.attempt}"
+        if run.returncode == 0:
+            problems.append(f"{where}: exit 0, though the configuration is refused: {why}")
+        said = run.error_traces[-1][1]["error"].get("message", "") if run.error_traces else ""
+        if run.failure_type == "config_error" and "token" not in said and name not in said:
+            problems.append(f"{where}: the config_error does not name {name}: {said[:200]}")
+    return problems
+
+
 def _plans_a_stop(case: Case) -> bool:
     """Whether the plan has a fault that may rightly stop a sync: a refused token, a broken
     line, a SIGTERM, object storage going down, an outage that does not end, a 404 on the
-    create path or the integration."""
+    create path or the integration; or a configured integration that must be refused."""
+    if configured_refusal(case) is not None:
+        return True
     faults = case.faults
     if any(
         value is not None
@@ -390,7 +427,7 @@ def _check_run(
         if missing:
             problems.append(f"exit 0 but record lines {missing} got no outcome")
     problems += _check_states(history, run, records, outcomes_by_line, requests)
-    problems += _check_stop(run, requests, fired)
+    problems += _check_stop(case, run, requests, fired)
     problems += _check_rejections(
         case, run, records, outcomes_by_line, fired, appointments, timezones, requests
     )
@@ -489,7 +526,9 @@ def _after_broken_line(run: Run, line: int) -> bool:
     return any(index is None for index in run.sent[: line - 1])
 
 
-def _check_stop(run: Run, requests: list[LoggedRequest], fired: list[Fired]) -> list[str]:
+def _check_stop(
+    case: Case, run: Run, requests: list[LoggedRequest], fired: list[Fired]
+) -> list[str]:
     problems: list[str] = []
     traces = run.error_traces
     if run.returncode != 0 and not traces:
@@ -506,7 +545,7 @@ def _check_stop(run: Run, requests: list[LoggedRequest], fired: list[Fired]) -> 
             problems.append(f"{len(late)} requests started after the TRACE: {shown}")
         if run.ended - trace_at > EXIT_AFTER_TRACE:
             problems.append(f"exited {run.ended - trace_at:.1f} s after its TRACE")
-        allowed = _allowed_failure_types(run, requests, fired)
+        allowed = _allowed_failure_types(case, run, requests, fired)
         kind = run.failure_type
         if allowed is not None and kind not in allowed:
             why = sorted(allowed) or "no fatal fault in this run"
@@ -518,12 +557,14 @@ def _check_stop(run: Run, requests: list[LoggedRequest], fired: list[Fired]) -> 
 
 
 def _allowed_failure_types(
-    run: Run, requests: list[LoggedRequest], fired: list[Fired]
+    case: Case, run: Run, requests: list[LoggedRequest], fired: list[Fired]
 ) -> set[str] | None:
     """The TRACE failure types this run's faults justify; None: any (a SIGTERM)."""
     if run.sigterm_at is not None:
         return None
     allowed: set[str] = set()
+    if configured_refusal(case) is not None:
+        allowed.add("config_error")
     if any(index is None for index in run.sent):
         allowed.add("system_error")
     if any(r.status == 401 for r in requests):

@@ -28,8 +28,6 @@ INVALID_FORMS = frozenset({"bad_time", "lead_space"})
 REFUSED_FORMS: frozenset[str] = frozenset()
 UNKNOWN_EVENT = -1
 UNKNOWN_EVENT_ID = "appt-0000000000000000"
-# The configured integration; ResMan rows leave integration_id out and are booked there.
-INTEGRATION = "intg-sandbox-resman"
 # Where each lead is (the sandbox is told before the sync): `prop-east` is the Eastern property
 # of the Rent Manager and Yardi integrations, every other property is Central there.
 LEAD_PROPERTIES = {"lead-b": "prop-east"}
@@ -236,6 +234,8 @@ class Case:
     faults: Faults = field(default_factory=Faults)
     max_requests_in_flight: int | None = None
     use_write_logs_feed: bool = True
+    # The vendor of the configured integration (`intg-sandbox-{configured}`).
+    configured: VendorKey = "resman"
 
     def rows(self) -> list[tuple[int, Row]]:
         """(message index, row) of every RECORD."""
@@ -255,6 +255,8 @@ class Case:
         ]
         if self.max_requests_in_flight is not None:
             options.append(f"max {self.max_requests_in_flight} requests in flight")
+        if self.configured != "resman":
+            options.append(f"configured integration at {self.configured}")
         return "\n".join(
             [
                 "Case(",
@@ -270,11 +272,14 @@ class Case:
         )
 
 
-def record_data(row: Row, event_ids: list[str], index: int = 0) -> dict[str, Any]:
+def record_data(
+    row: Row, event_ids: list[str], index: int = 0, configured: VendorKey = "resman"
+) -> dict[str, Any]:
     """The row's RECORD data as a warehouse would send it; `index` is its message number (its
-    notes end with its tag)."""
+    notes end with its tag); a row of the `configured` integration's vendor leaves
+    integration_id to the config."""
     data: dict[str, Any] = {"lead_id": row.lead}
-    if row.vendor != "resman":
+    if row.vendor != configured:
         data["integration_id"] = row.integration_id
     data |= VENDOR_COLUMNS
     data["property_id"] = property_of(row.lead)
@@ -332,7 +337,7 @@ def message_json(
     stream = case.streams[message.stream]
     record: dict[str, Any] = {
         "stream": stream.name,
-        "data": record_data(message, event_ids, index),
+        "data": record_data(message, event_ids, index, case.configured),
         "emitted_at": 1_700_000_000_000,
     }
     if stream.namespace is not None:

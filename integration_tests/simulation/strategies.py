@@ -201,6 +201,9 @@ def cases(draw: st.DrawFn) -> Case:
     vendors = tuple(
         draw(st.lists(st.sampled_from(VENDOR_KEYS), min_size=1, max_size=3, unique=True))
     )
+    # Mostly ResMan, sometimes another of the sync's PMSs (MRI, or Yardi with a stream that
+    # moves tours, is refused before any row is read).
+    configured = draw(st.sampled_from(vendors)) if draw(st.integers(0, 3)) == 3 else "resman"
     clock = CLOCKS[draw(st.sampled_from(tuple(CLOCKS)))]
     days, times = clock
     seeded = tuple(
@@ -233,4 +236,5 @@ def cases(draw: st.DrawFn) -> Case:
         faults=draw(faults(len(messages))),
         max_requests_in_flight=draw(st.none() | st.integers(1, 4)),
         use_write_logs_feed=draw(st.booleans()),
+        configured=configured,
     )

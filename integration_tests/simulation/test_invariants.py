@@ -4,6 +4,7 @@ and a clean one passes. Also Airbyte's re-send rule and the rule numbering of th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from typing import Any
@@ -438,3 +439,32 @@ def test_an_appointment_where_no_row_puts_one_is_caught() -> None:
     hour_off = appointment(when="2041-03-01T15:30:00.000Z")
     problems = check(history, [], [appointment(), hour_off], {}, [])
     assert any("where no input row or seeded appointment puts one" in p for p in problems)
+
+
+def refused_configuration(configured: Any, mode: Any, message: str, returncode: int = 1) -> Any:
+    case = case_of(ROW, State(0), streams=(StreamSpec("tours", None, mode),))
+    history = history_of(dataclasses.replace(case, configured=configured))
+    trace = {
+        "type": "TRACE",
+        "trace": {"type": "ERROR", "error": {"failure_type": "config_error", "message": message}},
+    }
+    run = run_of([0, 1], [trace] if returncode else [outcome(1), echoed(history, 1, 1, 0)])
+    run.returncode = returncode
+    history.runs.append(run)
+    return history, run
+
+
+def test_a_configured_integration_that_must_be_refused_stops_before_any_write() -> None:
+    said = "Integration 'intg-sandbox-yardi' is a Yardi one: Yardi has no documented update"
+    history, run = refused_configuration("yardi", "dedup_lead", said)
+    assert check(history, [], [], {}, []) == []
+    history, run = refused_configuration("yardi", "append", "", returncode=0)
+    assert check(history, [], [appointment()], {}, []) == []  # no stream moves tours
+    history, run = refused_configuration("mri", "append", "", returncode=0)
+    body = ENTRATA_BODY | {"notes": "x [row 0]"}
+    problems = check(history, [write(run, body, slug="mri")], [appointment()], {}, [])
+    assert any("1 writes were sent, though the configuration is refused" in p for p in problems)
+    assert any("exit 0, though the configuration is refused" in p for p in problems)
+    history, run = refused_configuration("mri", "append", "The configured integration failed")
+    (vague,) = check(history, [], [], {}, [])
+    assert "the config_error does not name MRI" in vague

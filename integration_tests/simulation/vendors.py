@@ -100,7 +100,6 @@ PMSS: dict[str, Pms] = {
         Pms("mri", "MRI", "mri", "undocumented"),
     )
 }
-PMS_OF_INTEGRATION = {pms.integration_id: pms for pms in PMSS.values()}
 
 
 def property_zone(
