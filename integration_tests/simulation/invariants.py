@@ -370,14 +370,10 @@ def _check_configured(case: Case, history: SyncHistory, requests: list[LoggedReq
         problems.append(
             f"{len(writes)} writes were sent, though the configuration is refused: {why}"
         )
-    name = PMSS[case.configured].name
     for run in history.runs:
-        where = f"job {run.job} attempt {run.attempt}"
         if run.returncode == 0:
+            where = f"job {run.job} attempt {run.attempt}"
             problems.append(f"{where}: exit 0, though the configuration is refused: {why}")
-        said = run.error_traces[-1][1]["error"].get("message", "") if run.error_traces else ""
-        if run.failure_type == "config_error" and "token" not in said and name not in said:
-            problems.append(f"{where}: the config_error does not name {name}: {said[:200]}")
     return problems
 
 
@@ -557,6 +553,17 @@ def _check_stop(
             problems.append(f"exited {run.ended - trace_at:.1f} s after its TRACE")
         allowed = _allowed_failure_types(case, run, requests, fired)
         kind = run.failure_type
+        others = _allowed_failure_types(case, run, requests, fired, configured=False)
+        name = PMSS[case.configured].name
+        said = traces[-1][1]["error"].get("message", "")
+        if (
+            configured_refusal(case) is not None
+            and kind == "config_error"
+            and others is not None
+            and "config_error" not in others
+            and name not in said
+        ):
+            problems.append(f"the config_error does not name {name}: {said[:200]}")
         if allowed is not None and kind not in allowed:
             why = sorted(allowed) or "no fatal fault in this run"
             said = traces[-1][1]["error"].get("message", "")[:200]
@@ -567,13 +574,19 @@ def _check_stop(
 
 
 def _allowed_failure_types(
-    case: Case, run: Run, requests: list[LoggedRequest], fired: list[Fired]
+    case: Case,
+    run: Run,
+    requests: list[LoggedRequest],
+    fired: list[Fired],
+    *,
+    configured: bool = True,
 ) -> set[str] | None:
-    """The TRACE failure types this run's faults justify; None: any (a SIGTERM)."""
+    """The TRACE failure types this run's faults (and, `configured`, a configured integration
+    that must be refused) justify; None: any (a SIGTERM)."""
     if run.sigterm_at is not None:
         return None
     allowed: set[str] = set()
-    if configured_refusal(case) is not None:
+    if configured and configured_refusal(case) is not None:
         allowed.add("config_error")
     if any(index is None for index in run.sent):
         allowed.add("system_error")
