@@ -62,7 +62,11 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Rejected:
-    """The record was not booked; `reason` says why and names the field or the answer."""
+    """The record was not booked; `reason` says why and names the field or the answer.
+
+    `group` is the reason without the values it quotes, when the code that wrote the reason
+    knows it (a local rejection: the field and what is wrong); like reasons count together
+    under it in the summary and the brake (`brake.reason_group`)."""
 
     category: str
     reason: str
@@ -70,6 +74,7 @@ class Rejected:
     write_status: str | None = None
     errors: tuple[str, ...] = ()
     reschedule: Reschedule | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,9 @@ class VendorFieldError(ValueError):
 
     def __init__(self, field: str, vendor: Vendor, reason: str, value: object = None) -> None:
         self.field = field
+        self.group = f"{field}: {vendor.name} {reason}"  # without the value
         got = "" if value is None else f" (got {_got(field, value)})"
-        super().__init__(f"{field}: {vendor.name} {reason}{got}")
+        super().__init__(f"{self.group}{got}")
 
 
 def _got(field: str, value: object) -> str:

@@ -253,7 +253,7 @@ class Pipeline:
             self._stop.stop(exc)
             raise SyncStopped("an integration could not be read") from None
         if isinstance(mapped, Rejection):
-            rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
+            rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason, group=mapped.group)
             self._decide(record, RecordKeys(lead_id=mapped.lead_id), rejected)
             return
         keys = record_keys(mapped)
