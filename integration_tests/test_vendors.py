@@ -317,3 +317,53 @@ def test_a_row_without_property_id_is_refused_where_the_integrations_properties_
         )
         assert "prop-east" in outcome["reason"]
     assert cli.sandbox.stats()["create"] == 0
+
+
+def test_a_property_without_its_own_zone_row_falls_back_and_the_rule_says_which_way(
+    cli: Cli,
+) -> None:
+    """Rent Manager and Yardi: a property with no GET /v1/timezones/ row of its own gets the
+    integration-wide row; with no integration-wide row either, Rent Manager's stated default
+    (Eastern) and Yardi (no stated default) is refused. The outcome's rule names the
+    fallback taken, and each PMS books the tour at the instant meant."""
+    for lead in ("lead-rm-1", "lead-yardi-1", "lead-rm-2", "lead-yardi-2"):
+        cli.sandbox.seed_lead(lead, property_id="prop-west")
+    extra = {"property_id": "prop-west", "title": "Tour", "appointment_duration_minutes": 30}
+    first = cli.write(
+        [row("rentmanager", "lead-rm-1", **extra), row("yardi", "lead-yardi-1", **extra)],
+        config=cli.config(**CHICAGO),
+    )
+    assert first.returncode == 0, first.stderr
+    wide = (
+        "America/Chicago (integration-wide row in GET /v1/timezones/: -06:00, DST; "
+        "property prop-west has no row of its own)"
+    )
+    first_outcomes = sorted(first.outcomes, key=lambda o: o["line"])
+    assert [(o["outcome"], o["sent_time"], o["time_rule"]) for o in first_outcomes] == [
+        ("accepted", "14:00:00", wide),
+        ("accepted", "14:00:00", wide),
+    ]
+
+    for integration in ("intg-sandbox-rentmanager", "intg-sandbox-yardi"):
+        cli.sandbox.set_timezones(integration, ())
+    second = cli.write(
+        [row("rentmanager", "lead-rm-2", **extra), row("yardi", "lead-yardi-2", **extra)],
+        config=cli.config(**CHICAGO),
+    )
+    assert second.returncode == 0, second.stderr
+    rent_manager, yardi = sorted(second.outcomes, key=lambda o: o["line"])
+    assert (rent_manager["outcome"], rent_manager["sent_time"], rent_manager["time_rule"]) == (
+        "accepted",
+        "15:00:00",
+        "America/New_York (Rent Manager's default: GET /v1/timezones/ has no row for property "
+        "prop-west and no integration-wide row)",
+    )
+    assert yardi["outcome"] == "rejected"
+    assert yardi["reason"].startswith(
+        "property_id: Yardi reads times in the property's zone, and GET /v1/timezones/ has "
+        "neither an integration-wide row nor a row for 'prop-west'"
+    ), yardi["reason"]
+    assert "time_rule" not in yardi
+    instants = {a["appointment_datetime"] for a in cli.sandbox.appointments()}
+    assert instants == {"2027-07-20T19:00:00.000Z"}
+    assert len(cli.sandbox.appointments()) == 3

@@ -487,11 +487,19 @@ def _property_zone(
                 property_id,
             ) from None
         dst = "DST" if rows[0].observes_dst else "no DST"
-        return TimeReading(zone, f"{zone} ({whose} in GET /v1/timezones/: {rows[0].offset}, {dst})")
-    if vendor.default_zone is not None:
+        why = "" if rows is own else f"; {_no_own_row(property_id)}"
         return TimeReading(
-            vendor.default_zone,
-            f"{vendor.default_zone} ({vendor.name}'s default: no row in GET /v1/timezones/)",
+            zone, f"{zone} ({whose} in GET /v1/timezones/: {rows[0].offset}, {dst}{why})"
+        )
+    if vendor.default_zone is not None:
+        why = (
+            "the row names no property and GET /v1/timezones/ has no integration-wide row"
+            if property_id is None
+            else f"GET /v1/timezones/ has no row for property {property_id} and no "
+            "integration-wide row"
+        )
+        return TimeReading(
+            vendor.default_zone, f"{vendor.default_zone} ({vendor.name}'s default: {why})"
         )
     raise VendorFieldError(
         "property_id",
@@ -499,6 +507,13 @@ def _property_zone(
         "reads times in the property's zone, and GET /v1/timezones/ has neither an "
         f"integration-wide row nor a row for {shown(property_id)}",
     )
+
+
+def _no_own_row(property_id: str | None) -> str:
+    """Why the integration-wide row was taken, for the rule an outcome shows."""
+    if property_id is None:
+        return "the row names no property"
+    return f"property {property_id} has no row of its own"
 
 
 def _no_other_zone(
