@@ -18,6 +18,7 @@ from destination_propexo.destination import write_records
 from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS
 from integration_tests.conftest import FIXTURES, Cli, catalog, jsonl, stream_state, tour
 from integration_tests.object_storage import S3Server
+from integration_tests.test_vendors import CHICAGO, DEFAULTS, row
 from propexo_sandbox import Sandbox
 
 MIXED = (FIXTURES / "mixed_tours.jsonl").read_bytes()
@@ -228,8 +229,6 @@ def test_each_mapped_entry_keeps_its_vendor_wall_clock_sent_and_time_rule(
     entry whose record was mapped (booked, failed in the PMS or refused by Propexo alike)
     says which PMS got it, the wall clock sent and the rule that chose the zone; a row
     rejected before mapping has none."""
-    from integration_tests.test_vendors import CHICAGO, DEFAULTS, row
-
     cli.sandbox.seed_lead("lead-rm", property_id="prop-east")
     rows = [
         row("resman", "lead-r"),
