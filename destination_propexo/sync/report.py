@@ -69,7 +69,7 @@ class SyncReport:
         sent: SentAs | None = None,
     ) -> None:
         if self._outputs is not None:
-            self._outputs.record(record, keys, outcome, time_notes)
+            self._outputs.record(record, keys, outcome, time_notes, sent)
         if isinstance(outcome, Rejected):
             group = reason_group(outcome)
             with self._lock:
