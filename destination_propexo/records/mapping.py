@@ -90,7 +90,7 @@ class SourceChange:
         return f"the source {self.change} {self.field!r} ({self.reason})"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every rejected row (see outcomes.RecordKeys)
 class Rejection:
     """Why a record cannot be sent; `reason` names the field and the bad value.
 
@@ -279,6 +279,9 @@ def normalise_column(name: str) -> str:
 
 # Distinct column names a matcher remembers (a row's columns repeat from row to row).
 _MATCH_CACHE = 4096
+# Distinct column sets (in order) a matcher remembers: one per stream, more when a source
+# leaves out null columns.
+_LAYOUT_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,9 @@ class FieldMatcher:
 
     mappings: Mapping[str, str]
     _seen: dict[str, str | None] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _layouts: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -311,22 +317,32 @@ class FieldMatcher:
     def match(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """API field -> the value of the row's column that holds it; two columns for one
         field is an error naming both."""
-        found: dict[str, Any] = {}
-        seen = self._seen
-        for column, value in data.items():
-            field = seen[column] if column in seen else self.field_of(column)
+        # Rows of a stream repeat one set of columns in one order: its matches are worked
+        # out once, then each row costs one look-up per field.
+        columns = tuple(data)
+        layout = self._layouts.get(columns)
+        if layout is None:
+            layout = self._layout(columns)
+            if len(self._layouts) < _LAYOUT_CACHE:
+                self._layouts[columns] = layout
+        return {field: data[column] for column, field in layout}
+
+    def _layout(self, columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """(column, API field) for each of `columns` that names a field; _Invalid if two do."""
+        found: dict[str, str] = {}
+        for column in columns:
+            field = self.field_of(column)
             if field is None:
                 continue
             if field in found:
-                other = next(c for c in data if c != column and self.field_of(c) == field)
                 raise _Invalid(
                     field,
-                    f"{other}, {column}",
+                    f"{found[field]}, {column}",
                     f"two columns map to {field}; send only one (deselect the other in the "
                     "connection, or drop it from field_mappings)",
                 )
-            found[field] = value
-        return found
+            found[field] = column
+        return tuple((column, field) for field, column in found.items())
 
     def clashes(self, columns: Iterable[str]) -> dict[str, list[str]]:
         """API field -> the columns whose names read the same and name it (`Lead ID` and

@@ -69,7 +69,7 @@ class _Slot:
     announced: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every record decided at once
 class _Decided:
     """A record decided without a request (rejected by mapping, or a dry run's create):
     final, and logged, the moment it is read.
