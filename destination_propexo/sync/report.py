@@ -237,25 +237,33 @@ def outcome_fields(
 
     Never the record's free-text `notes` (they may hold personal details), never a token.
     """
-    fields: dict[str, object] = {
-        "stream": record.qualified_name,
-        "line": record.line_number,
-        "lead_id": lead_id,
-    }
+    # Each dict made whole in one expression: this runs once per record.
+    fields: dict[str, object]
     if isinstance(outcome, Accepted):
-        fields["outcome"] = "accepted"
-        fields["how"] = outcome.how
-        fields["job_id"] = outcome.job_id
-        fields["write_status"] = outcome.write_status
-        fields["created_record_id"] = outcome.created_record_id
+        fields = {
+            "stream": record.qualified_name,
+            "line": record.line_number,
+            "lead_id": lead_id,
+            "outcome": "accepted",
+            "how": outcome.how,
+            "job_id": outcome.job_id,
+            "write_status": outcome.write_status,
+            "created_record_id": outcome.created_record_id,
+            "errors": list(outcome.errors),
+        }
     else:
-        fields["outcome"] = "rejected"
-        fields["category"] = outcome.category
-        fields["reason"] = outcome.reason
-        fields["job_id"] = outcome.job_id
-        fields["write_status"] = outcome.write_status
-        fields["created_record_id"] = None
-    fields["errors"] = list(outcome.errors)
+        fields = {
+            "stream": record.qualified_name,
+            "line": record.line_number,
+            "lead_id": lead_id,
+            "outcome": "rejected",
+            "category": outcome.category,
+            "reason": outcome.reason,
+            "job_id": outcome.job_id,
+            "write_status": outcome.write_status,
+            "created_record_id": None,
+            "errors": list(outcome.errors),
+        }
     if outcome.reschedule is not None:
         # Which appointment a move touched, and from when to when (UTC).
         fields["event_id"] = outcome.reschedule.event_id

@@ -262,8 +262,7 @@ class Pipeline:
         if outcome.done() and outcome.exception() is None:
             # Decided in this thread (a dry run's create): final, logged at once.
             self._final(record, keys, outcome.result(), mapped.time_notes, sent=sent)
-            self._window.append(_Decided(record, outcome.result()))
-            self._records_in_window += 1
+            self._release_decided(record, outcome.result())
             return
         slot = _Slot(record, keys, mapped.time_notes, sent, outcome)
         self._window.append(slot)
@@ -317,8 +316,17 @@ class Pipeline:
     def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Outcome) -> None:
         self._decided += 1
         self._final(record, keys, outcome, ())
-        self._window.append(_Decided(record, outcome))
-        self._records_in_window += 1
+        self._release_decided(record, outcome)
+
+    def _release_decided(self, record: RecordMessage, outcome: Outcome) -> None:
+        """A record final the moment it is read: released at once when nothing is ahead of
+        it in the window (as `_drain` would release it next), else queued in input order."""
+        if self._window:
+            self._window.append(_Decided(record, outcome))
+            self._records_in_window += 1
+            return
+        self._judge(outcome)
+        self._tally(record, outcome)
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         self._final(
