@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMessage
 from destination_propexo.errors import ConfigError, ServiceUnavailable, failure_type
 from destination_propexo.outputs.datasets import SyncOutputs
@@ -78,7 +76,7 @@ class SyncReport:
                 self._reasons[group] += 1
         fields = outcome_fields(record, keys.lead_id, outcome, time_notes, sent)
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
-        self._emitter.log_line(level, b"record outcome: " + orjson.dumps(fields), batch=True)
+        self._emitter.log_json(level, "record outcome: ", fields, batch=True)
 
     def state(self, state: StateMessage, accepted: int, rejected: int) -> None:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
