@@ -34,6 +34,7 @@ from destination_propexo.records.vendors import (
     TimeRule,
     UnusableIntegration,
     VendorFieldError,
+    mode_caveats,
     refusal,
     vendor_terms,
     zone_terms,
@@ -117,6 +118,10 @@ def _check_integration(integration_id: str, client: PropexoClient) -> tuple[bool
                 f"Integration {integration_id!r} ({name}): "
                 f"{str(exc).removeprefix('property_id: ')}.",
             )
+    caveats = mode_caveats(vendor)
+    if caveats:
+        # `check` sees no catalog: what the vendor cannot do is said whatever the modes.
+        logger.warning("Integration %s is %s: %s.", integration_id, vendor.name, "; ".join(caveats))
     system = integration.system or "unknown system"
     return (
         True,

@@ -18,6 +18,7 @@ from destination_propexo.destination import write_records
 from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS
 from integration_tests.conftest import FIXTURES, Cli, catalog, jsonl, stream_state, tour
 from integration_tests.object_storage import S3Server
+from integration_tests.test_vendors import CHICAGO, DEFAULTS, row
 from propexo_sandbox import Sandbox
 
 MIXED = (FIXTURES / "mixed_tours.jsonl").read_bytes()
@@ -219,3 +220,50 @@ def test_a_full_disk_stops_the_sync_naming_the_file_option(cli: Cli, option: str
     assert trace["error"]["failure_type"] == "config_error", trace
     assert trace["error"]["message"].startswith(f"{option}: writing /dev/full: No space left")
     assert result.states == []
+
+
+def test_each_mapped_entry_keeps_its_vendor_wall_clock_sent_and_time_rule(
+    cli: Cli, s3: S3Server, tmp_path: Path
+) -> None:
+    """One sync across vendors, its outcomes in a local JSONL file and a CSV bucket: every
+    entry whose record was mapped (booked, failed in the PMS or refused by Propexo alike)
+    says which PMS got it, the wall clock sent and the rule that chose the zone; a row
+    rejected before mapping has none."""
+    cli.sandbox.seed_lead("lead-rm", property_id="prop-east")
+    rows = [
+        row("resman", "lead-r"),
+        row("entrata", "lead-e"),
+        row("rentmanager", "lead-rm"),
+        row("appfolio", "lead-missing-a"),  # mapped, then the PMS fails the job
+        row("yardi", "lead-refused-y"),  # mapped, then Propexo refuses the create (400)
+        row("entrata", "lead-e2", notes=None),  # rejected before mapping: Entrata needs notes
+        stream_state("tours", 1),
+    ]
+    path = tmp_path / "outcomes.jsonl"
+    storage = s3.storage(format={"format_type": "CSV"})
+    config = cli.config(
+        **CHICAGO, **DEFAULTS, outcomes_path=str(path), object_storage_config=storage
+    )
+    result = cli.write(rows, config=config)
+    assert result.returncode == 0, result.stderr
+
+    east = "America/New_York (property prop-east in GET /v1/timezones/: -05:00, DST)"
+    expected = {
+        1: ("accepted", None, "ResMan", "2027-07-20", "19:00:00", "UTC"),
+        2: ("accepted", None, "Entrata", "2027-07-20", "13:00:00", "America/Denver (Entrata)"),
+        3: ("accepted", None, "Rent Manager", "2027-07-20", "15:00:00", east),
+        4: ("rejected", "write failed in the PMS", "AppFolio", "2027-07-20", "19:00:00", "UTC"),
+        5: ("rejected", "refused by Propexo", "Yardi", "2027-07-20", "15:00:00", east),
+        6: ("rejected", "invalid record", None, None, None, None),
+    }
+    columns = ("outcome", "category", "vendor", "sent_date", "sent_time", "time_rule")
+    from_file = {e["line"]: tuple(e[c] for c in columns) for e in lines_of([path.read_bytes()])}
+    assert from_file == expected
+    parts = s3.objects(prefix="rejected/outcomes/")
+    rows_in_csv = [r for body in parts.values() for r in csv.DictReader(io.StringIO(body.decode()))]
+    assert list(rows_in_csv[0]) == list(OUTCOME_FIELDS)
+    from_csv = {int(r["line"]): tuple(r[c] or None for c in columns) for r in rows_in_csv}
+    assert from_csv == expected
+    # The log line says the same for each record.
+    logged = {o["line"]: tuple(o.get(c) for c in columns) for o in result.outcomes}
+    assert logged == expected

@@ -15,7 +15,13 @@ def mostly_bad(rows: int) -> list[dict[str, Any]]:
         if kind < 5:
             messages.append(tour(f"lead-{number}", time="25:00"))
         elif kind < 7:
-            messages.append(record(lead_id=f"lead-{number}", appointment_date="2024-07-20"))
+            messages.append(
+                record(
+                    lead_id=f"lead-{number}",
+                    appointment_date="2024-07-20",
+                    appointment_time="10:00",
+                )
+            )
         else:
             messages.append(tour(f"lead-{number}"))
         if number % 50 == 49:

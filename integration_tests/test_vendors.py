@@ -201,7 +201,7 @@ def test_check_names_each_vendors_terms_and_refuses_mri(cli: Cli) -> None:
     assert "times are sent as America/Denver wall clock" in entrata["message"]
     assert "only after Propexo's next data sync" in entrata["message"]
     yardi = check("yardi")
-    assert "no documented update" in yardi["message"]
+    assert "no documented lead appointment update" in yardi["message"]
     rent_manager = check("rentmanager")
     assert rent_manager["message"].endswith(
         "GET /v1/timezones/: integration-wide America/Chicago (-06:00, DST), 1 property row."
@@ -209,6 +209,61 @@ def test_check_names_each_vendors_terms_and_refuses_mri(cli: Cli) -> None:
     mri = check("mri")
     assert mri["status"] == "FAILED"
     assert "does not document how MRI reads appointment dates and times" in mri["message"]
+
+
+def test_check_warns_what_a_vendor_without_update_or_read_back_means_for_each_mode(
+    cli: Cli,
+) -> None:
+    """`check` gets no catalog: for the configured integration's vendor it says which
+    vendor it is and, in its message and a WARN log, what the missing update or the late
+    read-back means for one-upcoming-tour and Update streams and create-if-absent."""
+
+    def check(integration: str) -> tuple[str, list[str]]:
+        config = cli.config(integration_id=f"intg-sandbox-{integration}")
+        result = cli.run("check", config=config)
+        (status,) = [m["connectionStatus"] for m in result.of_type("CONNECTION_STATUS")]
+        assert status["status"] == "SUCCEEDED", status
+        warnings = [
+            m["log"]["message"] for m in result.of_type("LOG") if m["log"]["level"] == "WARN"
+        ]
+        return status["message"], warnings
+
+    no_update = (
+        "has no documented lead appointment update in Propexo: a sync with a stream in "
+        "Update mode or Append + Deduped on lead_id (one upcoming tour per lead) stops before "
+        "sending any row; use Append, or Append + Deduped on lead + date + time"
+    )
+    read_later = (
+        "shows a new appointment only after Propexo's next data sync (about every 12 hours): "
+        "a create without a clear answer ends 'outcome unknown' and is never re-sent blindly; "
+        "create-if-absent (Append + Deduped on lead + date + time) across syncs is weaker: a "
+        "tour booked since Propexo's last data sync is not seen, so the same row re-sent "
+        "within that window is booked again"
+    )
+    one_upcoming = (
+        "a one-upcoming-tour row cannot move a tour booked earlier in the same sync "
+        "('earlier write of the lead not confirmed'), and one in a later sync inside that "
+        "window does not see the tour and books a second one: space such syncs beyond "
+        "Propexo's data sync"
+    )
+    message, (warning,) = check("entrata")
+    assert (
+        warning
+        == f"Integration intg-sandbox-entrata is Entrata: Entrata {read_later}; {one_upcoming}."
+    )
+    assert f"Entrata {read_later}; {one_upcoming}" in message
+    message, (warning,) = check("yardi")
+    assert warning == f"Integration intg-sandbox-yardi is Yardi: Yardi {no_update}."
+    assert f"Yardi {no_update}" in message
+    message, (warning,) = check("yardi-rest")
+    assert warning == (
+        f"Integration intg-sandbox-yardi-rest is Yardi REST: Yardi REST {no_update}; "
+        f"Yardi REST {read_later}."
+    )
+    for vendor in ("resman", "rentmanager", "appfolio"):
+        message, warnings = check(vendor)
+        assert warnings == [], (vendor, warnings)
+        assert "update" not in message and "data sync" not in message, message
 
 
 def test_a_moving_stream_for_a_vendor_without_an_update_stops_before_sending(cli: Cli) -> None:
@@ -317,3 +372,53 @@ def test_a_row_without_property_id_is_refused_where_the_integrations_properties_
         )
         assert "prop-east" in outcome["reason"]
     assert cli.sandbox.stats()["create"] == 0
+
+
+def test_a_property_without_its_own_zone_row_falls_back_and_the_rule_says_which_way(
+    cli: Cli,
+) -> None:
+    """Rent Manager and Yardi: a property with no GET /v1/timezones/ row of its own gets the
+    integration-wide row; with no integration-wide row either, Rent Manager's stated default
+    (Eastern) and Yardi (no stated default) is refused. The outcome's rule names the
+    fallback taken, and each PMS books the tour at the instant meant."""
+    for lead in ("lead-rm-1", "lead-yardi-1", "lead-rm-2", "lead-yardi-2"):
+        cli.sandbox.seed_lead(lead, property_id="prop-west")
+    extra = {"property_id": "prop-west", "title": "Tour", "appointment_duration_minutes": 30}
+    first = cli.write(
+        [row("rentmanager", "lead-rm-1", **extra), row("yardi", "lead-yardi-1", **extra)],
+        config=cli.config(**CHICAGO),
+    )
+    assert first.returncode == 0, first.stderr
+    wide = (
+        "America/Chicago (integration-wide row in GET /v1/timezones/: -06:00, DST; "
+        "property prop-west has no row of its own)"
+    )
+    first_outcomes = sorted(first.outcomes, key=lambda o: o["line"])
+    assert [(o["outcome"], o["sent_time"], o["time_rule"]) for o in first_outcomes] == [
+        ("accepted", "14:00:00", wide),
+        ("accepted", "14:00:00", wide),
+    ]
+
+    for integration in ("intg-sandbox-rentmanager", "intg-sandbox-yardi"):
+        cli.sandbox.set_timezones(integration, ())
+    second = cli.write(
+        [row("rentmanager", "lead-rm-2", **extra), row("yardi", "lead-yardi-2", **extra)],
+        config=cli.config(**CHICAGO),
+    )
+    assert second.returncode == 0, second.stderr
+    rent_manager, yardi = sorted(second.outcomes, key=lambda o: o["line"])
+    assert (rent_manager["outcome"], rent_manager["sent_time"], rent_manager["time_rule"]) == (
+        "accepted",
+        "15:00:00",
+        "America/New_York (Rent Manager's default: GET /v1/timezones/ has no row for property "
+        "prop-west and no integration-wide row)",
+    )
+    assert yardi["outcome"] == "rejected"
+    assert yardi["reason"].startswith(
+        "property_id: Yardi reads times in the property's zone, and GET /v1/timezones/ has "
+        "neither an integration-wide row nor a row for 'prop-west'"
+    ), yardi["reason"]
+    assert "time_rule" not in yardi
+    instants = {a["appointment_datetime"] for a in cli.sandbox.appointments()}
+    assert instants == {"2027-07-20T19:00:00.000Z"}
+    assert len(cli.sandbox.appointments()) == 3

@@ -15,7 +15,8 @@ create, update, write_status, write_logs, read_back, integration, timezones, oth
 
 Test hooks: `Sandbox.seed_appointment(...)` stores existing appointments;
 `Sandbox.seed_lead(lead_id, property_id=...)` places a lead at a property (`prop-east` is the
-Eastern property of the Rent Manager and Yardi integrations, Central otherwise); a `FaultPlan`
+Eastern property of the Rent Manager and Yardi integrations, Central otherwise);
+`Sandbox.set_timezones(integration_id, rows)` replaces an integration's zone rows; a `FaultPlan`
 injects faults, drawn at rates or planned by request number and kind (`FaultRule`); lead ids
 starting `lead-missing` make jobs fail, `lead-slow` keep them PENDING, `lead-refused` get a
 400 at create. `Sandbox.requests()` is the request log (endpoint, start and end times,

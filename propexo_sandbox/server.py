@@ -11,7 +11,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -182,6 +182,14 @@ class Sandbox:
         """Place a lead at a property: its appointments are read in that property's zone by
         the vendors that read property time (leads are at `prop-sandbox-1` unless seeded)."""
         self._store.seed_lead(lead_id, property_id)
+
+    def set_timezones(
+        self, integration_id: str, rows: Sequence[tuple[str | None, str, bool]]
+    ) -> None:
+        """Replace an integration's GET /v1/timezones/ rows: each (property id, or None for
+        the integration-wide row; standard offset such as `-05:00`; DST observed). `()`
+        leaves it none, as a PMS where no zone was ever set. Raises ValueError."""
+        self._store.set_timezones(integration_id, rows)
 
     def data_sync(self) -> None:
         """Run Propexo's data sync: Entrata and Yardi REST appointments booked so far show."""

@@ -8,7 +8,7 @@ import itertools
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -161,6 +161,7 @@ class Store:
             _timezone_row(n, integration_id, property_id, offset, dst)
             for n, (integration_id, property_id, offset, dst) in enumerate(SEED_TIMEZONES, 1)
         ]
+        self._tz_ids = itertools.count(len(self._timezones) + 1)
 
     def integration(self, integration_id: str) -> Integration | None:
         """The integration with this id, if any."""
@@ -177,7 +178,23 @@ class Store:
 
     def timezones(self) -> list[dict[str, object]]:
         """The GET /v1/timezones/ rows."""
-        return copy.deepcopy(self._timezones)
+        with self._lock:
+            return copy.deepcopy(self._timezones)
+
+    def set_timezones(
+        self, integration_id: str, rows: Sequence[tuple[str | None, str, bool]]
+    ) -> None:
+        """Replace the integration's GET /v1/timezones/ rows with `rows` (property id or None
+        for the integration-wide row, standard offset, DST observed); ValueError for an
+        integration the sandbox does not have."""
+        if integration_id not in self._integrations:
+            raise ValueError(f"no sandbox integration {integration_id!r}")
+        with self._lock:
+            kept = [r for r in self._timezones if r["integration_id"] != integration_id]
+            self._timezones = kept + [
+                _timezone_row(next(self._tz_ids), integration_id, property_id, offset, dst)
+                for property_id, offset, dst in rows
+            ]
 
     def data_sync(self) -> None:
         """Propexo's next data sync: appointments whose create succeeded by now show."""

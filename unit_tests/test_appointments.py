@@ -17,10 +17,7 @@ from destination_propexo.records.mapping import AppointmentRequest
 from destination_propexo.records.outcomes import Accepted, Outcome
 from destination_propexo.stop import Stop
 from destination_propexo.sync.appointment_ids import (
-    MAX_HOLD_SECONDS,
-    READ_BATCH,
     AppointmentIds,
-    id_read_wait,
 )
 from destination_propexo.sync.appointment_view import AppointmentView
 from destination_propexo.sync.ledger import BookingLedger, Granted, Settled
@@ -73,14 +70,6 @@ class Resolved:
 
 def confirmed(job: str) -> Accepted:
     return Accepted(job_id=job, write_status="SUCCESS")
-
-
-def test_a_read_waits_for_a_batch_or_the_hold_and_goes_at_once_when_nothing_is_coming() -> None:
-    assert id_read_wait(0, 5.0, 10, 0.01) == math.inf
-    assert id_read_wait(READ_BATCH, 0.0, 10, 0.01) == 0.0
-    assert id_read_wait(3, 0.0, 0, 0.4) == 0.0
-    assert id_read_wait(3, 0.2, 10, 0.01) == READ_BATCH * 0.01 - 0.2
-    assert id_read_wait(3, 0.0, 10, 0.4) == MAX_HOLD_SECONDS
 
 
 def test_one_read_names_every_waiting_booking_by_lead_and_instant_each_id_once() -> None:

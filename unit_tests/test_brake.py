@@ -52,6 +52,18 @@ def test_like_reasons_group_together_whatever_value_they_quote() -> None:
     )
 
 
+def test_a_rejection_that_knows_its_group_counts_under_it_without_the_regex() -> None:
+    kept = Rejected(
+        outcomes.INVALID_RECORD,
+        "appointment_date: is not a real calendar date (got '2024-02-30')",
+        group="appointment_date: is not a real calendar date",
+    )
+    assert reason_group(kept) == "invalid record: appointment_date: is not a real calendar date"
+    # Digits a reason states (not values) stay when the group is known.
+    hours = Rejected(outcomes.INVALID_RECORD, "x (got '7')", group="appointment_time: hours 00-23")
+    assert reason_group(hours) == "invalid record: appointment_time: hours 00-23"
+
+
 def test_the_early_bound_judges_rejections_so_far_against_records_started() -> None:
     brake = RejectionBrake(20)
     refused = Rejected(outcomes.REFUSED_BY_PROPEXO, "Propexo refused the record: not RESMAN")

@@ -1,9 +1,8 @@
-"""The write-logs feed's pure parts: when a read is due, when the feed is given up, how deep a
-read pages, and what it remembers."""
+"""The write-logs feed's pure parts: when the feed is given up, how deep a read pages, and
+what it remembers (when a read is due: test_read_pacing.py)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
@@ -12,56 +11,12 @@ from destination_propexo.errors import FailureKind, RequestFailure
 from destination_propexo.propexo.client import WriteLog, WriteLogPage
 from destination_propexo.sync.feed import (
     CLOCK_MARGIN_SECONDS,
-    MAX_HOLD_SECONDS,
-    MIN_HOLD_SECONDS,
-    READ_BATCH,
     FeedCursor,
     FeedRead,
-    feed_read_wait,
     feed_verdict,
     read_new,
 )
 from unit_tests.support import log_entry
-
-INTERVAL_150 = 60 / (150 * 0.98)  # the budget's pace at 150 a minute
-INTERVAL_3600 = 60 / (3600 * 0.98)
-
-
-@pytest.mark.parametrize(
-    ("due", "oldest_due_for", "coming", "interval", "wait"),
-    [
-        # Nothing due: nothing to read.
-        (0, 0.0, 5, INTERVAL_150, math.inf),
-        # A batch's worth is due: read now, whatever else is coming.
-        (READ_BATCH, 0.0, 50, INTERVAL_150, 0.0),
-        (READ_BATCH + 7, 0.0, 50, INTERVAL_3600, 0.0),
-        # Nothing more on its way: waiting would only hold the STATE back.
-        (1, 0.0, 0, INTERVAL_150, 0.0),
-        # Jobs coming: wait for company, as long as the budget takes to send a batch...
-        (3, 0.0, 4, INTERVAL_3600, READ_BATCH * INTERVAL_3600),
-        (3, 0.2, 4, INTERVAL_3600, READ_BATCH * INTERVAL_3600 - 0.2),
-        # ... at most MAX_HOLD_SECONDS at a slow pace, at least MIN_HOLD_SECONDS at a fast one,
-        (3, 0.0, 4, INTERVAL_150, MAX_HOLD_SECONDS),
-        (3, 4.0, 4, INTERVAL_150, MAX_HOLD_SECONDS - 4.0),
-        (3, 0.0, 4, 0.001, MIN_HOLD_SECONDS),
-        # ... and no longer than the oldest due job has already waited.
-        (3, MAX_HOLD_SECONDS + 1, 4, INTERVAL_150, 0.0),
-    ],
-)
-def test_the_feed_is_read_when_a_batch_is_due_or_nothing_more_is_coming(
-    due: int, oldest_due_for: float, coming: int, interval: float, wait: float
-) -> None:
-    assert feed_read_wait(due, oldest_due_for, coming, interval) == pytest.approx(wait)
-
-
-@pytest.mark.parametrize("per_minute", [150, 600, 3600, 6000])
-def test_from_the_standard_contract_up_reads_take_under_5_percent_of_the_budget(
-    per_minute: int,
-) -> None:
-    interval = 60 / (per_minute * 0.98)
-    hold = feed_read_wait(1, 0.0, 1, interval)
-    # While creates flow, at most one read per hold (or per batch of due jobs, sooner).
-    assert interval / hold <= 0.05
 
 
 @pytest.mark.parametrize(

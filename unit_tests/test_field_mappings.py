@@ -176,3 +176,33 @@ def test_a_refused_source_timezone_names_its_value_at_load_and_check(
     ok, message = check_connection(config)
     assert not ok
     assert f"(got {zone!r})" in message
+
+
+def test_rows_of_one_layout_or_of_several_each_match_their_own_columns() -> None:
+    # A stream's layout is matched once and remembered; rows with other columns (a source
+    # that leaves out nulls, another order) and a row whose columns clash are each their own.
+    matcher = FieldMatcher.build({"prospect_id": "lead_id"})
+    rows = [
+        {"LEAD_ID": "lead-1", "Unit ID": "u-1", "extra": 1},
+        {"LEAD_ID": "lead-2", "Unit ID": "u-2", "extra": 2},
+        {"Unit ID": "u-3", "LEAD_ID": "lead-3"},
+        {"prospect_id": "lead-4"},
+        {"prospect_id": "lead-5", "lead_id": "lead-6"},
+        {"LEAD_ID": "lead-7", "Unit ID": "u-7", "extra": 7},
+    ]
+    matched: list[Any] = []
+    for row in rows + rows:  # the second pass reads remembered layouts
+        try:
+            matched.append(matcher.match(row))
+        except Exception as exc:
+            matched.append(str(exc))
+    expected = [
+        {"lead_id": "lead-1", "unit_id": "u-1"},
+        {"lead_id": "lead-2", "unit_id": "u-2"},
+        {"unit_id": "u-3", "lead_id": "lead-3"},
+        {"lead_id": "lead-4"},
+        "lead_id: two columns map to lead_id; send only one (deselect the other in the "
+        "connection, or drop it from field_mappings) (got 'prospect_id, lead_id')",
+        {"lead_id": "lead-7", "unit_id": "u-7"},
+    ]
+    assert matched == expected + expected

@@ -4,6 +4,7 @@ scripted answers (no socket)."""
 from __future__ import annotations
 
 import io
+import traceback
 
 import orjson
 import pytest
@@ -69,6 +70,20 @@ def test_an_unusable_integration_is_remembered_with_its_reason(answer: Answer, r
         with pytest.raises(UnusableIntegration, match=reason):
             known.vendor("intg-1")
     assert transport.count("integration") == 1
+
+
+def test_each_row_of_an_unusable_integration_gets_its_own_refusal_not_a_growing_one() -> None:
+    # One kept exception raised for every row would carry every row's traceback with it.
+    known = integrations(ScriptedTransport(integration=[integration("BUILDIUM")]))
+    refusals = []
+    for _ in range(50):
+        with pytest.raises(UnusableIntegration) as refused:
+            known.vendor("intg-1")
+        refusals.append(refused.value)
+    assert len({id(refusal) for refusal in refusals}) == len(refusals)
+    assert str(refusals[0]) == str(refusals[-1])
+    depth = [len(traceback.extract_tb(refusal.__traceback__)) for refusal in refusals]
+    assert depth[-1] == depth[1]
 
 
 def test_an_integration_propexo_cannot_tell_stops_the_sync() -> None:

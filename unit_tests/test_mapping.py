@@ -254,3 +254,39 @@ def test_the_sources_changes_are_said_in_the_reason_and_the_notes() -> None:
     assert booked.time_notes == (
         "notes: the source TRUNCATED 'notes' (SOURCE_FIELD_SIZE_LIMITATION)",
     )
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "group"),
+    [
+        (
+            {"appointment_date": "2024-02-30"},
+            {"appointment_date": "2023-02-29"},
+            "appointment_date: is not a real calendar date",
+        ),
+        (
+            {"lead_id": "a b"},
+            {"lead_id": "c\td"},
+            "lead_id: contains white space or control characters",
+        ),
+        ({"unit_id": ["u"]}, {"unit_id": {"u": 1}}, None),
+    ],
+)
+def test_a_rejection_carries_its_reason_without_the_value_as_its_group(
+    one: dict[str, Any], other: dict[str, Any], group: str | None
+) -> None:
+    first, second = mapped({**VALID, **one}), mapped({**VALID, **other})
+    assert isinstance(first, Rejection) and isinstance(second, Rejection)
+    assert first.reason != second.reason
+    if group is not None:
+        assert first.group == second.group == group
+    else:  # the type named in the reason differs: two groups, each without the value
+        assert first.group is not None and "'u'" not in first.group
+
+
+def test_the_time_is_checked_before_the_vendors_fields() -> None:
+    result = mapped(
+        {"lead_id": "lead-1", "appointment_date": "2024-02-30", "appointment_time": "x"}
+    )
+    assert isinstance(result, Rejection)
+    assert result.reason.startswith("appointment_date: is not a real calendar date")

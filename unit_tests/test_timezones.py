@@ -20,6 +20,7 @@ from destination_propexo.records.timezones import (
     InvalidTimeValue,
     UtcSlot,
     appointment_slot,
+    remembered_slot,
     validate_zone,
 )
 
@@ -857,6 +858,37 @@ def test_any_json_value_yields_a_valid_slot_or_invalid_time_value(
         assert str(result) == f"{result.field}: {result.reason} (got {result.value})"
     else:
         parse_slot(result)
+
+
+@given(
+    date=field_values,
+    time=field_values,
+    datetime=field_values,
+    zone_name=st.sampled_from(PROPERTY_ZONES),
+)
+def test_a_remembered_slot_is_the_slot_or_the_refusal_appointment_slot_gives(
+    date: object, time: object, datetime: object, zone_name: str
+) -> None:
+    expected = attempt(date=date, time=time, datetime=datetime, zone=zone_name)
+    for _ in range(2):  # converted, then remembered
+        got = remembered_slot(date=date, time=time, datetime=datetime, zone=zone_name)
+        if isinstance(expected, InvalidTimeValue):
+            assert isinstance(got, InvalidTimeValue)
+            assert (str(got), got.field, got.group) == (
+                str(expected),
+                expected.field,
+                expected.group,
+            )
+        else:
+            assert got == expected
+
+
+def test_a_refusal_groups_under_its_field_and_reason_without_the_value() -> None:
+    first = attempt(date="2024-02-30", time="10:00")
+    second = attempt(date="2023-02-29", time="11:00")
+    assert isinstance(first, InvalidTimeValue) and isinstance(second, InvalidTimeValue)
+    assert first.group == second.group == f"appointment_date: {NOT_A_DATE}"
+    assert str(first) != str(second)
 
 
 # Each warehouse's default timestamp text (docs/timezones.md), read in America/Chicago (CDT -5).

@@ -84,6 +84,31 @@ def test_the_property_row_wins_then_the_integration_row_then_the_vendor_default(
     )
 
 
+def test_the_rule_names_which_fallback_chose_the_zone_and_why() -> None:
+    rent_manager, yardi = VENDORS["RENTMANAGER"], VENDORS["YARDI"]
+    both = (EASTERN, CENTRAL_GLOBAL)
+    wide = "America/Chicago (integration-wide row in GET /v1/timezones/: -06:00, DST; "
+    assert time_reading(yardi, property_id="prop-other", settings=both).rule == (
+        wide + "property prop-other has no row of its own)"
+    )
+    same = (ZoneSetting("-06:00", True, "prop-central"), CENTRAL_GLOBAL)
+    assert time_reading(rent_manager, property_id=None, settings=same).rule == (
+        wide + "the row names no property)"
+    )
+    assert time_reading(rent_manager, property_id="prop-other", settings=(EASTERN,)).rule == (
+        "America/New_York (Rent Manager's default: GET /v1/timezones/ has no row for property "
+        "prop-other and no integration-wide row)"
+    )
+    assert time_reading(rent_manager, property_id=None, settings=()).rule == (
+        "America/New_York (Rent Manager's default: the row names no property and "
+        "GET /v1/timezones/ has no integration-wide row)"
+    )
+    # The property's own row names the property alone: no fallback was taken.
+    assert time_reading(yardi, property_id="prop-east", settings=both).rule == (
+        "America/New_York (property prop-east in GET /v1/timezones/: -05:00, DST)"
+    )
+
+
 def test_yardi_without_any_zone_row_is_refused_naming_the_property() -> None:
     with pytest.raises(VendorFieldError, match=r"^property_id: Yardi reads .* nor a row for 'p9'"):
         time_reading(VENDORS["YARDI"], property_id="p9", settings=())

@@ -24,11 +24,14 @@ class Inbox(Generic[Item]):
             raise ValueError("capacity must be at least 1")
         self._capacity = capacity
         self._items: deque[Item] = deque()
-        self._changed = threading.Condition()
+        # Entered as the bare lock (a C call) rather than as the Condition (two Python
+        # calls): a put is made for every message.
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
 
     def put(self, item: Item, timeout: float) -> bool:
         """Add an item, waiting up to `timeout` seconds for room; False if there was none."""
-        with self._changed:
+        with self._lock:
             if len(self._items) >= self._capacity:
                 self._changed.wait(timeout)
                 if len(self._items) >= self._capacity:
@@ -40,7 +43,7 @@ class Inbox(Generic[Item]):
 
     def take_all(self, timeout: float) -> list[Item]:
         """Everything waiting, oldest first; waits up to `timeout` seconds when empty."""
-        with self._changed:
+        with self._lock:
             if not self._items:
                 self._changed.wait(timeout)
             items = list(self._items)

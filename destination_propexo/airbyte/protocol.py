@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 
-from destination_propexo.airbyte.secrets import filter_secrets
+from destination_propexo.airbyte.secrets import filter_secrets, filter_secrets_json
 from destination_propexo.errors import FailureType, InputError
 from destination_propexo.records.mapping import SourceChange
 from destination_propexo.records.values import (
@@ -298,13 +298,18 @@ class Emitter:
         message = {"type": "LOG", "log": {"level": level, "message": filter_secrets(text)}}
         self.emit(message, batch=batch)
 
-    def log_line(self, level: str, text: bytes, *, batch: bool = False) -> None:
-        """`log` for a message already UTF-8 (one per record outcome: built without the
-        round trips through str and a message dict)."""
-        message = filter_secrets(text.decode())
-        line = b'{"type":"LOG","log":{"level":"%s","message":%s}}\n' % (
+    def log_json(self, level: str, prefix: str, value: object, *, batch: bool = False) -> None:
+        """A LOG whose message is `prefix` + `value` as compact JSON, secrets masked. Built
+        as bytes (one per record outcome), without a round trip through str: orjson's text
+        holds no raw control character, so escaping its backslashes and quotes makes it a
+        JSON string. `prefix` is plain text without quotes, backslashes or control
+        characters."""
+        data = filter_secrets_json(orjson.dumps(value))
+        escaped = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+        line = b'{"type":"LOG","log":{"level":"%s","message":"%s%s"}}\n' % (
             level.encode(),
-            orjson.dumps(message),
+            prefix.encode(),
+            escaped,
         )
         self._add(line, batch)
 

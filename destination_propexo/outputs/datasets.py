@@ -31,6 +31,7 @@ from destination_propexo.outputs.outcome_entry import OUTCOME_FIELDS, SyncIdenti
 from destination_propexo.outputs.rejected_bucket import file_prefix, sync_id
 from destination_propexo.outputs.rejected_file import RejectedRecordsFile
 from destination_propexo.outputs.rejection import EntrySink, masked, rejection_entry, to_json
+from destination_propexo.records.mapping import SentAs
 from destination_propexo.records.outcomes import Outcome, RecordKeys, Rejected
 
 if TYPE_CHECKING:
@@ -105,15 +106,23 @@ class SyncOutputs:
         keys: RecordKeys,
         outcome: Outcome,
         time_notes: tuple[str, ...],
+        sent: SentAs | None = None,
     ) -> None:
-        """Write one record's final outcome to each dataset that keeps it."""
+        """Write one record's final outcome to each dataset that keeps it (`sent`: how a
+        mapped record's time left, see `outcome_entry`)."""
         if isinstance(outcome, Rejected) and self.rejected:
             entry = rejection_entry(record, outcome, dry_run=self._dry_run)
             for sink in self.rejected:
                 sink.write(record, entry)
         if self.outcomes:
             line = outcome_entry(
-                record, keys, outcome, time_notes, sync=self.identity, dry_run=self._dry_run
+                record,
+                keys,
+                outcome,
+                time_notes,
+                sync=self.identity,
+                dry_run=self._dry_run,
+                sent=sent,
             )
             for sink in self.outcomes:
                 sink.write(record, line)

@@ -1,9 +1,10 @@
 """One record's final outcome as the outcomes dataset keeps it, written alike by every sink.
 
 The dataset is the sync's result for the warehouse: one entry per record, accepted or
-rejected, with the ResMan appointment id of every booking, so a later `update` stream can
-move it. It never holds the record's data (notes may hold personal details) or the
-configuration; known secrets in a reason are masked.
+rejected, with the PMS appointment id of every booking, so a later `update` stream can
+move it, and for every record that was mapped the PMS it went to, the wall clock sent and
+the rule that chose the zone. It never holds the record's data (notes may hold personal
+details) or the configuration; known secrets in a reason are masked.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 from destination_propexo.airbyte.protocol import RecordMessage
 from destination_propexo.outputs.rejection import masked
 from destination_propexo.records import outcomes
+from destination_propexo.records.mapping import SentAs
 from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys
 
 # The order of an entry's fields, and of the CSV columns (docs/propexo.md gives the types).
+# Columns are only ever appended, so a CSV table defined by position reads older files too.
 OUTCOME_FIELDS = (
     "stream",
     "namespace",
@@ -41,6 +44,11 @@ OUTCOME_FIELDS = (
     "attempt",
     "recorded_at",
     "dry_run",
+    # How the time left, for a record that was mapped (`records.mapping.SentAs`).
+    "vendor",
+    "sent_date",
+    "sent_time",
+    "time_rule",
 )
 
 # `how` of an accepted record, as a warehouse column holds it.
@@ -72,8 +80,13 @@ def outcome_entry(
     *,
     sync: SyncIdentity,
     dry_run: bool,
+    sent: SentAs | None = None,
 ) -> dict[str, Any]:
-    """The entry of one record's final outcome: `OUTCOME_FIELDS`, secrets masked."""
+    """The entry of one record's final outcome: `OUTCOME_FIELDS`, secrets masked.
+
+    `sent`: how the record's time left (its vendor's name, the date and time that vendor
+    reads, the rule that chose the zone), for a record that was mapped; None (those columns
+    null) for one rejected before."""
     accepted = isinstance(outcome, Accepted)
     moved = outcome.reschedule
     appointment_id = outcome.created_record_id if isinstance(outcome, Accepted) else None
@@ -102,6 +115,10 @@ def outcome_entry(
         "attempt": sync.attempt,
         "recorded_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "dry_run": dry_run,
+        "vendor": sent.vendor if sent is not None else None,
+        "sent_date": sent.date if sent is not None else None,
+        "sent_time": sent.time if sent is not None else None,
+        "time_rule": sent.rule if sent is not None else None,
     }
     entry_masked: dict[str, Any] = masked(entry)
     return entry_masked

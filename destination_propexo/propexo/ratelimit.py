@@ -27,6 +27,11 @@ queue: the pace is unchanged, but the read does not wait behind every create in 
 `RETRY_AFTER_CAP_SECONDS`; an API that asks for longer waits `LONG_WAITS_TO_GIVE_UP` times in
 a row ends the sync with a transient error (Airbyte retries the attempt later) rather than
 freezing it.
+
+Reads that serve many waiting items at once (the write-logs feed confirms up to a page of
+jobs, the id look-up names up to a page of bookings) are paced by one pure function,
+`batched_read_wait`, each with its own `ReadBatch`: a read that serves one item where it
+could serve a batch wastes budget, one held too long holds a STATE back.
 """
 
 from __future__ import annotations
@@ -240,3 +245,31 @@ def _header_count(value: str) -> int | None:
     if not math.isfinite(number) or number < 0 or number > MAX_HEADER_COUNT:
         return None
     return int(number)
+
+
+@dataclass(frozen=True)
+class ReadBatch:
+    """How a read serving many waiting items at once is paced: it waits for `size` items,
+    or until the oldest has waited as long as the budget takes to send `size` requests,
+    never less than `min_hold` nor more than `max_hold` seconds."""
+
+    size: int
+    min_hold: float
+    max_hold: float
+
+
+def batched_read_wait(
+    batch: ReadBatch, waiting: int, oldest_for: float, coming: int, request_interval: float
+) -> float:
+    """Seconds until the next read; 0 means read now, inf that nothing waits (pure).
+
+    `waiting`: items the read would serve now; `oldest_for`: seconds the oldest of them has
+    waited; `coming`: items still on their way (writes not answered, jobs not yet due), 0
+    when waiting longer could only hold back the STATE behind them; `request_interval`:
+    seconds per request of the rate budget (`RateBudget.interval`)."""
+    if waiting <= 0:
+        return math.inf
+    if waiting >= batch.size or coming <= 0:
+        return 0.0
+    hold = min(batch.max_hold, max(batch.min_hold, batch.size * request_interval))
+    return max(0.0, hold - oldest_for)

@@ -21,7 +21,7 @@ from destination_propexo.records.timezones import (
     UtcSlot,
     WallClock,
     ZoneSetting,
-    appointment_slot,
+    remembered_slot,
     validate_zone,
     wall_clock,
 )
@@ -90,7 +90,7 @@ class SourceChange:
         return f"the source {self.change} {self.field!r} ({self.reason})"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made for every rejected row (see outcomes.RecordKeys)
 class Rejection:
     """Why a record cannot be sent; `reason` names the field and the bad value.
 
@@ -99,6 +99,7 @@ class Rejection:
 
     reason: str
     lead_id: str | None = None
+    group: str | None = None  # the reason without the values it quotes (`Rejected.group`)
 
 
 class Integrations(Protocol):
@@ -254,6 +255,7 @@ class _Invalid(Exception):
         got = shown(value) if quote else f"{len(str(value))} characters of text"
         super().__init__(f"{field}: {reason} (got {got})")
         self.field = field
+        self.group = f"{field}: {reason}"
 
 
 # Characters a header can hold without anyone seeing them: byte order marks, zero-width
@@ -277,6 +279,9 @@ def normalise_column(name: str) -> str:
 
 # Distinct column names a matcher remembers (a row's columns repeat from row to row).
 _MATCH_CACHE = 4096
+# Distinct column sets (in order) a matcher remembers: one per stream, more when a source
+# leaves out null columns.
+_LAYOUT_CACHE = 256
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,9 @@ class FieldMatcher:
 
     mappings: Mapping[str, str]
     _seen: dict[str, str | None] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _layouts: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = dataclasses.field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -309,22 +317,32 @@ class FieldMatcher:
     def match(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """API field -> the value of the row's column that holds it; two columns for one
         field is an error naming both."""
-        found: dict[str, Any] = {}
-        seen = self._seen
-        for column, value in data.items():
-            field = seen[column] if column in seen else self.field_of(column)
+        # Rows of a stream repeat one set of columns in one order: its matches are worked
+        # out once, then each row costs one look-up per field.
+        columns = tuple(data)
+        layout = self._layouts.get(columns)
+        if layout is None:
+            layout = self._layout(columns)
+            if len(self._layouts) < _LAYOUT_CACHE:
+                self._layouts[columns] = layout
+        return {field: data[column] for column, field in layout}
+
+    def _layout(self, columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """(column, API field) for each of `columns` that names a field; _Invalid if two do."""
+        found: dict[str, str] = {}
+        for column in columns:
+            field = self.field_of(column)
             if field is None:
                 continue
             if field in found:
-                other = next(c for c in data if c != column and self.field_of(c) == field)
                 raise _Invalid(
                     field,
-                    f"{other}, {column}",
+                    f"{found[field]}, {column}",
                     f"two columns map to {field}; send only one (deselect the other in the "
                     "connection, or drop it from field_mappings)",
                 )
-            found[field] = value
-        return found
+            found[field] = column
+        return tuple((column, field) for field, column in found.items())
 
     def clashes(self, columns: Iterable[str]) -> dict[str, list[str]]:
         """API field -> the columns whose names read the same and name it (`Lead ID` and
@@ -433,7 +451,7 @@ def _rejection(
         parts += [change.said() for change in changes if matcher.field_of(change.field)]
     if lead_id is None and (values is None or error.field != "lead_id"):
         lead_id = _lead_id_of(data, matcher)
-    return Rejection("; ".join(parts), lead_id=lead_id)
+    return Rejection("; ".join(parts), lead_id=lead_id, group=getattr(error, "group", None))
 
 
 def _change_notes(changes: Sequence[SourceChange], matcher: FieldMatcher) -> tuple[str, ...]:
@@ -470,11 +488,14 @@ def map_record(
         values = matcher.match(data)
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=True)
-        details = _details(values)
         vendor = integrations.vendor(integration_id)
+        # The time before the vendor's fields: it is what a row gets wrong most often.
+        slot = _slot(values, zone)
+        if isinstance(slot, InvalidTimeValue):
+            return _rejection(slot, data, matcher, changes, values, lead_id)
+        details = _details(values)
         body_fields = _body_fields(vendor, "create", details, defaults)
         move_fields = _body_fields(vendor, "update", details, defaults) if may_move else None
-        slot = _slot(values, zone)
         sent, rule = _sent(vendor, slot, values, integrations, integration_id)
     except (_Invalid, InvalidTimeValue, VendorFieldError, UnusableIntegration) as exc:
         return _rejection(exc, data, matcher, changes, values, lead_id)
@@ -516,10 +537,12 @@ def map_move(
         event_id = _id_value("event_id", values.get("event_id"), required=True)
         integration_id = _integration_id(values, default_integration_id)
         lead_id = _id_value("lead_id", values.get("lead_id"), required=False)
-        details = _details(values)
         vendor = integrations.vendor(integration_id)
-        body_fields = _body_fields(vendor, "update", details, defaults)
         slot = _slot(values, zone)
+        if isinstance(slot, InvalidTimeValue):
+            return _rejection(slot, data, matcher, changes, values, lead_id)
+        details = _details(values)
+        body_fields = _body_fields(vendor, "update", details, defaults)
         sent, rule = _sent(vendor, slot, values, integrations, integration_id)
     except (_Invalid, InvalidTimeValue, VendorFieldError, UnusableIntegration) as exc:
         return _rejection(exc, data, matcher, changes, values, lead_id)
@@ -608,13 +631,13 @@ def _integration_id(values: Mapping[str, Any], default: str) -> str:
     return _id_value("integration_id", values.get("integration_id"), required=False) or default
 
 
-def _slot(values: Mapping[str, Any], zone: str) -> UtcSlot:
+def _slot(values: Mapping[str, Any], zone: str) -> UtcSlot | InvalidTimeValue:
     row_zone = values.get(ZONE_FIELD)
     if row_zone is not None and not (isinstance(row_zone, str) and not row_zone.strip()):
         if not isinstance(row_zone, str):
             raise _Invalid(ZONE_FIELD, row_zone, f"must be a string, not {_type(row_zone)}")
         zone = _row_zone(row_zone)
-    return appointment_slot(
+    return remembered_slot(
         date=values.get("appointment_date"),
         time=values.get("appointment_time"),
         datetime=values.get("appointment_datetime"),

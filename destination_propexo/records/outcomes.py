@@ -23,7 +23,10 @@ SEVERAL_UPCOMING = "lead has several upcoming tours"
 NOT_CONFIRMED_YET = "earlier write of the lead not confirmed"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's construction costs four times a plain one's, and one of
+# each of these is made for every record (a locally rejected one makes nothing else).
+# Nothing changes one after it is made.
+@dataclass(slots=True)
 class RecordKeys:
     """A record's key fields as mapped, for its outcome line: the lead, the appointment an
     update moves, the integration, and the UTC instant sent (`2041-07-21T15:15:00Z`). None
@@ -47,7 +50,7 @@ class Reschedule:
     moved_to: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see RecordKeys
 class Accepted:
     """Propexo queued (and, when tracked, confirmed) the appointment or its move, or it already
     existed."""
@@ -60,9 +63,13 @@ class Accepted:
     reschedule: Reschedule | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: see RecordKeys
 class Rejected:
-    """The record was not booked; `reason` says why and names the field or the answer."""
+    """The record was not booked; `reason` says why and names the field or the answer.
+
+    `group` is the reason without the values it quotes, when the code that wrote the reason
+    knows it (a local rejection: the field and what is wrong); like reasons count together
+    under it in the summary and the brake (`brake.reason_group`)."""
 
     category: str
     reason: str
@@ -70,6 +77,7 @@ class Rejected:
     write_status: str | None = None
     errors: tuple[str, ...] = ()
     reschedule: Reschedule | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)

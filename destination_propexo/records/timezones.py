@@ -45,6 +45,7 @@ __all__ = [
     "WallClock",
     "ZoneSetting",
     "appointment_slot",
+    "remembered_slot",
     "validate_zone",
     "wall_clock",
     "zone_for_setting",
@@ -113,6 +114,7 @@ class InvalidTimeValue(ValueError):
         self.field = field
         self.value = shown(value)
         self.reason = reason
+        self.group = f"{field}: {reason}"  # without the value, so like reasons count together
         super().__init__(f"{field}: {reason} (got {self.value})")
 
 
@@ -185,6 +187,39 @@ def appointment_slot(
     clock, offset = _parse_time(time_text, time)
     wall = _Wall(dt.datetime.combine(day, clock), offset)
     return _to_utc(wall, zone, day=("appointment_date", date), clock=("appointment_time", time))
+
+
+# Rows of one table share few distinct date, time and zone values (tours fall on a few
+# hundred days, at quarter hours): each distinct combination is converted once.
+SLOT_CACHE = 8192
+
+
+def remembered_slot(
+    *, date: object = None, time: object = None, datetime: object = None, zone: str = "UTC"
+) -> UtcSlot | InvalidTimeValue:
+    """`appointment_slot`, with its refusal returned rather than raised (a kept refusal must
+    not be raised twice, and a rejected row costs no raise). Each distinct combination of
+    text values is converted once per process (the conversion is pure); other values
+    (numbers, objects) are converted each time."""
+    if (
+        (date is None or type(date) is str)
+        and (time is None or type(time) is str)
+        and (datetime is None or type(datetime) is str)
+    ):
+        return _slot_once(date, time, datetime, zone)
+    return _slot_or_refusal(date, time, datetime, zone)
+
+
+def _slot_or_refusal(
+    date: object, time: object, datetime: object, zone: str
+) -> UtcSlot | InvalidTimeValue:
+    try:
+        return appointment_slot(date=date, time=time, datetime=datetime, zone=zone)
+    except InvalidTimeValue as exc:
+        return exc.with_traceback(None)
+
+
+_slot_once = functools.lru_cache(maxsize=SLOT_CACHE)(_slot_or_refusal)
 
 
 @dataclass(frozen=True)

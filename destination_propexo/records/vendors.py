@@ -37,6 +37,7 @@ __all__ = [
     "UnusableIntegration",
     "Vendor",
     "VendorFieldError",
+    "mode_caveats",
     "refusal",
     "time_reading",
     "vendor_fields",
@@ -151,8 +152,9 @@ class VendorFieldError(ValueError):
 
     def __init__(self, field: str, vendor: Vendor, reason: str, value: object = None) -> None:
         self.field = field
+        self.group = f"{field}: {vendor.name} {reason}"  # without the value
         got = "" if value is None else f" (got {_got(field, value)})"
-        super().__init__(f"{field}: {vendor.name} {reason}{got}")
+        super().__init__(f"{self.group}{got}")
 
 
 def _got(field: str, value: object) -> str:
@@ -487,11 +489,19 @@ def _property_zone(
                 property_id,
             ) from None
         dst = "DST" if rows[0].observes_dst else "no DST"
-        return TimeReading(zone, f"{zone} ({whose} in GET /v1/timezones/: {rows[0].offset}, {dst})")
-    if vendor.default_zone is not None:
+        why = "" if rows is own else f"; {_no_own_row(property_id)}"
         return TimeReading(
-            vendor.default_zone,
-            f"{vendor.default_zone} ({vendor.name}'s default: no row in GET /v1/timezones/)",
+            zone, f"{zone} ({whose} in GET /v1/timezones/: {rows[0].offset}, {dst}{why})"
+        )
+    if vendor.default_zone is not None:
+        why = (
+            "the row names no property and GET /v1/timezones/ has no integration-wide row"
+            if property_id is None
+            else f"GET /v1/timezones/ has no row for property {property_id} and no "
+            "integration-wide row"
+        )
+        return TimeReading(
+            vendor.default_zone, f"{vendor.default_zone} ({vendor.name}'s default: {why})"
         )
     raise VendorFieldError(
         "property_id",
@@ -499,6 +509,13 @@ def _property_zone(
         "reads times in the property's zone, and GET /v1/timezones/ has neither an "
         f"integration-wide row nor a row for {shown(property_id)}",
     )
+
+
+def _no_own_row(property_id: str | None) -> str:
+    """Why the integration-wide row was taken, for the rule an outcome shows."""
+    if property_id is None:
+        return "the row names no property"
+    return f"property {property_id} has no row of its own"
 
 
 def _no_other_zone(
@@ -556,35 +573,50 @@ def refusal(vendor: Vendor, *, moves: bool) -> str | None:
 
 
 def vendor_terms(vendor: Vendor) -> str:
-    """What a user should know about booking with `vendor`: its time rule and limits."""
-    terms = [f"times are sent as {vendor.time_rule.value}"]
+    """What a user should know about booking with `vendor`: its time rule and, from
+    `mode_caveats`, what it cannot do that a stream's mode may ask."""
+    terms = f"times are sent as {vendor.time_rule.value}"
     if vendor.time_rule is TimeRule.PROPERTY_ZONE and vendor.default_zone is not None:
-        terms[0] += f" (else the integration-wide row, else {vendor.default_zone})"
+        terms += f" (else the integration-wide row, else {vendor.default_zone})"
     elif vendor.time_rule is TimeRule.PROPERTY_ZONE:
-        terms[0] += " (else the integration-wide row; a property with neither is refused)"
+        terms += " (else the integration-wide row; a property with neither is refused)"
     elif vendor.time_rule is TimeRule.STATED_ZONE:
-        terms[0] += (
+        terms += (
             " (a property_timezone column, else the property_timezones option; a row whose "
             "property has neither is refused, never booked at a guessed time)"
         )
+    return "; ".join((terms, *mode_caveats(vendor)))
+
+
+def mode_caveats(vendor: Vendor) -> tuple[str, ...]:
+    """What `vendor` cannot do that a stream's mode may ask, each a sentence naming it (for
+    `check`, which sees no catalog, and the start of a write): no documented update (a
+    moving stream stops the sync before any row is sent), and a new appointment that shows
+    only after Propexo's next data sync. Empty for a vendor with neither."""
+    caveats = []
     if vendor.update is None:
-        terms.append(
-            "it has no documented update, so Update streams and one-upcoming-tour streams "
-            "are refused"
+        caveats.append(
+            f"{vendor.name} has no documented lead appointment update in Propexo: a sync "
+            "with a stream in Update mode or Append + Deduped on lead_id (one upcoming tour "
+            "per lead) stops before sending any row; use Append, or Append + Deduped on "
+            "lead + date + time"
         )
     if not vendor.readable_at_once:
-        terms.append(
-            "a new appointment shows only after Propexo's next data sync: a create without a "
-            "clear answer ends 'outcome unknown' and is never re-sent, and create-if-absent "
-            "cannot see tours booked since that sync"
+        caveats.append(
+            f"{vendor.name} shows a new appointment only after Propexo's next data sync "
+            "(about every 12 hours): a create without a clear answer ends 'outcome unknown' "
+            "and is never re-sent blindly; create-if-absent (Append + Deduped on lead + date "
+            "+ time) across syncs is weaker: a tour booked since Propexo's last data sync is "
+            "not seen, so the same row re-sent within that window is booked again"
         )
         if vendor.update is not None:
-            terms.append(
-                "a one-upcoming-tour row in a later sync inside that window does not see the "
-                "tour it should move and books a second tour: space such syncs beyond "
-                "Propexo's data sync"
+            caveats.append(
+                "a one-upcoming-tour row cannot move a tour booked earlier in the same sync "
+                "('earlier write of the lead not confirmed'), and one in a later sync inside "
+                "that window does not see the tour and books a second one: space such syncs "
+                "beyond Propexo's data sync"
             )
-    return "; ".join(terms)
+    return tuple(caveats)
 
 
 def zone_terms(vendor: Vendor, settings: tuple[ZoneSetting, ...]) -> str:

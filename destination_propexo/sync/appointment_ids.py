@@ -16,9 +16,10 @@ since the sync started (less `CLOCK_MARGIN_SECONDS` for clock skew), each id giv
   one page. An
   appointment seen before its booking is waiting (the feed confirms in batches) is kept,
   up to `UNCLAIMED_CAPACITY`, and given the moment the booking comes.
-- **Paced** (`id_read_wait`, pure): a read waits until `READ_BATCH` bookings wait, or the
-  oldest has waited as long as the budget takes to send that many requests (0.25..30 s);
-  it goes at once when nothing more is coming, so the last STATE is not held back.
+- **Paced** (`ID_READS`, by the pure `ratelimit.batched_read_wait`): a read waits until
+  `READ_BATCH` bookings wait, or the oldest has waited as long as the budget takes to send
+  that many requests (0.25..30 s); it goes at once when nothing more is coming, so the last
+  STATE is not held back.
 - **Fall-back**: a booking no complete read showed after `READS_BEFORE_FALLBACK` reads (or a
   failed read; after `FAILED_READS_TO_GIVE_UP` failed reads in a row, every booking of the
   sync) is asked for by its job's write status, whose `created_record_id` is the
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 
 from destination_propexo.errors import RequestFailure
 from destination_propexo.propexo.client import ListedAppointment, PropexoClient
+from destination_propexo.propexo.ratelimit import ReadBatch, batched_read_wait
 from destination_propexo.records.outcomes import Accepted, Outcome
 from destination_propexo.stop import Stop
 from destination_propexo.workers import WorkerPool
@@ -63,18 +65,9 @@ ORDER = "created_at:desc"
 BookingKey = tuple[str, str, str, str]
 
 
-def id_read_wait(waiting: int, oldest_for: float, coming: int, request_interval: float) -> float:
-    """Seconds until the next id read; 0 means read now, inf that nothing waits.
-
-    `waiting`: bookings waiting for their id; `oldest_for`: seconds the oldest has waited;
-    `coming`: bookings still on their way (writes not answered, jobs not confirmed);
-    `request_interval`: seconds per request of the rate budget."""
-    if waiting <= 0:
-        return math.inf
-    if waiting >= READ_BATCH or coming <= 0:
-        return 0.0
-    hold = min(MAX_HOLD_SECONDS, max(MIN_HOLD_SECONDS, READ_BATCH * request_interval))
-    return max(0.0, hold - oldest_for)
+# The pacing of id reads (`ratelimit.batched_read_wait`): the items are bookings waiting for
+# their id; those coming, writes not answered and jobs not confirmed.
+ID_READS = ReadBatch(READ_BATCH, MIN_HOLD_SECONDS, MAX_HOLD_SECONDS)
 
 
 @dataclass
@@ -207,7 +200,8 @@ class AppointmentIds:
                 return math.inf
             oldest = min(w.since for queue in self._waiting.values() for w in queue)
             waiting = self._count
-        return id_read_wait(
+        return batched_read_wait(
+            ID_READS,
             waiting,
             self._clock.now() - oldest,
             self._coming(),

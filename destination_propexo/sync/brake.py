@@ -86,6 +86,9 @@ _HINT = (
 
 
 def reason_group(outcome: Rejected) -> str:
-    """A rejection's reason without the values it quotes, so like reasons count together."""
+    """A rejection's reason without the values it quotes, so like reasons count together:
+    its `group` when it has one, else the reason with quoted values and numbers cut out."""
+    if outcome.group is not None:
+        return f"{outcome.category}: {outcome.group[:160]}"
     text = _QUOTED.sub("…", outcome.reason).strip()
     return f"{outcome.category}: {text[:160]}"

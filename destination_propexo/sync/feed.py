@@ -23,16 +23,15 @@ followed (yet) is kept a while, since a create's answer can arrive after its job
 (Propexo's slow-down holds answers ~2 s, longer than a job takes), and such a job is
 confirmed the moment it is tracked, without a request.
 
-Pacing (`feed_read_wait`, pure). A read that confirms nothing is a wasted request, so
-reads wait until about `READ_BATCH` jobs are due (expected to have finished), or until the
-oldest due job has waited as long as the budget takes to send that many requests; they go
-at once when nothing else is on its way (the end of a sync, a full write window), since
-waiting then only delays the STATE behind those jobs.
+Pacing (`FEED_READS`, by the pure `ratelimit.batched_read_wait`). A read that confirms
+nothing is a wasted request, so reads wait until about `READ_BATCH` jobs are due (expected
+to have finished), or until the oldest due job has waited as long as the budget takes to
+send that many requests; they go at once when nothing else is on its way (the end of a
+sync, a full write window), since waiting then only delays the STATE behind those jobs.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from dataclasses import dataclass
 
 from destination_propexo.errors import RequestFailure
 from destination_propexo.propexo.client import WRITE_LOGS_PAGE, WriteLog, WriteLogPage
+from destination_propexo.propexo.ratelimit import ReadBatch
 
 # Jobs one read should confirm: at most a thirtieth of the budget goes to the feed.
 READ_BATCH = 30
@@ -60,19 +60,10 @@ SEEN_CAPACITY = 2_000
 UNCLAIMED_CAPACITY = 5_000
 
 
-def feed_read_wait(due: int, oldest_due_for: float, coming: int, request_interval: float) -> float:
-    """Seconds until the next read of one integration's feed; 0 means read now.
-
-    `due`: jobs expected in the feed and not yet looked for; `oldest_due_for`: seconds the
-    oldest of them has been due; `coming`: jobs on their way (creates not yet answered, jobs
-    not yet due); `request_interval`: seconds per request of the rate budget.
-    """
-    if due <= 0:
-        return math.inf
-    if due >= READ_BATCH or coming <= 0:
-        return 0.0
-    hold = min(MAX_HOLD_SECONDS, max(MIN_HOLD_SECONDS, READ_BATCH * request_interval))
-    return max(0.0, hold - oldest_due_for)
+# The pacing of one integration's feed reads (`ratelimit.batched_read_wait`): the items are
+# jobs due (expected in the feed, not yet looked for); those coming, creates not yet
+# answered and jobs not yet due.
+FEED_READS = ReadBatch(READ_BATCH, MIN_HOLD_SECONDS, MAX_HOLD_SECONDS)
 
 
 def feed_verdict(

@@ -63,9 +63,15 @@ class SyncIntegrations:
         self._settings: dict[str, tuple[ZoneSetting, ...]] = {}
 
     def vendor(self, integration_id: str) -> Vendor:
-        found = self._once(self._vendors, integration_id, self._read_vendor)
+        """The integration's vendor; UnusableIntegration (a new one for each call: a kept
+        exception raised again would gather every caller's traceback) if rows cannot be
+        booked in it."""
+        # Read without the lock (asked once per row): entries are only ever added, whole.
+        found = self._vendors.get(integration_id)
+        if found is None:
+            found = self._once(self._vendors, integration_id, self._read_vendor)
         if isinstance(found, UnusableIntegration):
-            raise found
+            raise UnusableIntegration(*found.args)
         return found
 
     def zone_settings(self, integration_id: str) -> tuple[ZoneSetting, ...]:

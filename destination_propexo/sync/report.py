@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMessage
 from destination_propexo.errors import ConfigError, ServiceUnavailable, failure_type
 from destination_propexo.outputs.datasets import SyncOutputs
@@ -69,7 +67,7 @@ class SyncReport:
         sent: SentAs | None = None,
     ) -> None:
         if self._outputs is not None:
-            self._outputs.record(record, keys, outcome, time_notes)
+            self._outputs.record(record, keys, outcome, time_notes, sent)
         if isinstance(outcome, Rejected):
             group = reason_group(outcome)
             with self._lock:
@@ -78,7 +76,7 @@ class SyncReport:
                 self._reasons[group] += 1
         fields = outcome_fields(record, keys.lead_id, outcome, time_notes, sent)
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
-        self._emitter.log_line(level, b"record outcome: " + orjson.dumps(fields), batch=True)
+        self._emitter.log_json(level, "record outcome: ", fields, batch=True)
 
     def state(self, state: StateMessage, accepted: int, rejected: int) -> None:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
@@ -237,25 +235,33 @@ def outcome_fields(
 
     Never the record's free-text `notes` (they may hold personal details), never a token.
     """
-    fields: dict[str, object] = {
-        "stream": record.qualified_name,
-        "line": record.line_number,
-        "lead_id": lead_id,
-    }
+    # Each dict made whole in one expression: this runs once per record.
+    fields: dict[str, object]
     if isinstance(outcome, Accepted):
-        fields["outcome"] = "accepted"
-        fields["how"] = outcome.how
-        fields["job_id"] = outcome.job_id
-        fields["write_status"] = outcome.write_status
-        fields["created_record_id"] = outcome.created_record_id
+        fields = {
+            "stream": record.qualified_name,
+            "line": record.line_number,
+            "lead_id": lead_id,
+            "outcome": "accepted",
+            "how": outcome.how,
+            "job_id": outcome.job_id,
+            "write_status": outcome.write_status,
+            "created_record_id": outcome.created_record_id,
+            "errors": list(outcome.errors),
+        }
     else:
-        fields["outcome"] = "rejected"
-        fields["category"] = outcome.category
-        fields["reason"] = outcome.reason
-        fields["job_id"] = outcome.job_id
-        fields["write_status"] = outcome.write_status
-        fields["created_record_id"] = None
-    fields["errors"] = list(outcome.errors)
+        fields = {
+            "stream": record.qualified_name,
+            "line": record.line_number,
+            "lead_id": lead_id,
+            "outcome": "rejected",
+            "category": outcome.category,
+            "reason": outcome.reason,
+            "job_id": outcome.job_id,
+            "write_status": outcome.write_status,
+            "created_record_id": None,
+            "errors": list(outcome.errors),
+        }
     if outcome.reschedule is not None:
         # Which appointment a move touched, and from when to when (UTC).
         fields["event_id"] = outcome.reschedule.event_id

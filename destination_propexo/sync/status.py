@@ -47,15 +47,16 @@ from destination_propexo.errors import (
     owner,
 )
 from destination_propexo.propexo.client import ONE_ATTEMPT, PropexoClient, WriteLog, WriteStatus
+from destination_propexo.propexo.ratelimit import batched_read_wait
 from destination_propexo.records import outcomes
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.feed import (
     CLOCK_MARGIN_SECONDS,
+    FEED_READS,
     FEED_TRIES,
     FeedCursor,
     FeedRead,
-    feed_read_wait,
     feed_verdict,
     read_new,
 )
@@ -300,7 +301,8 @@ class StatusTracker:
                 feed.due = [job for job in feed.due if job.in_feed and not job.done]
                 if not feed.due or feed.reads >= READS_IN_FLIGHT:
                     continue
-                wait = feed_read_wait(
+                wait = batched_read_wait(
+                    FEED_READS,
                     len(feed.due),
                     now - feed.due[0].due,
                     feed.coming + coming,

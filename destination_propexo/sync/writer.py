@@ -69,7 +69,7 @@ class _Slot:
     announced: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made for every record decided at once
 class _Decided:
     """A record decided without a request (rejected by mapping, or a dry run's create):
     final, and logged, the moment it is read.
@@ -253,7 +253,7 @@ class Pipeline:
             self._stop.stop(exc)
             raise SyncStopped("an integration could not be read") from None
         if isinstance(mapped, Rejection):
-            rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason)
+            rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason, group=mapped.group)
             self._decide(record, RecordKeys(lead_id=mapped.lead_id), rejected)
             return
         keys = record_keys(mapped)
@@ -262,8 +262,7 @@ class Pipeline:
         if outcome.done() and outcome.exception() is None:
             # Decided in this thread (a dry run's create): final, logged at once.
             self._final(record, keys, outcome.result(), mapped.time_notes, sent=sent)
-            self._window.append(_Decided(record, outcome.result()))
-            self._records_in_window += 1
+            self._release_decided(record, outcome.result())
             return
         slot = _Slot(record, keys, mapped.time_notes, sent, outcome)
         self._window.append(slot)
@@ -317,8 +316,17 @@ class Pipeline:
     def _decide(self, record: RecordMessage, keys: RecordKeys, outcome: Outcome) -> None:
         self._decided += 1
         self._final(record, keys, outcome, ())
-        self._window.append(_Decided(record, outcome))
-        self._records_in_window += 1
+        self._release_decided(record, outcome)
+
+    def _release_decided(self, record: RecordMessage, outcome: Outcome) -> None:
+        """A record final the moment it is read: released at once when nothing is ahead of
+        it in the window (as `_drain` would release it next), else queued in input order."""
+        if self._window:
+            self._window.append(_Decided(record, outcome))
+            self._records_in_window += 1
+            return
+        self._judge(outcome)
+        self._tally(record, outcome)
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
         self._final(
