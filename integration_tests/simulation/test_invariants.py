@@ -468,3 +468,27 @@ def test_a_configured_integration_that_must_be_refused_stops_before_any_write() 
     history, run = refused_configuration("mri", "append", "The configured integration failed")
     (vague,) = check(history, [], [], {}, [])
     assert "the config_error does not name MRI" in vague
+
+
+def test_a_stop_is_justified_when_every_poll_of_a_job_met_a_planned_failure() -> None:
+    # The write status is polled a few times within its bound (2 s in the harness): a fault
+    # that ends after two requests may still take every poll of one job, which stops the sync.
+    rule = FaultRule("write_status", CreateFault.RATE_503, first=1, count=2)
+    history = history_of(Case((TOURS,), "STREAM", (ROW,), faults=Faults(rules=(rule,))))
+    trace = {
+        "type": "TRACE",
+        "trace": {"type": "ERROR", "error": {"failure_type": "transient_error", "message": "x"}},
+    }
+    run = run_of([0], [trace], returncode=1)
+    history.runs.append(run)
+    create = LoggedRequest("create", "POST", "/v1/events/appointments/leads/resman/", run.started)
+
+    def poll(job: str, at: float) -> LoggedRequest:
+        path = f"/v1/admin/write-status/{job}"
+        return LoggedRequest("write_status", "GET", path, run.started + at, status=503)
+
+    stopped = "no fault in the plan stops a sync"
+    every_poll = [create, poll("job-1", 0.1), poll("job-1", 0.2)]
+    assert not any(stopped in p for p in check(history, every_poll, [], {}, []))
+    answered_once = [*every_poll, poll("job-1", 0.3)]
+    assert any(stopped in p for p in check(history, answered_once, [], {}, []))
