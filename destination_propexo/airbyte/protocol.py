@@ -299,17 +299,12 @@ class Emitter:
         self.emit(message, batch=batch)
 
     def log_json(self, level: str, prefix: str, value: object, *, batch: bool = False) -> None:
-        """A LOG whose message is `prefix` + `value` as compact JSON, secrets masked. Built
-        as bytes (one per record outcome), without a round trip through str: orjson's text
-        holds no raw control character, so escaping its backslashes and quotes makes it a
-        JSON string. `prefix` is plain text without quotes, backslashes or control
-        characters."""
-        data = filter_secrets_json(orjson.dumps(value))
-        escaped = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
-        line = b'{"type":"LOG","log":{"level":"%s","message":"%s%s"}}\n' % (
+        """A LOG whose message is `prefix` + `value` as compact JSON, secrets masked however
+        JSON writes them; built without a message dict (one per record outcome)."""
+        text = filter_secrets_json(prefix + orjson.dumps(value).decode())
+        line = b'{"type":"LOG","log":{"level":"%s","message":%s}}\n' % (
             level.encode(),
-            prefix.encode(),
-            escaped,
+            orjson.dumps(text),
         )
         self._add(line, batch)
 

@@ -407,7 +407,10 @@ class Pipeline:
                 raise SyncStopped("the rejection brake stopped the sync") from None
 
     def _tally(self, record: RecordMessage, outcome: Outcome) -> None:
-        window = self._counts.setdefault(record.stream_key, [0, 0])
+        key = record.stream_key
+        window = self._counts.get(key)
+        if window is None:
+            window = self._counts[key] = [0, 0]
         window[0 if isinstance(outcome, Accepted) else 1] += 1
 
     def _release_state(self, state: StateMessage) -> None:
