@@ -119,10 +119,11 @@ def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
     non-data message stops the sync, so a record cannot disappear silently.
     """
     for number, line in enumerate(lines, start=1):
-        if number == 1 and line.startswith(UTF8_BOM):
-            line = line[len(UTF8_BOM) :]  # a file saved "UTF-8 with BOM": not content
-        if not line.strip():
-            continue
+        if not line.startswith(b"{"):  # else a JSON object's line: no copy to check it
+            if number == 1 and line.startswith(UTF8_BOM):
+                line = line[len(UTF8_BOM) :]  # a file saved "UTF-8 with BOM": not content
+            if not line.strip():
+                continue
         message = _parse(line, number)
         if not isinstance(message, dict):
             raise InputError(number, f"not a JSON object: {_shown_line(line)}")
