@@ -28,16 +28,21 @@ class Inbox(Generic[Item]):
         # calls): a put is made for every message.
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
+        # Who is waiting on `_changed`, so a hand-over wakes only a side that sleeps.
+        self._putter_waits = False
+        self._taker_waits = False
 
     def put(self, item: Item, timeout: float) -> bool:
         """Add an item, waiting up to `timeout` seconds for room; False if there was none."""
         with self._lock:
             if len(self._items) >= self._capacity:
+                self._putter_waits = True
                 self._changed.wait(timeout)
+                self._putter_waits = False
                 if len(self._items) >= self._capacity:
                     return False
             self._items.append(item)
-            if len(self._items) == 1:
+            if self._taker_waits:
                 self._changed.notify()
             return True
 
@@ -45,9 +50,11 @@ class Inbox(Generic[Item]):
         """Everything waiting, oldest first; waits up to `timeout` seconds when empty."""
         with self._lock:
             if not self._items:
+                self._taker_waits = True
                 self._changed.wait(timeout)
+                self._taker_waits = False
             items = list(self._items)
             self._items.clear()
-            if items:
+            if items and self._putter_waits:
                 self._changed.notify()
             return items

@@ -15,9 +15,9 @@ import orjson
 
 MASK = "****"
 _secrets: tuple[str, ...] = ()
-# Each secret as UTF-8 bytes, raw and as JSON writes it inside a string (a quote, a
-# backslash or a control character escaped), longest first.
-_secret_bytes: tuple[bytes, ...] = ()
+# Each secret raw and as JSON writes it inside a string (a quote, a backslash or a control
+# character escaped), longest first.
+_secret_forms: tuple[str, ...] = ()
 
 
 def secret_paths(schema: Mapping[str, Any]) -> list[list[str]]:
@@ -54,19 +54,18 @@ def get_secrets(
 
 def update_secrets(secrets: Iterable[str]) -> None:
     """Mask these values (and no others) from now on."""
-    global _secrets, _secret_bytes
+    global _secrets, _secret_forms
     _secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
-    forms = {form for s in _secrets for form in (s.encode(), orjson.dumps(s)[1:-1])}
-    _secret_bytes = tuple(sorted(forms, key=len, reverse=True))
+    forms = {form for s in _secrets for form in (s, orjson.dumps(s)[1:-1].decode())}
+    _secret_forms = tuple(sorted(forms, key=len, reverse=True))
 
 
-def filter_secrets_json(data: bytes) -> bytes:
-    """JSON text `data` (UTF-8) with every known secret, raw or JSON-escaped, replaced by
-    `****`."""
-    for secret in _secret_bytes:
-        if secret in data:
-            data = data.replace(secret, b"****")
-    return data
+def filter_secrets_json(text: str) -> str:
+    """JSON `text` with every known secret, raw or JSON-escaped, replaced by `****`."""
+    for secret in _secret_forms:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
 
 
 def filter_secrets(text: str) -> str:

@@ -437,7 +437,14 @@ def _rejection(
     """The reason, with the row's unmatched columns when the field has no column, and what
     the source said it did to the fields the connector reads. `values` is the row's fields
     (None when two columns clash), `lead_id` the lead id if it was read before the error."""
-    parts = [str(error)]
+    reason = str(error)
+    group: str | None = getattr(error, "group", None)
+    if (values is None or error.field in values) and not changes:
+        # The common case (a value that is there but wrong) in one step.
+        if lead_id is None and (values is None or error.field != "lead_id"):
+            lead_id = _lead_id_of(data, matcher)
+        return Rejection(reason, lead_id, group)
+    parts = [reason]
     if values is not None and error.field not in values:
         others = matcher.unmatched(data)
         if others:
@@ -451,7 +458,7 @@ def _rejection(
         parts += [change.said() for change in changes if matcher.field_of(change.field)]
     if lead_id is None and (values is None or error.field != "lead_id"):
         lead_id = _lead_id_of(data, matcher)
-    return Rejection("; ".join(parts), lead_id=lead_id, group=getattr(error, "group", None))
+    return Rejection("; ".join(parts), lead_id, group)
 
 
 def _change_notes(changes: Sequence[SourceChange], matcher: FieldMatcher) -> tuple[str, ...]:

@@ -247,7 +247,7 @@ def outcome_fields(
             "job_id": outcome.job_id,
             "write_status": outcome.write_status,
             "created_record_id": outcome.created_record_id,
-            "errors": list(outcome.errors),
+            "errors": outcome.errors,  # a tuple: orjson writes it as a list
         }
     else:
         fields = {
@@ -260,7 +260,7 @@ def outcome_fields(
             "job_id": outcome.job_id,
             "write_status": outcome.write_status,
             "created_record_id": None,
-            "errors": list(outcome.errors),
+            "errors": outcome.errors,
         }
     if outcome.reschedule is not None:
         # Which appointment a move touched, and from when to when (UTC).
@@ -273,5 +273,5 @@ def outcome_fields(
         fields["sent_time"] = sent.time
         fields["time_rule"] = sent.rule
     # e.g. a fall-back local time that happens twice, and which occurrence was booked
-    fields["time_notes"] = list(time_notes)
+    fields["time_notes"] = time_notes
     return fields
