@@ -236,15 +236,14 @@ def test_check_warns_what_a_vendor_without_update_or_read_back_means_for_each_mo
     read_later = (
         "shows a new appointment only after Propexo's next data sync (about every 12 hours): "
         "a create without a clear answer ends 'outcome unknown' and is never re-sent blindly; "
-        "create-if-absent (Append + Deduped on lead + date + time) across syncs is weaker: a "
-        "tour booked since Propexo's last data sync is not seen, so the same row re-sent "
-        "within that window is booked again"
+        "a row re-sent by Airbyte's retry or a later sync is matched against the creates "
+        "Propexo's write logs show done in the last day, except a create still pending when "
+        "the earlier sync stopped, which may be booked again"
     )
     one_upcoming = (
-        "a one-upcoming-tour row cannot move a tour booked earlier in the same sync "
-        "('earlier write of the lead not confirmed'), and one in a later sync inside that "
-        "window does not see the tour and books a second one: space such syncs beyond "
-        "Propexo's data sync"
+        "a one-upcoming-tour row cannot move a tour booked since Propexo's last data sync, by "
+        "this sync or an earlier one ('earlier write of the lead not confirmed'): its "
+        "appointment id is not known yet; a sync after Propexo's data sync moves it"
     )
     message, (warning,) = check("entrata")
     assert (
@@ -422,3 +421,45 @@ def test_a_property_without_its_own_zone_row_falls_back_and_the_rule_says_which_
     instants = {a["appointment_datetime"] for a in cli.sandbox.appointments()}
     assert instants == {"2027-07-20T19:00:00.000Z"}
     assert len(cli.sandbox.appointments()) == 3
+
+
+def test_airbyte_retrying_an_attempt_never_books_entrata_or_yardi_rest_rows_twice(
+    cli: Cli,
+) -> None:
+    # The first attempt books the Entrata and Yardi REST rows (which Propexo shows only after
+    # its next data sync), then stops before any STATE (the token is refused at the ResMan
+    # rows): Airbyte re-sends every row. Their bookings are in Propexo's write logs, not yet
+    # in its appointments.
+    for lead in ("lead-yr0", "lead-yr1"):
+        cli.sandbox.seed_lead(lead, property_id="prop-east")
+    rows = [
+        *(row("entrata", f"lead-e{i}", appointment_date=f"2027-07-2{i}") for i in range(2)),
+        *(row("yardi-rest", f"lead-yr{i}", appointment_date=f"2027-07-2{i}") for i in range(2)),
+        *(row("resman", f"lead-r{i}", appointment_date=f"2027-07-2{i}") for i in range(2)),
+        stream_state("tours", 1),
+    ]
+    # One request at a time: the creates go out in input order, the ResMan ones last.
+    config = cli.config(**CHICAGO, **DEFAULTS, max_requests_in_flight=1)
+    cli.sandbox.set_faults(FaultPlan(revoke_after_creates=4))
+    first = cli.write(rows, config=config)
+    assert first.returncode == 1
+    assert first.states == []
+    assert [o["how"] for o in first.outcomes] == ["created"] * 4
+    cli.sandbox.set_faults(FaultPlan())
+    cli.sandbox.restore_token()
+
+    again = cli.write(rows, config=config)
+
+    assert again.returncode == 0, again.traces
+    assert {(o["lead_id"], o["outcome"], o["how"]) for o in again.outcomes} == {
+        ("lead-e0", "accepted", "already booked"),
+        ("lead-e1", "accepted", "already booked"),
+        ("lead-yr0", "accepted", "already booked"),
+        ("lead-yr1", "accepted", "already booked"),
+        ("lead-r0", "accepted", "created"),
+        ("lead-r1", "accepted", "created"),
+    }
+    cli.sandbox.settle()
+    cli.sandbox.data_sync()
+    leads = sorted(a["associated_lead_ids"][0] for a in cli.sandbox.appointments())
+    assert leads == ["lead-e0", "lead-e1", "lead-r0", "lead-r1", "lead-yr0", "lead-yr1"]

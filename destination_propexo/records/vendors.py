@@ -605,16 +605,17 @@ def mode_caveats(vendor: Vendor) -> tuple[str, ...]:
         caveats.append(
             f"{vendor.name} shows a new appointment only after Propexo's next data sync "
             "(about every 12 hours): a create without a clear answer ends 'outcome unknown' "
-            "and is never re-sent blindly; create-if-absent (Append + Deduped on lead + date "
-            "+ time) across syncs is weaker: a tour booked since Propexo's last data sync is "
-            "not seen, so the same row re-sent within that window is booked again"
+            "and is never re-sent blindly; a row re-sent by Airbyte's retry or a later sync "
+            "is matched against the creates Propexo's write logs show done in the last day, "
+            "except a create still pending when the earlier sync stopped, which may be "
+            "booked again"
         )
         if vendor.update is not None:
             caveats.append(
-                "a one-upcoming-tour row cannot move a tour booked earlier in the same sync "
-                "('earlier write of the lead not confirmed'), and one in a later sync inside "
-                "that window does not see the tour and books a second one: space such syncs "
-                "beyond Propexo's data sync"
+                "a one-upcoming-tour row cannot move a tour booked since Propexo's last data "
+                "sync, by this sync or an earlier one ('earlier write of the lead not "
+                "confirmed'): its appointment id is not known yet; a sync after Propexo's "
+                "data sync moves it"
             )
     return tuple(caveats)
 

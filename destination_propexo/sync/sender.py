@@ -146,8 +146,10 @@ class AppointmentSender:
             return Rejected(
                 outcomes.NOT_CONFIRMED_YET,
                 f"not moved: the lead's tour at {request.moved_from} was booked by an earlier "
-                "row of this sync and the PMS has not confirmed it yet, so its appointment id is "
-                "not known; nothing was changed. Send this row again in a later sync",
+                "row of this sync (or, at a PMS whose new appointments show only after "
+                "Propexo's next data sync, by a recent sync) and the PMS has not confirmed it "
+                "yet, so its appointment id is not known; nothing was changed. Send this row "
+                "again in a later sync",
             )
 
         watch = _Watch(self._client)
