@@ -255,3 +255,32 @@ def test_check_tells_a_realpage_user_that_rows_without_a_stated_zone_are_refused
     terms = vendor_terms(VENDORS["REALPAGE_RPX"])
     assert "property_timezone" in terms
     assert "refused" in terms
+
+
+@pytest.mark.parametrize(
+    ("title", "fits"),
+    [
+        ("é" * 50, True),  # 50 UTF-16 code units
+        ("e\u0301" * 25, True),  # 50 code points, 50 units
+        ("😀" * 25, True),  # 25 code points, 50 units
+        ("😀" * 26, False),  # 26 code points, 52 units: Propexo's Zod max(50) refuses it
+        ("a" * 49 + "😀", False),  # 50 code points, 51 units
+    ],
+)
+def test_a_title_is_measured_as_propexo_measures_it_in_utf16_code_units(
+    title: str, fits: bool
+) -> None:
+    values = {**ALL_VALUES, "title": title}
+    if fits:
+        assert (
+            vendor_fields(VENDORS["RENTMANAGER"], "create", values, NO_DEFAULTS)["title"] == title
+        )
+        return
+    with pytest.raises(VendorFieldError, match=r"^title: Rent Manager takes at most 50 characters"):
+        vendor_fields(VENDORS["RENTMANAGER"], "create", values, NO_DEFAULTS)
+
+
+def test_yardi_notes_are_measured_in_utf16_code_units() -> None:
+    values = {**ALL_VALUES, "notes": "🏠" * 129}  # 258 units
+    with pytest.raises(VendorFieldError, match=r"^notes: Yardi takes at most 256 characters"):
+        vendor_fields(VENDORS["YARDI"], "create", values, NO_DEFAULTS)

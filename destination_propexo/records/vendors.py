@@ -40,6 +40,7 @@ __all__ = [
     "mode_caveats",
     "refusal",
     "time_reading",
+    "utf16_length",
     "vendor_fields",
     "vendor_named",
     "vendor_terms",
@@ -369,7 +370,7 @@ def _checked(rule: FieldRule, vendor: Vendor, value: object) -> str | int:
         raise VendorFieldError(
             rule.name, vendor, f"requires at least {rule.min_length} character", value
         )
-    if rule.max_length is not None and len(text) > rule.max_length:
+    if rule.max_length is not None and utf16_length(text) > rule.max_length:
         raise VendorFieldError(
             rule.name, vendor, f"takes at most {rule.max_length} characters", value
         )
@@ -378,6 +379,13 @@ def _checked(rule: FieldRule, vendor: Vendor, value: object) -> str | int:
     ):
         raise VendorFieldError(rule.name, vendor, "takes no control characters", value)
     return text
+
+
+def utf16_length(text: str) -> int:
+    """The length Propexo's limits count (its Zod schemas run in JavaScript, whose string
+    length is in UTF-16 code units): a character outside the Basic Multilingual Plane, such
+    as an emoji, counts 2."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
 
 
 def _minutes_value(rule: FieldRule, vendor: Vendor, value: object) -> int:
