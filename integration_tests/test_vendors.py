@@ -463,3 +463,18 @@ def test_airbyte_retrying_an_attempt_never_books_entrata_or_yardi_rest_rows_twic
     cli.sandbox.data_sync()
     leads = sorted(a["associated_lead_ids"][0] for a in cli.sandbox.appointments())
     assert leads == ["lead-e0", "lead-e1", "lead-r0", "lead-r1", "lead-yr0", "lead-yr1"]
+
+
+def test_discover_refuses_an_mri_integration_as_check_does(cli: Cli) -> None:
+    # Every MRI row would be refused (its time rule is not documented): the mapping UI must
+    # not offer MRI an appointment to map, as it does not for an inactive integration.
+    result = cli.run("discover", config=cli.config(integration_id="intg-sandbox-mri"))
+
+    assert result.returncode == 1
+    assert result.of_type("DESTINATION_CATALOG") == []
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error"
+    assert (
+        "Propexo does not document how MRI reads appointment dates and times"
+        in (trace["error"]["message"])
+    )
