@@ -6,9 +6,10 @@ first send worked. The read-back is repeated for a while (the settle window), si
 queued job becomes visible only once the PMS has taken it. At Entrata and Yardi REST a new
 appointment shows only after Propexo's next data sync, so an unclear create there is not read
 back at all: it is never sent again in this sync (an outage stops the sync, and the next
-attempt checks Propexo's write logs first; otherwise it ends "outcome unknown"). A move (PUT) is handled like a
-create: its effect is harmless to repeat, but a lost answer is still read back (the
-appointment at its new time) before any re-send, so each move is one job that is followed.
+attempt checks Propexo's write logs first; otherwise it ends "outcome unknown"). A move
+(PUT) is handled like a create: its effect is harmless to repeat, but a lost answer is still
+read back (the appointment at its new time) before any re-send, so each move is one job that
+is followed.
 Whether to book or move at all is the ledger's (`ledger.py`), not the sender's.
 
 Whose failure a request's last failure is comes from `errors.owner`; a failure that is the
