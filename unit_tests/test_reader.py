@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMessage, read_messages
 from destination_propexo.errors import InputError
 from destination_propexo.records.mapping import FieldMatcher, Rejection, SourceChange, map_record
+from destination_propexo.records.values import JsonNumber, dumps_exact, loads_exact
 
 RECORD = b'{"type": "RECORD", "record": {"stream": "tours", "data": {"lead_id": "l1"}}}\n'
 STATE = b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"cursor": 1}}}\n'
@@ -208,3 +212,52 @@ def test_a_record_nested_deeper_than_pythons_stack_is_still_read() -> None:
     )
     (message,) = read_messages([line])
     assert isinstance(message, RecordMessage)
+
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.decimals(allow_nan=False, allow_infinity=False, places=9).map(lambda d: JsonNumber(str(d))),
+    st.sampled_from([JsonNumber("NaN"), JsonNumber("-Infinity"), JsonNumber("1E400")]),
+    st.text(max_size=12),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.dictionaries(st.text(max_size=8), json_values, max_size=6),
+    namespace=st.sampled_from([None, "", "public"]),
+    state=json_values,
+)
+def test_every_line_reads_as_the_exact_reader_reads_it(
+    data: dict[str, Any], namespace: str | None, state: Any
+) -> None:
+    # The one-pass reader (msgspec) and the exact reader agree on every value: a decimal as
+    # its text, an integer of any size, NaN and Infinity, a namespace "" as none.
+    record = {
+        "stream": "tours",
+        "data": data,
+        **({} if namespace is None else {"namespace": namespace}),
+    }
+    lines = [
+        dumps_exact({"type": "RECORD", "record": record}) + b"\n",
+        dumps_exact({"type": "STATE", "state": {"type": "LEGACY", "data": state}}) + b"\n",
+    ]
+    read, echoed = read_messages(lines)
+    assert isinstance(read, RecordMessage) and isinstance(echoed, StateMessage)
+    exact = [loads_exact(line) for line in lines]
+    assert (read.stream, read.namespace, read.data) == (
+        "tours",
+        namespace or None,
+        exact[0]["record"]["data"],
+    )
+    assert dumps_exact(read.data) == dumps_exact(exact[0]["record"]["data"])
+    assert dumps_exact(echoed.state) == dumps_exact(exact[1]["state"])

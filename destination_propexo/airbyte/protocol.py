@@ -6,10 +6,10 @@ so both edges are owned here, as plain JSON (importing the CDK's models costs se
 every `spec` and `check`). Every line written is one complete JSON message; writes from
 several threads never interleave.
 
-Values pass through unchanged (`records.values`): orjson reads most lines, and a line it
-would alter (a decimal, an integer past 64 bits) or refuses (`NaN`, `Infinity`, a lone
-surrogate escape) is read again keeping every number as written; every STATE is read that
-way, so it is echoed with each value exactly as received.
+Values pass through unchanged (`records.values`): msgspec reads every line keeping each
+number as written (a decimal as its text, integers exact), so a STATE is echoed with each
+value exactly as received; a line it refuses (`NaN`, `Infinity`, an integer past its range,
+a lone surrogate escape) is read again by the exact reader, which decides.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
+import msgspec
 import orjson
 
 from destination_propexo.airbyte.secrets import filter_secrets, filter_secrets_json
@@ -27,6 +28,7 @@ from destination_propexo.errors import FailureType, InputError
 from destination_propexo.records.mapping import SourceChange
 from destination_propexo.records.values import (
     SHOWN_VALUE_LENGTH,
+    JsonNumber,
     dumps_exact,
     has_float,
     loads_exact,
@@ -119,10 +121,24 @@ def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
     non-data message stops the sync, so a record cannot disappear silently.
     """
     for number, line in enumerate(lines, start=1):
-        if number == 1 and line.startswith(UTF8_BOM):
-            line = line[len(UTF8_BOM) :]  # a file saved "UTF-8 with BOM": not content
-        if not line.strip():
-            continue
+        if not line.startswith(b"{"):  # else a JSON object's line: no copy to check it
+            if number == 1 and line.startswith(UTF8_BOM):
+                line = line[len(UTF8_BOM) :]  # a file saved "UTF-8 with BOM": not content
+            if not line.strip():
+                continue
+        envelope = _envelope(line)
+        if envelope is not None:
+            if envelope.type == "RECORD" and envelope.record is not None:
+                record = envelope.record
+                meta = record.meta
+                changes = _changes(meta.get("changes")) if type(meta) is dict else ()
+                yield RecordMessage(
+                    record.stream, record.namespace or None, record.data, number, changes
+                )
+                continue
+            if envelope.type == "STATE":
+                yield _state({"state": envelope.state}, number)
+                continue
         message = _parse(line, number)
         if not isinstance(message, dict):
             raise InputError(number, f"not a JSON object: {_shown_line(line)}")
@@ -137,8 +153,50 @@ def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
             raise InputError(number, f"unknown message type {kind[:40]!r}")
 
 
+class _Record(msgspec.Struct):
+    stream: str
+    data: dict[str, Any]
+    namespace: str | None = None
+    meta: Any = None
+
+
+class _Envelope(msgspec.Struct):
+    """The common message's shape, checked as it is read (other fields are left unread)."""
+
+    type: str
+    record: _Record | None = None
+    state: Any = None
+
+
+# msgspec reads every number as written in one pass: a decimal through `float_hook` as its
+# text, an integer of any size it can hold as an int.
+_decode_envelope = msgspec.json.Decoder(_Envelope, float_hook=JsonNumber).decode
+_decode = msgspec.json.Decoder(float_hook=JsonNumber).decode
+
+
+def _envelope(line: bytes) -> _Envelope | None:
+    """A RECORD or STATE as msgspec reads it in one pass, every number as written; None for
+    any other line (another type, another shape, no JSON), which `_parse` reads and judges."""
+    try:
+        return _decode_envelope(line)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+
+
 def _parse(line: bytes, number: int) -> object:
     """The parsed line, every value as written (see the module docstring)."""
+    try:
+        return _decode(line)
+    except msgspec.DecodeError as exc:
+        # NaN, Infinity, an integer past msgspec's range, a lone surrogate escape, or no JSON
+        # at all: the exact reader decides, and names the fault.
+        return _parse_exact(line, number, str(exc))
+    except RecursionError:
+        return _parse_deep(line, number)
+
+
+def _parse_deep(line: bytes, number: int) -> object:
+    """A line nested deeper than msgspec reads (about 1,000 levels): orjson reads 1,024."""
     try:
         message = orjson.loads(line)
     except orjson.JSONDecodeError as exc:

@@ -254,7 +254,9 @@ class Pipeline:
             raise SyncStopped("an integration could not be read") from None
         if isinstance(mapped, Rejection):
             rejected = Rejected(outcomes.INVALID_RECORD, mapped.reason, group=mapped.group)
-            self._decide(record, RecordKeys(lead_id=mapped.lead_id), rejected)
+            self._decided += 1
+            self._final(record, RecordKeys(lead_id=mapped.lead_id), rejected, ())
+            self._release_decided(record, rejected)
             return
         keys = record_keys(mapped)
         outcome = self._start(stream, mapped)
@@ -325,7 +327,8 @@ class Pipeline:
             self._window.append(_Decided(record, outcome))
             self._records_in_window += 1
             return
-        self._judge(outcome)
+        if self._brake is not None:
+            self._judge(outcome)
         self._tally(record, outcome)
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
@@ -353,12 +356,12 @@ class Pipeline:
                 self.summary.rejected[outcome.category] += 1
         if announced is not None:
             announced.set()
-        self._brake_early(outcome)
+        if self._brake is not None:
+            self._brake_early(outcome)
 
     def _brake_early(self, outcome: Outcome) -> None:
         """The brake's early bound, as the outcome arrives (see brake.py); stops the sync."""
-        if self._brake is None:
-            return
+        assert self._brake is not None
         try:
             self._brake.arrived(outcome, started=self._decided + self._booker.began)
         except TooManyRejected as exc:
@@ -436,8 +439,10 @@ class Pipeline:
         inbox: Inbox[InputMessage | BaseException | None],
     ) -> None:
         try:
+            put, check = inbox.put, self._stop.check
             for message in messages:
-                self._hand_over(inbox, message)
+                while not put(message, QUEUE_WAIT):  # `_hand_over`, inline: once per message
+                    check()
             self._hand_over(inbox, None)
         except SyncStopped:
             raise
