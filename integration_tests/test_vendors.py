@@ -520,3 +520,27 @@ def test_an_entrata_outage_stops_the_sync_and_its_retry_books_each_row_once(cli:
     cli.sandbox.data_sync()
     leads = sorted(a["associated_lead_ids"][0] for a in cli.sandbox.appointments())
     assert leads == [f"lead-e{i}" for i in range(5)]
+
+
+def test_an_entrata_tour_moved_since_its_create_is_not_seen_twice(cli: Cli) -> None:
+    # Booked, shown after Propexo's data sync, then moved, all within a day: the write logs
+    # still list the create at its first time, which must not read as a second upcoming tour.
+    config = cli.config(integration_id="intg-sandbox-entrata", **CHICAGO, **DEFAULTS)
+
+    def sync(date: str) -> dict[str, Any]:
+        tour = record(lead_id="lead-1", notes="n", appointment_date=date, appointment_time="14:00")
+        result = cli.write([tour, stream_state("tours", 1)], config=config, catalog_=ONE_PER_LEAD)
+        assert result.returncode == 0, result.traces
+        cli.sandbox.settle()
+        (outcome,) = result.outcomes
+        return outcome
+
+    assert sync("2041-07-20")["how"] == "created"
+    cli.sandbox.data_sync()
+    assert sync("2041-07-21")["how"] == "rescheduled"
+    moved = sync("2041-07-22")
+
+    assert (moved["outcome"], moved.get("how")) == ("accepted", "rescheduled"), moved
+    cli.sandbox.data_sync()
+    (tour,) = cli.sandbox.appointments()
+    assert tour["appointment_datetime"] == "2041-07-22T19:00:00.000Z"

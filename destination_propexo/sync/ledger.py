@@ -67,6 +67,7 @@ from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.appointment_view import AppointmentView
+from destination_propexo.sync.recent_writes import RecentWrites
 from destination_propexo.sync.reschedule import (
     Create,
     Move,
@@ -147,13 +148,12 @@ class BookingLedger:
         capacity: int = DEFAULT_CAPACITY,
         sync_start: dt.datetime | None = None,
         view: AppointmentView | None = None,
-        recent: Callable[[str, str, str], list[BookedAppointment]] | None = None,
+        recent: RecentWrites | None = None,
     ) -> None:
         """`sync_start` (aware; now by default) is what "upcoming" is measured from; `view`
         answers leads from the integration's pages where that is cheaper (appointment_view.py);
-        `recent(integration_id, lead_id, zone)` gives a lead's creates done but not yet
-        readable, at vendors whose appointments show after Propexo's next data sync
-        (recent_writes.py)."""
+        `recent` gives a lead's creates done but not yet readable, at vendors whose
+        appointments show after Propexo's next data sync (recent_writes.py)."""
         self._read_lead = read_lead
         self._recent = recent
         self._view = view
@@ -468,15 +468,7 @@ class BookingLedger:
             or request.sent is None
         ):
             return []
-        shown = Counter((a.date, a.time) for a in found)
-        extra = []
-        for booked in self._recent(*key, request.sent.zone):
-            slot = (booked.date, booked.time)
-            if shown[slot] > 0:
-                shown[slot] -= 1  # Propexo already shows it (its data sync ran since)
-            else:
-                extra.append(booked)
-        return extra
+        return self._recent.not_yet_readable(*key, request.sent.zone, found)
 
     def _load_failed(self, key: LeadKey, lead: _Lead, exc: BaseException) -> NoReturn:
         """The service's (or a bug's) failure to read a lead: stops the sync."""

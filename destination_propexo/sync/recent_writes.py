@@ -9,7 +9,13 @@ without this a retry would book every such row of the earlier attempt again. Pro
 write logs do show it: each finished job with its `parameters` (the body sent, whose
 `appointment_date` + `appointment_time` are the vendor's wall clock).
 
-    recent(integration_id, lead_id, zone) -> [BookedAppointment(id="", UTC date, UTC time)]
+    not_yet_readable(integration_id, lead_id, zone, found)
+        -> [BookedAppointment(id="", UTC date, UTC time)]: creates `found` does not show
+
+A tour booked, shown after Propexo's data sync and then moved within the day is listed by
+the feed at its first time; each such moved appointment of the lead (an UPDATE job of its
+id) stands for the latest create finished before the move, so it is not taken for a second
+tour.
 
 Per integration, every SUCCESS create of the last day (`GET /v1/admin/logs/writes/?
 integration_id=…&status=SUCCESS&time_range=day`, 100 a page) that finished before this sync
@@ -27,6 +33,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import zoneinfo
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from destination_propexo.errors import Owner, Request, RequestFailure, owner
 from destination_propexo.propexo.client import BookedAppointment, PropexoClient, WriteLog
@@ -34,8 +44,23 @@ from destination_propexo.stop import Stop
 
 CREATE_JOB = "CREATE_LEAD_APPOINTMENT"
 WAIT_RECHECK_SECONDS = 0.1
-# A lead's create as the feed shows it: (lead id, wall date, wall time).
-_Written = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class _Create:
+    """A finished create as the feed shows it: its lead, wall clock and when it finished."""
+
+    lead_id: str
+    date: str
+    time: str
+    finished: float
+
+
+@dataclass(frozen=True)
+class _Feed:
+    creates: tuple[_Create, ...] = ()
+    # Appointment id -> when the latest move (UPDATE job) of it finished.
+    moves: Mapping[str, float] = field(default_factory=dict)
 
 
 class RecentWrites:
@@ -46,26 +71,42 @@ class RecentWrites:
         self._stop = stop
         self._since = sync_start.timestamp()
         self._lock = threading.Lock()
-        self._read: dict[str, list[_Written]] = {}
+        self._read: dict[str, _Feed] = {}
         self._reading: dict[str, threading.Event] = {}
 
-    def recent(self, integration_id: str, lead_id: str, zone: str) -> list[BookedAppointment]:
-        """The lead's creates done before this sync, as UTC slots without an id."""
-        written = self._of_integration(integration_id)
+    def not_yet_readable(
+        self, integration_id: str, lead_id: str, zone: str, found: Sequence[BookedAppointment]
+    ) -> list[BookedAppointment]:
+        """The lead's creates done before this sync that `found` (the lead's appointments as
+        Propexo shows them) does not show, as UTC slots without an id: `zone` is the one the
+        vendor read their wall clock in. A create at the time of a found appointment is that
+        one; a found appointment moved after a create finished may be that create moved."""
+        feed = self._of_integration(integration_id)
         tz = zoneinfo.ZoneInfo(zone)
-        found = []
-        for lead, date, time in written:
-            if lead != lead_id:
+        shown = Counter((a.date, a.time) for a in found)
+        left: list[tuple[float, str, str]] = []
+        for create in feed.creates:
+            if create.lead_id != lead_id:
                 continue
             try:
-                local = dt.datetime.fromisoformat(f"{date}T{time}").replace(tzinfo=tz, fold=0)
+                local = dt.datetime.fromisoformat(f"{create.date}T{create.time}")
             except ValueError:
                 continue
-            utc = local.astimezone(dt.UTC)
-            found.append(BookedAppointment("", utc.strftime("%Y-%m-%d"), utc.strftime("%H:%M:%S")))
-        return found
+            utc = local.replace(tzinfo=tz, fold=0).astimezone(dt.UTC)
+            slot = (utc.strftime("%Y-%m-%d"), utc.strftime("%H:%M:%S"))
+            if shown[slot] > 0:
+                shown[slot] -= 1  # Propexo shows it already (its data sync ran since)
+            else:
+                left.append((create.finished, *slot))
+        # Each found appointment moved since stands for the latest create finished before
+        # its move (listed at its first time).
+        for moved_at in sorted(feed.moves[a.id] for a in found if a.id in feed.moves):
+            earlier = [c for c in left if c[0] <= moved_at]
+            if earlier:
+                left.remove(max(earlier))
+        return [BookedAppointment("", date, time) for _, date, time in left]
 
-    def _of_integration(self, integration_id: str) -> list[_Written]:
+    def _of_integration(self, integration_id: str) -> _Feed:
         while True:
             with self._lock:
                 if integration_id in self._read:
@@ -80,17 +121,18 @@ class RecentWrites:
                 self._stop.wait_for(reading, WAIT_RECHECK_SECONDS)
                 continue
             try:
-                written = self._read_feed(integration_id)
+                feed = self._read_feed(integration_id)
                 with self._lock:
-                    self._read[integration_id] = written
-                return written
+                    self._read[integration_id] = feed
+                return feed
             finally:
                 with self._lock:
                     self._reading.pop(integration_id, None)
                 reading.set()
 
-    def _read_feed(self, integration_id: str) -> list[_Written]:
-        written: list[_Written] = []
+    def _read_feed(self, integration_id: str) -> _Feed:
+        creates: list[_Create] = []
+        moves: dict[str, float] = {}
         offset = 0
         while True:
             try:
@@ -99,29 +141,33 @@ class RecentWrites:
                 )
             except RequestFailure as failure:
                 if owner(failure, Request.LEAD_READ) is Owner.ROW:
-                    return written  # a feed Propexo will not serve: nothing more is known
+                    # A feed Propexo will not serve: nothing more is known.
+                    return _Feed(tuple(creates), moves)
                 raise
-            written.extend(w for entry in page.entries if (w := _created(entry, self._since)))
+            for entry in page.entries:
+                finished = entry.finished_at
+                parameters = entry.parameters
+                if entry.status != "SUCCESS" or parameters is None or finished is None:
+                    continue
+                event_id = parameters.get("event_id")
+                if isinstance(event_id, str):  # a move names the appointment it moved
+                    moves[event_id] = max(finished, moves.get(event_id, finished))
+                    continue
+                created = _created(entry, parameters, finished)
+                if created is not None and finished < self._since:
+                    creates.append(created)
             if page.size == 0:
-                return written
+                return _Feed(tuple(creates), moves)
             offset += page.size
 
 
-def _created(entry: WriteLog, before: float) -> _Written | None:
+def _created(entry: WriteLog, parameters: Mapping[str, Any], finished: float) -> _Create | None:
     """The lead and wall clock of a finished create, or None (another job, or unreadable)."""
-    parameters = entry.parameters
-    if entry.status != "SUCCESS" or parameters is None:
-        return None
     if entry.job_type is not None and entry.job_type != CREATE_JOB:
-        return None
-    if "event_id" in parameters:  # a move's parameters name the appointment moved
-        return None
-    finished = entry.finished_at
-    if finished is not None and finished >= before:
         return None
     lead, date, time = (
         parameters.get(k) for k in ("lead_id", "appointment_date", "appointment_time")
     )
     if not (isinstance(lead, str) and isinstance(date, str) and isinstance(time, str)):
         return None
-    return lead, date[:10], time
+    return _Create(lead, date[:10], time, finished)

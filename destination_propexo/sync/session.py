@@ -136,9 +136,7 @@ class WriteSession:
                     self.client.lead_appointments,
                     self.stop,
                     view=self.view,
-                    recent=RecentWrites(
-                        self.client, self.stop, sync_start=dt.datetime.now(dt.UTC)
-                    ).recent,
+                    recent=RecentWrites(self.client, self.stop, sync_start=dt.datetime.now(dt.UTC)),
                 ),
                 tracker=self.tracker,
                 check_head=not config.dry_run,
