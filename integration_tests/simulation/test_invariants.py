@@ -492,3 +492,29 @@ def test_a_stop_is_justified_when_every_poll_of_a_job_met_a_planned_failure() ->
     assert not any(stopped in p for p in check(history, every_poll, [], {}, []))
     answered_once = [*every_poll, poll("job-1", 0.3)]
     assert any(stopped in p for p in check(history, answered_once, [], {}, []))
+
+
+def test_a_stop_is_justified_when_an_unclear_create_at_a_late_pms_met_no_answered_write() -> None:
+    # Entrata and Yardi REST cannot read a new tour back: an unclear create with no other
+    # write answered 2xx after it looks like an outage, and the connector stops
+    # (docs/reliability.md); once a later write is answered, the row is its own.
+    rule = FaultRule("create", CreateFault.CREATED_THEN_500, first=1, count=1)
+    history = history_of(Case((TOURS,), "STREAM", (ROW,), faults=Faults(rules=(rule,))))
+    trace = {
+        "type": "TRACE",
+        "trace": {"type": "ERROR", "error": {"failure_type": "transient_error", "message": "x"}},
+    }
+    run = run_of([0], [trace], returncode=1)
+    history.runs.append(run)
+
+    def create(vendor: str, at: float, status: int) -> LoggedRequest:
+        path = f"/v1/events/appointments/leads/{vendor}/"
+        return LoggedRequest("create", "POST", path, run.started + at, status=status)
+
+    stopped = "no fault in the plan stops a sync"
+    unclear = [create("entrata", 0.1, 500)]
+    assert not any(stopped in p for p in check(history, unclear, [], {}, []))
+    answered_after = [*unclear, create("resman", 0.2, 202)]
+    assert any(stopped in p for p in check(history, answered_after, [], {}, []))
+    at_resman = [create("resman", 0.1, 500)]
+    assert any(stopped in p for p in check(history, at_resman, [], {}, []))
