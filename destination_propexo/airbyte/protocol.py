@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Protocol
 import msgspec
 import orjson
 
-from destination_propexo.airbyte.secrets import filter_secrets, filter_secrets_json
+from destination_propexo.airbyte.secrets import filter_secrets
 from destination_propexo.errors import FailureType, InputError
 from destination_propexo.records.mapping import SourceChange
 from destination_propexo.records.values import (
@@ -359,7 +359,7 @@ class Emitter:
     def log_json(self, level: str, prefix: str, value: object, *, batch: bool = False) -> None:
         """A LOG whose message is `prefix` + `value` as compact JSON, secrets masked however
         JSON writes them; built without a message dict (one per record outcome)."""
-        text = filter_secrets_json(prefix + orjson.dumps(value).decode())
+        text = filter_secrets(prefix + orjson.dumps(value).decode())
         line = b'{"type":"LOG","log":{"level":"%s","message":%s}}\n' % (
             level.encode(),
             orjson.dumps(text),
