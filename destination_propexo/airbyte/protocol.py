@@ -357,9 +357,11 @@ class Emitter:
         self.emit(message, batch=batch)
 
     def log_json(self, level: str, prefix: str, value: object, *, batch: bool = False) -> None:
-        """A LOG whose message is `prefix` + `value` as compact JSON, secrets masked however
-        JSON writes them; built without a message dict (one per record outcome)."""
-        text = filter_secrets(prefix + orjson.dumps(value).decode())
+        """A LOG whose message is `prefix` + `value` as compact JSON (`dumps_exact`: a lone
+        surrogate from the input, in a stream name or the source's words, as its escape),
+        secrets masked however JSON writes them; built without a message dict (one per
+        record outcome)."""
+        text = filter_secrets(prefix + dumps_exact(value).decode())
         line = b'{"type":"LOG","log":{"level":"%s","message":%s}}\n' % (
             level.encode(),
             orjson.dumps(text),
