@@ -336,3 +336,26 @@ def test_a_lone_surrogate_in_the_sources_words_or_a_stream_name_costs_one_row(cl
     assert by_line[2]["time_notes"] == ["notes: the source TRUNCATED 'notes' (\ud800)"]
     assert [by_line[n]["category"] for n in (3, 4)] == ["stream not in catalog"] * 2
     assert result.states[0]["destinationStats"] == {"recordCount": 2, "rejectedRecordCount": 1}
+
+
+def test_a_rejected_row_with_a_deeply_nested_column_is_filed_and_costs_one_row(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # JSON nested 900 levels deep is read (the readers take about 1,000); filing the row
+    # must not stop the sync either.
+    deep = b"[" * 900 + b"1.50" + b"]" * 900
+    lines = (
+        b'{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-1",'
+        b'"lead_source_id":"s","appointment_datetime":"bad","deep":%s}}}\n'
+        % deep
+        + jsonl(
+            [record(lead_id="lead-2", lead_source_id="s", appointment_datetime="2024-07-20T14:00Z")]
+        )
+        + jsonl([stream_state("tours", 1)])
+    )
+    path = tmp_path / "rejected.jsonl"
+    result = cli.write(lines, config=cli.config(rejected_records_path=str(path)))
+    assert result.returncode == 0, result.traces
+    assert booked_slots(cli.sandbox) == [("lead-2", "2024-07-20T14:00:00.000Z")]
+    (filed,) = path.read_bytes().splitlines()
+    assert b'"deep":' + deep + b"}}" in filed

@@ -52,13 +52,28 @@ def rejection_entry(record: RecordMessage, outcome: Rejected, *, dry_run: bool) 
 def masked(value: Any) -> Any:
     """`value` (text, or lists and objects of it) with every known secret masked."""
     # Masked value by value rather than in the encoded line, where JSON or CSV escaping
-    # could hide a secret holding a quote or a backslash from the search.
+    # could hide a secret holding a quote or a backslash from the search. Iterative: a
+    # record's column may be nested as deep as the readers take (about 1,000 levels).
+    todo: list[tuple[Any, Any]] = []
+    top = _masked_one(value, todo)
+    while todo:
+        source, copy = todo.pop()
+        if isinstance(source, dict):
+            for key, item in source.items():
+                copy[filter_secrets(str(key))] = _masked_one(item, todo)
+        else:
+            copy.extend(_masked_one(item, todo) for item in source)
+    return top
+
+
+def _masked_one(value: Any, todo: list[tuple[Any, Any]]) -> Any:
+    """`value` masked if text; an empty copy of an object or list, queued to be filled."""
     if isinstance(value, str):
         return filter_secrets(value)
-    if isinstance(value, dict):
-        return {filter_secrets(str(key)): masked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [masked(item) for item in value]
+    if isinstance(value, dict | list):
+        copy: dict[str, Any] | list[Any] = {} if isinstance(value, dict) else []
+        todo.append((value, copy))
+        return copy
     return value
 
 
