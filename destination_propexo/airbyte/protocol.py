@@ -187,10 +187,10 @@ def _parse(line: bytes, number: int) -> object:
     """The parsed line, every value as written (see the module docstring)."""
     try:
         return _decode(line)
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError:
         # NaN, Infinity, an integer past msgspec's range, a lone surrogate escape, or no JSON
         # at all: the exact reader decides, and names the fault.
-        return _parse_exact(line, number, str(exc))
+        return _parse_exact(line, number)
     except RecursionError:
         return _parse_deep(line, number)
 
@@ -199,12 +199,12 @@ def _parse_deep(line: bytes, number: int) -> object:
     """A line nested deeper than msgspec reads (about 1,000 levels): orjson reads 1,024."""
     try:
         message = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return _parse_exact(line, number, exc.msg)
+    except orjson.JSONDecodeError:
+        return _parse_exact(line, number)
     if type(message) is dict:
         kind = message.get("type")
         if kind == "STATE":
-            return _parse_exact(line, number, None)
+            return _parse_exact(line, number)
         if kind == "RECORD":
             record = message.get("record")
             try:
@@ -214,19 +214,20 @@ def _parse_deep(line: bytes, number: int) -> object:
                 # parse could read it, and such a column is no field the connector reads.
                 altered = False
             if altered:
-                return _parse_exact(line, number, None)
+                return _parse_exact(line, number)
     return message
 
 
-def _parse_exact(line: bytes, number: int, fast_error: str | None) -> object:
+def _parse_exact(line: bytes, number: int) -> object:
     # The exact reader decides, so its words name the fault: orjson's would point at the
-    # first NaN or 1E400 it refuses, which is valid here, while the real fault is elsewhere.
+    # first NaN or 1E400 it refuses, which is valid here, while the real fault is elsewhere
+    # (past Python's stack too: the depth is the fault, not the NaN orjson stopped at).
     try:
         return loads_exact(line)
     except ValueError as exc:
         why = str(exc)
     except RecursionError:
-        why = fast_error or "nested deeper than Python's stack allows"
+        why = "nested deeper than Python's stack allows (about 1,000 levels)"
     raise InputError(number, f"not a JSON message ({why}): {_shown_line(line)}")
 
 
