@@ -265,6 +265,8 @@ def test_a_token_quoted_in_a_reason_or_a_dry_run_line_is_masked(
             # A dry run logs the request it would send, ids included.
             tour(QUOTED_TOKEN),
             tour("lead-4", unit_id=f"u{QUOTED_TOKEN}"),
+            # A reason cuts a long value: the token's head is quoted without its tail.
+            tour("lead-5", time="x" * 40 + QUOTED_TOKEN),
             stream_state("tours", 1),
         ]
         outputs = tmp_path / "outputs"
@@ -279,7 +281,7 @@ def test_a_token_quoted_in_a_reason_or_a_dry_run_line_is_masked(
             ),
         )
     assert result.returncode == 0, result.traces
-    assert len(result.outcomes) == 4
+    assert len(result.outcomes) == 5
     written = [result.stdout, *(path.read_text() for path in outputs.iterdir())]
     # No form of the token, however escaped, leaves: neither side of its quote and backslash.
     assert [text for text in written if "pxoLive" in text] == []

@@ -27,6 +27,7 @@ from destination_propexo.airbyte.secrets import filter_secrets
 from destination_propexo.errors import FailureType, InputError
 from destination_propexo.records.mapping import SourceChange
 from destination_propexo.records.values import (
+    CUT_MARK,
     SHOWN_VALUE_LENGTH,
     JsonNumber,
     dumps_exact,
@@ -284,7 +285,7 @@ def _word(value: object, default: str) -> str:
         return default
     text = value.strip()
     if len(text) > SHOWN_VALUE_LENGTH:
-        return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(text)} characters)"
+        return f"{text[: SHOWN_VALUE_LENGTH - 3]}{CUT_MARK}{len(text)} characters)"
     return text
 
 

@@ -14,7 +14,11 @@ from typing import Any
 
 import orjson
 
+from destination_propexo.records.values import CUT_MARK
+
 MASK = "****"
+# The shortest head of a secret masked where a reason cut the rest off.
+_SHORTEST_HEAD = 4
 # Each secret in every form the connector may write it, longest first: raw; as a reason
 # quotes a value (Python's repr, which escapes a backslash, a quote and control characters);
 # and each of those as JSON writes it inside a string (a log line, an outcome entry).
@@ -79,8 +83,15 @@ def _json_escaped(text: str) -> str:
 
 def filter_secrets(text: str) -> str:
     """`text` (plain, or JSON) with every known secret, in any form it may be written in
-    (raw, quoted by a reason, JSON-escaped), replaced by `****`."""
+    (raw, quoted by a reason, JSON-escaped), replaced by `****`; so is the head of one that
+    a reason cut short (`values.shown`: the head, then `... (`)."""
     for secret in _secret_forms:
         if secret in text:
             text = text.replace(secret, MASK)
+    if CUT_MARK in text:
+        for secret in _secret_forms:
+            for length in range(len(secret) - 1, _SHORTEST_HEAD - 1, -1):
+                head = secret[:length] + CUT_MARK
+                if head in text:
+                    text = text.replace(head, MASK + CUT_MARK)
     return text

@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 
 SHOWN_VALUE_LENGTH = 60
+# What follows the head of a value cut to be shown: `...` and, in brackets, its full length.
+CUT_MARK = "... ("
 # Python refuses to turn longer digit strings into an int (4300 digits unless configured);
 # such a number is kept as its text instead.
 _INT_DIGITS = sys.get_int_max_str_digits() or 4300
@@ -157,5 +159,5 @@ def shown(value: object) -> str:
     except ValueError:  # an int past Python's 4300-digit str limit, maybe inside a list
         return "a number too large to show"
     if len(text) > SHOWN_VALUE_LENGTH:
-        return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(text)} characters)"
+        return f"{text[: SHOWN_VALUE_LENGTH - 3]}{CUT_MARK}{len(text)} characters)"
     return text
