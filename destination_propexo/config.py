@@ -27,6 +27,7 @@ from destination_propexo.records.vendors import (
     MAX_DURATION_MINUTES,
     TITLE_LIMIT,
     AppointmentDefaults,
+    utf16_length,
 )
 
 PRODUCTION_URL = "https://api.propexo.com"
@@ -425,6 +426,12 @@ class PropexoConfig(BaseModel):
     @classmethod
     def _title_or_none(cls, value: str | None) -> str | None:
         # The Airbyte UI sends an emptied optional field as "": that means no default.
+        if value is not None and utf16_length(value) > TITLE_LIMIT:
+            # Propexo counts UTF-16 code units (an emoji is 2), as its Zod schemas do.
+            raise ValueError(
+                f"is {utf16_length(value)} characters as Propexo counts them (an emoji counts "
+                f"2); at most {TITLE_LIMIT}"
+            )
         return value if value is None or value.strip() else None
 
     @field_validator("property_timezones")

@@ -155,6 +155,12 @@ def discover_catalog(
         vendor = usable_vendor(config.integration_id, integration)
     except UnusableIntegration as exc:
         raise ConfigError(f"The configured {exc}.") from None
+    refused = refusal(vendor, moves=False)
+    if refused is not None:
+        # As at `check`: no appointment to map for a PMS whose every row would be refused.
+        raise ConfigError(
+            f"Integration {config.integration_id!r} is an {vendor.name} integration: {refused}"
+        )
     return destination_catalog(vendor, config.appointment_defaults)
 
 

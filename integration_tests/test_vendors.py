@@ -14,7 +14,7 @@ import requests
 
 from integration_tests.conftest import TOKEN, Cli, record, stream_state
 from integration_tests.test_reschedules import ONE_PER_LEAD, keyed
-from propexo_sandbox import FaultPlan
+from propexo_sandbox import FaultPlan, FaultRule
 
 TOUR = {"appointment_date": "2027-07-20", "appointment_time": "14:00"}  # America/Chicago
 CHICAGO = {"source_timezone": "America/Chicago"}
@@ -236,15 +236,14 @@ def test_check_warns_what_a_vendor_without_update_or_read_back_means_for_each_mo
     read_later = (
         "shows a new appointment only after Propexo's next data sync (about every 12 hours): "
         "a create without a clear answer ends 'outcome unknown' and is never re-sent blindly; "
-        "create-if-absent (Append + Deduped on lead + date + time) across syncs is weaker: a "
-        "tour booked since Propexo's last data sync is not seen, so the same row re-sent "
-        "within that window is booked again"
+        "a row re-sent by Airbyte's retry or a later sync is matched against the creates "
+        "Propexo's write logs show done in the last day, except a create still pending when "
+        "the earlier sync stopped, which may be booked again"
     )
     one_upcoming = (
-        "a one-upcoming-tour row cannot move a tour booked earlier in the same sync "
-        "('earlier write of the lead not confirmed'), and one in a later sync inside that "
-        "window does not see the tour and books a second one: space such syncs beyond "
-        "Propexo's data sync"
+        "a one-upcoming-tour row cannot move a tour booked since Propexo's last data sync, by "
+        "this sync or an earlier one ('earlier write of the lead not confirmed'): its "
+        "appointment id is not known yet; a sync after Propexo's data sync moves it"
     )
     message, (warning,) = check("entrata")
     assert (
@@ -319,19 +318,28 @@ def test_an_entrata_leads_upcoming_tour_is_moved_with_entratas_put(cli: Cli) -> 
 def test_an_unclear_entrata_create_ends_outcome_unknown_without_read_back_or_resend(
     cli: Cli,
 ) -> None:
-    cli.sandbox.set_faults(FaultPlan(create_script=("created_then_500",)))
+    # The first create's answer is lost after its job was queued; Propexo answers the other
+    # row's create a second later: not an outage, the first row's problem.
+    cli.sandbox.set_faults(
+        FaultPlan(
+            create_script=("created_then_500",),
+            rules=(FaultRule("create", "hang", first=2, count=1),),
+            hang_seconds=1.0,
+        )
+    )
     config = cli.config(**CHICAGO, **DEFAULTS)
-    result = cli.write([row("entrata", "lead-e"), stream_state("tours", 1)], config=config)
+    rows = [row("entrata", "lead-e"), row("entrata", "lead-f"), stream_state("tours", 1)]
+    result = cli.write(rows, config=config)
 
     assert result.returncode == 0, result.stderr
-    (outcome,) = result.outcomes
+    outcome, other = sorted(result.outcomes, key=lambda o: o["outcome"] == "accepted")
     assert (outcome["outcome"], outcome["category"]) == ("rejected", "outcome unknown")
     assert (
         "Entrata shows a new appointment only after Propexo's next data sync" in (outcome["reason"])
     )
-    # One read of the lead before the create (a re-sent row's check), none after it.
-    stats = cli.sandbox.stats()
-    assert (stats["create"], stats["read_back"]) == (1, 1)
+    assert other["how"] == "created"
+    # The unclear create was not sent again.
+    assert cli.sandbox.stats()["create"] == 2
 
 
 def test_rows_of_unknown_or_inactive_integrations_are_rejected_naming_them(cli: Cli) -> None:
@@ -422,3 +430,117 @@ def test_a_property_without_its_own_zone_row_falls_back_and_the_rule_says_which_
     instants = {a["appointment_datetime"] for a in cli.sandbox.appointments()}
     assert instants == {"2027-07-20T19:00:00.000Z"}
     assert len(cli.sandbox.appointments()) == 3
+
+
+def test_airbyte_retrying_an_attempt_never_books_entrata_or_yardi_rest_rows_twice(
+    cli: Cli,
+) -> None:
+    # The first attempt books the Entrata and Yardi REST rows (which Propexo shows only after
+    # its next data sync), then stops before any STATE (the token is refused at the ResMan
+    # rows): Airbyte re-sends every row. Their bookings are in Propexo's write logs, not yet
+    # in its appointments.
+    for lead in ("lead-yr0", "lead-yr1"):
+        cli.sandbox.seed_lead(lead, property_id="prop-east")
+    rows = [
+        *(row("entrata", f"lead-e{i}", appointment_date=f"2027-07-2{i}") for i in range(2)),
+        *(row("yardi-rest", f"lead-yr{i}", appointment_date=f"2027-07-2{i}") for i in range(2)),
+        *(row("resman", f"lead-r{i}", appointment_date=f"2027-07-2{i}") for i in range(2)),
+        stream_state("tours", 1),
+    ]
+    # One request at a time: the creates go out in input order, the ResMan ones last.
+    config = cli.config(**CHICAGO, **DEFAULTS, max_requests_in_flight=1)
+    cli.sandbox.set_faults(FaultPlan(revoke_after_creates=4))
+    first = cli.write(rows, config=config)
+    assert first.returncode == 1
+    assert first.states == []
+    assert [o["how"] for o in first.outcomes] == ["created"] * 4
+    cli.sandbox.set_faults(FaultPlan())
+    cli.sandbox.restore_token()
+
+    again = cli.write(rows, config=config)
+
+    assert again.returncode == 0, again.traces
+    assert {(o["lead_id"], o["outcome"], o["how"]) for o in again.outcomes} == {
+        ("lead-e0", "accepted", "already booked"),
+        ("lead-e1", "accepted", "already booked"),
+        ("lead-yr0", "accepted", "already booked"),
+        ("lead-yr1", "accepted", "already booked"),
+        ("lead-r0", "accepted", "created"),
+        ("lead-r1", "accepted", "created"),
+    }
+    cli.sandbox.settle()
+    cli.sandbox.data_sync()
+    leads = sorted(a["associated_lead_ids"][0] for a in cli.sandbox.appointments())
+    assert leads == ["lead-e0", "lead-e1", "lead-r0", "lead-r1", "lead-yr0", "lead-yr1"]
+
+
+def test_discover_refuses_an_mri_integration_as_check_does(cli: Cli) -> None:
+    # Every MRI row would be refused (its time rule is not documented): the mapping UI must
+    # not offer MRI an appointment to map, as it does not for an inactive integration.
+    result = cli.run("discover", config=cli.config(integration_id="intg-sandbox-mri"))
+
+    assert result.returncode == 1
+    assert result.of_type("DESTINATION_CATALOG") == []
+    (trace,) = result.traces
+    assert trace["error"]["failure_type"] == "config_error"
+    assert (
+        "Propexo does not document how MRI reads appointment dates and times"
+        in (trace["error"]["message"])
+    )
+
+
+def test_an_entrata_outage_stops_the_sync_and_its_retry_books_each_row_once(cli: Cli) -> None:
+    # Every create from the 3rd on answers 503: an outage, not these rows' problem. The rows
+    # sent into it must not all end "outcome unknown" (tours nobody re-sends): the sync stops
+    # for Airbyte to retry, and the retry checks Propexo's write logs before sending again.
+    rows = [
+        *(row("entrata", f"lead-e{i}", appointment_date=f"2027-07-2{i}") for i in range(5)),
+        stream_state("tours", 1),
+    ]
+    config = cli.config(**CHICAGO, **DEFAULTS, max_requests_in_flight=1)
+    cli.sandbox.set_faults(FaultPlan(rules=(FaultRule("create", "503", first=3, count=None),)))
+    first = cli.write(rows, config=config)
+
+    assert first.returncode == 1
+    assert [t["error"]["failure_type"] for t in first.traces] == ["transient_error"]
+    assert [o["outcome"] for o in first.outcomes] == ["accepted"] * 2
+    assert first.states == []
+    cli.sandbox.set_faults(FaultPlan())
+
+    again = cli.write(rows, config=config)
+
+    assert again.returncode == 0, again.traces
+    assert sorted((o["lead_id"], o["how"]) for o in again.outcomes) == [
+        ("lead-e0", "already booked"),
+        ("lead-e1", "already booked"),
+        ("lead-e2", "created"),
+        ("lead-e3", "created"),
+        ("lead-e4", "created"),
+    ]
+    cli.sandbox.data_sync()
+    leads = sorted(a["associated_lead_ids"][0] for a in cli.sandbox.appointments())
+    assert leads == [f"lead-e{i}" for i in range(5)]
+
+
+def test_an_entrata_tour_moved_since_its_create_is_not_seen_twice(cli: Cli) -> None:
+    # Booked, shown after Propexo's data sync, then moved, all within a day: the write logs
+    # still list the create at its first time, which must not read as a second upcoming tour.
+    config = cli.config(integration_id="intg-sandbox-entrata", **CHICAGO, **DEFAULTS)
+
+    def sync(date: str) -> dict[str, Any]:
+        tour = record(lead_id="lead-1", notes="n", appointment_date=date, appointment_time="14:00")
+        result = cli.write([tour, stream_state("tours", 1)], config=config, catalog_=ONE_PER_LEAD)
+        assert result.returncode == 0, result.traces
+        cli.sandbox.settle()
+        (outcome,) = result.outcomes
+        return outcome
+
+    assert sync("2041-07-20")["how"] == "created"
+    cli.sandbox.data_sync()
+    assert sync("2041-07-21")["how"] == "rescheduled"
+    moved = sync("2041-07-22")
+
+    assert (moved["outcome"], moved.get("how")) == ("accepted", "rescheduled"), moved
+    cli.sandbox.data_sync()
+    (tour,) = cli.sandbox.appointments()
+    assert tour["appointment_datetime"] == "2041-07-22T19:00:00.000Z"

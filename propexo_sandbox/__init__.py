@@ -20,8 +20,10 @@ Eastern property of the Rent Manager and Yardi integrations, Central otherwise);
 injects faults, drawn at rates or planned by request number and kind (`FaultRule`); lead ids
 starting `lead-missing` make jobs fail, `lead-slow` keep them PENDING, `lead-refused` get a
 400 at create. `Sandbox.requests()` is the request log (endpoint, start and end times,
-status), `wait_for_requests` waits for a count, `jobs()` lists every write job, `settle()`
-waits until they are done, `restore_token()` undoes a revocation. Unauthenticated admin
+status, query string, and the raw body of each create and update), `wait_for_requests` waits
+for a count, `jobs()` lists every write job, `settle()` waits until they are done,
+`timezones()` gives the rows GET /v1/timezones/ serves, `restore_token()` undoes a
+revocation. Unauthenticated admin
 routes under `/_sandbox/`: `GET appointments`, `POST appointments` (seed; body:
 `seed_appointment`'s keyword arguments), `POST leads` (body: lead_id, property_id), `POST
 data-sync`, `GET stats`, `GET|POST faults`, `POST revoke`.

@@ -195,6 +195,10 @@ class Sandbox:
         """Run Propexo's data sync: Entrata and Yardi REST appointments booked so far show."""
         self._store.data_sync()
 
+    def timezones(self) -> list[dict[str, object]]:
+        """The rows GET /v1/timezones/ serves (every integration's), as the API shows them."""
+        return self._store.timezones()
+
     def stats(self) -> dict[str, int]:
         """Request counters: per endpoint, per notable status, concurrency and busiest minute."""
         return self._stats.snapshot()
@@ -495,7 +499,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(sandbox._admin(request))
             return
         endpoint, params = _route(request.method, request.path)
-        ticket = sandbox._stats.begin(endpoint, request.method, request.path)
+        # Write bodies are logged (they are small), so tests can see what each PMS was sent.
+        body = request.body if endpoint in ("create", "update") else b""
+        ticket = sandbox._stats.begin(endpoint, request.method, request.path, split.query, body)
         status: int | None = None
         try:
             reply = sandbox._answer(endpoint, params, request)

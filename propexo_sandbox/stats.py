@@ -6,7 +6,7 @@ import collections
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # One counter per served endpoint: `create` (POST), `update` (PUT, a reschedule),
 # `write_status` (one job), `write_logs` (the feed), `read_back`, `integration`, `timezones`;
@@ -30,7 +30,9 @@ REQUEST_LOG_LIMIT = 100_000
 @dataclass(frozen=True)
 class LoggedRequest:
     """One API request: which endpoint, when it started and ended (Unix seconds, the wall
-    clock other processes share), its status; `status` None while open or when dropped."""
+    clock other processes share), its status; `status` None while open or when dropped.
+    `query` is the raw query string; `body` the raw body of a write (create or update; empty
+    for reads), so tests can check what each PMS was sent."""
 
     endpoint: str
     method: str
@@ -38,6 +40,8 @@ class LoggedRequest:
     started: float
     finished: float | None = None
     status: int | None = None
+    query: str = ""
+    body: bytes = b""
 
 
 class RequestStats:
@@ -59,10 +63,12 @@ class RequestStats:
         self._minute_count = 0
         self._peak_per_minute = 0
 
-    def begin(self, endpoint: str, method: str = "", path: str = "") -> int:
+    def begin(
+        self, endpoint: str, method: str = "", path: str = "", query: str = "", body: bytes = b""
+    ) -> int:
         """Count a request that starts being handled; its ticket for `end`."""
         with self._lock:
-            entry = LoggedRequest(endpoint, method, path, time.time())
+            entry = LoggedRequest(endpoint, method, path, time.time(), query=query, body=body)
             ticket = id(entry)
             self._open[ticket] = entry
             self._log.append(entry)
@@ -83,9 +89,7 @@ class RequestStats:
             entry = self._open.pop(ticket, None) if ticket is not None else None
             if entry is not None:
                 # Entries are frozen: swap in the finished one where the open one sits.
-                done = LoggedRequest(
-                    entry.endpoint, entry.method, entry.path, entry.started, time.time(), status
-                )
+                done = replace(entry, finished=time.time(), status=status)
                 for index in range(len(self._log) - 1, -1, -1):
                     if self._log[index] is entry:
                         self._log[index] = done

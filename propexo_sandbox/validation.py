@@ -97,7 +97,9 @@ def _field_issue(spec: FieldSpec, value: object) -> Issue | None:
             "path": [name],
             "message": f"Invalid enum value. Expected {expected}, received '{value}'",
         }
-    if len(value) < spec.min_length:
+    # Zod runs in JavaScript: a string's length is in UTF-16 code units (an emoji is 2).
+    length = len(value.encode("utf-16-le")) // 2
+    if length < spec.min_length:
         return {
             "code": "too_small",
             "minimum": spec.min_length,
@@ -105,7 +107,7 @@ def _field_issue(spec: FieldSpec, value: object) -> Issue | None:
             "path": [name],
             "message": f"String must contain at least {spec.min_length} character(s)",
         }
-    if spec.max_length is not None and len(value) > spec.max_length:
+    if spec.max_length is not None and length > spec.max_length:
         return {
             "code": "too_big",
             "maximum": spec.max_length,

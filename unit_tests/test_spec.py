@@ -232,3 +232,10 @@ def test_both_keys_of_the_bucket_are_secrets_and_every_other_field_shows_example
     for name, option in s3.items():
         if name not in ("storage_type", "format", "compression"):
             assert option["examples"] and len(option["description"]) >= 30, name
+
+
+def test_a_default_title_is_measured_in_utf16_code_units_as_propexo_does() -> None:
+    base = {"token": "t", "integration_id": "intg-1"}
+    assert PropexoConfig.model_validate({**base, "default_title": "😀" * 25}).default_title
+    with pytest.raises(ValueError, match="default_title"):
+        PropexoConfig.model_validate({**base, "default_title": "😀" * 26})

@@ -242,17 +242,45 @@ def test_a_json_decimal_duration_that_is_not_a_positive_whole_number_is_refused(
 
 
 def test_check_warns_that_a_tour_booked_since_propexos_data_sync_cannot_be_moved() -> None:
-    # A one-upcoming-tour row in the next sync does not see the tour the last sync booked
-    # (not yet in Propexo): it books a second one, which the user must hear at check.
+    # A one-upcoming-tour row cannot move a tour booked since Propexo's last data sync (its
+    # id is not known yet), which the user must hear at check.
     terms = vendor_terms(VENDORS["ENTRATA"])
-    assert "one-upcoming-tour" in terms
-    assert "books a second one" in terms
+    assert "one-upcoming-tour row cannot move a tour booked since" in terms
     assert "one-upcoming-tour" not in vendor_terms(VENDORS["RESMAN"])
     # Yardi REST has no update: its one-upcoming-tour streams are refused outright.
-    assert "books a second one" not in vendor_terms(VENDORS["YARDI_REST"])
+    assert "one-upcoming-tour row cannot move" not in vendor_terms(VENDORS["YARDI_REST"])
 
 
 def test_check_tells_a_realpage_user_that_rows_without_a_stated_zone_are_refused() -> None:
     terms = vendor_terms(VENDORS["REALPAGE_RPX"])
     assert "property_timezone" in terms
     assert "refused" in terms
+
+
+@pytest.mark.parametrize(
+    ("title", "fits"),
+    [
+        ("é" * 50, True),  # 50 UTF-16 code units
+        ("e\u0301" * 25, True),  # 50 code points, 50 units
+        ("😀" * 25, True),  # 25 code points, 50 units
+        ("😀" * 26, False),  # 26 code points, 52 units: Propexo's Zod max(50) refuses it
+        ("a" * 49 + "😀", False),  # 50 code points, 51 units
+    ],
+)
+def test_a_title_is_measured_as_propexo_measures_it_in_utf16_code_units(
+    title: str, fits: bool
+) -> None:
+    values = {**ALL_VALUES, "title": title}
+    if fits:
+        assert (
+            vendor_fields(VENDORS["RENTMANAGER"], "create", values, NO_DEFAULTS)["title"] == title
+        )
+        return
+    with pytest.raises(VendorFieldError, match=r"^title: Rent Manager takes at most 50 characters"):
+        vendor_fields(VENDORS["RENTMANAGER"], "create", values, NO_DEFAULTS)
+
+
+def test_yardi_notes_are_measured_in_utf16_code_units() -> None:
+    values = {**ALL_VALUES, "notes": "🏠" * 129}  # 258 units
+    with pytest.raises(VendorFieldError, match=r"^notes: Yardi takes at most 256 characters"):
+        vendor_fields(VENDORS["YARDI"], "create", values, NO_DEFAULTS)

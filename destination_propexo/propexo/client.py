@@ -109,6 +109,16 @@ class WriteLog(_Answer):
     status: Literal["SUCCESS", "FAILURE"]
     error: str | None = None
     created_at: str | None = None
+    # What the job wrote: `CREATE_LEAD_APPOINTMENT` and the create's fields (lead_id,
+    # appointment_date, appointment_time ...); None when Propexo does not say.
+    job_type: str | None = None
+    parameters: dict[str, Any] | None = None
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _parameters_object(cls, value: object) -> object:
+        # Only an object names what was written; anything else says nothing.
+        return value if isinstance(value, dict) else None
 
     @field_validator("error", mode="before")
     @classmethod
@@ -407,17 +417,22 @@ class PropexoClient:
         offset: int,
         limit: int = WRITE_LOGS_PAGE,
         policy: RetryPolicy | None = None,
+        time_range: Literal["hour", "day"] = "hour",
+        status: Literal["SUCCESS", "FAILURE"] | None = None,
     ) -> WriteLogPage:
-        """One page of the write-logs feed of the last hour, event writes only, newest first;
-        every integration's when `integration_id` is None."""
+        """One page of the write-logs feed of the last hour (or day), event writes only,
+        newest first; every integration's when `integration_id` is None; only jobs of
+        `status` when given."""
         params: dict[str, Any] = {
             "write_category": "events",
-            "time_range": "hour",
+            "time_range": time_range,
             "limit": limit,
             "offset": offset,
         }
         if integration_id is not None:
             params["integration_id"] = integration_id
+        if status is not None:
+            params["status"] = status
         answer = self._get(
             WRITE_LOGS_PATH, "write_logs", WriteLogsAnswer, params=params, policy=policy
         )

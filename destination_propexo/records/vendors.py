@@ -40,6 +40,7 @@ __all__ = [
     "mode_caveats",
     "refusal",
     "time_reading",
+    "utf16_length",
     "vendor_fields",
     "vendor_named",
     "vendor_terms",
@@ -369,7 +370,7 @@ def _checked(rule: FieldRule, vendor: Vendor, value: object) -> str | int:
         raise VendorFieldError(
             rule.name, vendor, f"requires at least {rule.min_length} character", value
         )
-    if rule.max_length is not None and len(text) > rule.max_length:
+    if rule.max_length is not None and utf16_length(text) > rule.max_length:
         raise VendorFieldError(
             rule.name, vendor, f"takes at most {rule.max_length} characters", value
         )
@@ -378,6 +379,13 @@ def _checked(rule: FieldRule, vendor: Vendor, value: object) -> str | int:
     ):
         raise VendorFieldError(rule.name, vendor, "takes no control characters", value)
     return text
+
+
+def utf16_length(text: str) -> int:
+    """The length Propexo's limits count (its Zod schemas run in JavaScript, whose string
+    length is in UTF-16 code units): a character outside the Basic Multilingual Plane, such
+    as an emoji, counts 2."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
 
 
 def _minutes_value(rule: FieldRule, vendor: Vendor, value: object) -> int:
@@ -605,16 +613,17 @@ def mode_caveats(vendor: Vendor) -> tuple[str, ...]:
         caveats.append(
             f"{vendor.name} shows a new appointment only after Propexo's next data sync "
             "(about every 12 hours): a create without a clear answer ends 'outcome unknown' "
-            "and is never re-sent blindly; create-if-absent (Append + Deduped on lead + date "
-            "+ time) across syncs is weaker: a tour booked since Propexo's last data sync is "
-            "not seen, so the same row re-sent within that window is booked again"
+            "and is never re-sent blindly; a row re-sent by Airbyte's retry or a later sync "
+            "is matched against the creates Propexo's write logs show done in the last day, "
+            "except a create still pending when the earlier sync stopped, which may be "
+            "booked again"
         )
         if vendor.update is not None:
             caveats.append(
-                "a one-upcoming-tour row cannot move a tour booked earlier in the same sync "
-                "('earlier write of the lead not confirmed'), and one in a later sync inside "
-                "that window does not see the tour and books a second one: space such syncs "
-                "beyond Propexo's data sync"
+                "a one-upcoming-tour row cannot move a tour booked since Propexo's last data "
+                "sync, by this sync or an earlier one ('earlier write of the lead not "
+                "confirmed'): its appointment id is not known yet; a sync after Propexo's "
+                "data sync moves it"
             )
     return tuple(caveats)
 

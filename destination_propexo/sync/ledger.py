@@ -67,6 +67,7 @@ from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
 from destination_propexo.records.outcomes import Accepted, Outcome, Rejected
 from destination_propexo.stop import Stop
 from destination_propexo.sync.appointment_view import AppointmentView
+from destination_propexo.sync.recent_writes import RecentWrites
 from destination_propexo.sync.reschedule import (
     Create,
     Move,
@@ -147,10 +148,14 @@ class BookingLedger:
         capacity: int = DEFAULT_CAPACITY,
         sync_start: dt.datetime | None = None,
         view: AppointmentView | None = None,
+        recent: RecentWrites | None = None,
     ) -> None:
         """`sync_start` (aware; now by default) is what "upcoming" is measured from; `view`
-        answers leads from the integration's pages where that is cheaper (appointment_view.py)."""
+        answers leads from the integration's pages where that is cheaper (appointment_view.py);
+        `recent` gives a lead's creates done but not yet readable, at vendors whose
+        appointments show after Propexo's next data sync (recent_writes.py)."""
         self._read_lead = read_lead
+        self._recent = recent
         self._view = view
         self._stop = stop
         self._capacity = capacity
@@ -163,7 +168,7 @@ class BookingLedger:
     def claim(self, request: AppointmentRequest, outcome: Future[Outcome]) -> Claim:
         """Decide for one record; on `Granted`, `outcome` holds the slot until it is final."""
         slot = (request.appointment_date, request.appointment_time)
-        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
+        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot), request)
         if lead.refused is not None:
             return Settled(lead.refused)
         with self._lock:
@@ -210,7 +215,7 @@ class BookingLedger:
         Each appointment found matches one row, so rows repeating a booking on purpose are
         created as often as they were not booked yet."""
         slot = (request.appointment_date, request.appointment_time)
-        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot))
+        lead = self._lead((request.integration_id, request.lead_id), utc_instant(*slot), request)
         if lead.refused is not None:
             return Settled(lead.refused)
         with self._lock:
@@ -305,7 +310,9 @@ class BookingLedger:
         """In the record's turn: settled without a request, or the create or move to send."""
         record = utc_instant(request.appointment_date, request.appointment_time)
         # The rule needs the lead's upcoming tours and any at the record's instant.
-        lead = self._lead((request.integration_id, request.lead_id), min(record, self.sync_start))
+        lead = self._lead(
+            (request.integration_id, request.lead_id), min(record, self.sync_start), request
+        )
         if lead.refused is not None:
             return Settled(lead.refused)
         with self._lock:
@@ -367,9 +374,12 @@ class BookingLedger:
         with self._lock:
             return self._size
 
-    def _lead(self, key: LeadKey, need: dt.datetime | None) -> _Lead:
+    def _lead(
+        self, key: LeadKey, need: dt.datetime | None, request: AppointmentRequest | None = None
+    ) -> _Lead:
         """The lead, with every appointment at or after `need` known (all of them, read on
-        their own and never from the view, when `need` is None)."""
+        their own and never from the view, when `need` is None); `request`, the row asking,
+        tells its vendor's reading of time for creates not yet readable."""
         with self._lock:
             lead = self._leads.get(key)
             loader = lead is None
@@ -378,7 +388,7 @@ class BookingLedger:
             else:
                 self._leads.move_to_end(key)
         if loader:
-            self._load(key, lead, need)
+            self._load(key, lead, need, request)
         while not lead.ready.is_set():
             self._stop.wait_for(lead.ready, LOAD_RECHECK_SECONDS)
         if lead.load_error is not None:
@@ -411,7 +421,13 @@ class BookingLedger:
             self._size += len(older)
             lead.known_from = None
 
-    def _load(self, key: LeadKey, lead: _Lead, need: dt.datetime | None) -> None:
+    def _load(
+        self,
+        key: LeadKey,
+        lead: _Lead,
+        need: dt.datetime | None,
+        request: AppointmentRequest | None = None,
+    ) -> None:
         try:
             view = self._view if need is not None else None
             viewed = view.lead(*key, need) if view is not None and need is not None else None
@@ -419,6 +435,7 @@ class BookingLedger:
                 found, lead.known_from = viewed
             else:
                 found = self._read_lead(*key)
+            found = [*found, *self._not_yet_readable(key, found, request)]
         except RequestFailure as failure:
             if owner(failure, Request.LEAD_READ) is not Owner.ROW:
                 self._load_failed(key, lead, failure)
@@ -434,6 +451,24 @@ class BookingLedger:
             self._size += lead.size
             lead.ready.set()
             self._evict()
+
+    def _not_yet_readable(
+        self,
+        key: LeadKey,
+        found: list[BookedAppointment],
+        request: AppointmentRequest | None,
+    ) -> list[BookedAppointment]:
+        """At a vendor whose new appointments show only after Propexo's next data sync: the
+        lead's creates its write logs show done (an earlier attempt's), beyond those `found`
+        already shows, each as an appointment without an id."""
+        if (
+            self._recent is None
+            or request is None
+            or request.vendor.readable_at_once
+            or request.sent is None
+        ):
+            return []
+        return self._recent.not_yet_readable(*key, request.sent.zone, found)
 
     def _load_failed(self, key: LeadKey, lead: _Lead, exc: BaseException) -> NoReturn:
         """The service's (or a bug's) failure to read a lead: stops the sync."""

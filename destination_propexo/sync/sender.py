@@ -5,9 +5,11 @@ again, the lead's appointments are read back; one at the same UTC date and time 
 first send worked. The read-back is repeated for a while (the settle window), since a
 queued job becomes visible only once the PMS has taken it. At Entrata and Yardi REST a new
 appointment shows only after Propexo's next data sync, so an unclear create there is not read
-back at all: it ends "outcome unknown", never sent again. A move (PUT) is handled like a
-create: its effect is harmless to repeat, but a lost answer is still read back (the
-appointment at its new time) before any re-send, so each move is one job that is followed.
+back at all: it is never sent again in this sync (an outage stops the sync, and the next
+attempt checks Propexo's write logs first; otherwise it ends "outcome unknown"). A move
+(PUT) is handled like a create: its effect is harmless to repeat, but a lost answer is still
+read back (the appointment at its new time) before any re-send, so each move is one job that
+is followed.
 Whether to book or move at all is the ledger's (`ledger.py`), not the sender's.
 
 Whose failure a request's last failure is comes from `errors.owner`; a failure that is the
@@ -122,20 +124,33 @@ class AppointmentSender:
         watch: _Watch,
     ) -> Accepted | Rejected | Queued:
         """A create at a vendor whose new appointment cannot be read back at once (it shows
-        after Propexo's next data sync): an unclear answer cannot be checked, so it ends
-        "outcome unknown" and is never sent again; a clear failure is judged as elsewhere."""
+        after Propexo's next data sync): an unclear answer cannot be checked now, so it is
+        never sent again in this sync; it ends "outcome unknown" when Propexo answers other
+        writes within the settle window, and otherwise (an outage) stops the sync like any
+        other create: the next attempt checks Propexo's write logs for it before sending it
+        again (`recent_writes.py`). A clear failure is judged as elsewhere."""
         try:
             return retrying(create, policy=self._policy, stop=self._stop, idempotent=False)
         except Unresolved as unresolved:
-            # Final even in an outage: stopping the sync would have the next attempt send the
-            # row again, and no read-back there could see whether this one booked it.
-            return Rejected(
-                outcomes.OUTCOME_UNKNOWN,
-                f"the create got no clear answer (last: {unresolved}), and "
-                f"{request.vendor.name} shows a new appointment only after Propexo's next data "
-                "sync, so it cannot be read back now; it was not sent again, as it may have "
-                f"been booked. {_check_hint(request)} after Propexo's next sync before "
-                "re-sending",
+            # Whose failure it is: wait the settle window (as a read-back would) for Propexo
+            # to answer other writes; a stop raises here, leaving the row to the next attempt.
+            started = self._stop.clock.now()
+            for at in self._schedule:
+                if watch.answered_elsewhere():
+                    break
+                self._stop.sleep_until(started + at)
+            return self._verdict(
+                unresolved,
+                Request.CREATE,
+                watch,
+                Rejected(
+                    outcomes.OUTCOME_UNKNOWN,
+                    f"the create got no clear answer (last: {unresolved}), and "
+                    f"{request.vendor.name} shows a new appointment only after Propexo's next data "
+                    "sync, so it cannot be read back now; it was not sent again, as it may have "
+                    f"been booked. {_check_hint(request)} after Propexo's next sync before "
+                    "re-sending",
+                ),
             )
         except RequestFailure as failure:
             return self._verdict(failure, Request.CREATE, watch, _given_up(failure, "booked"))
@@ -146,8 +161,10 @@ class AppointmentSender:
             return Rejected(
                 outcomes.NOT_CONFIRMED_YET,
                 f"not moved: the lead's tour at {request.moved_from} was booked by an earlier "
-                "row of this sync and the PMS has not confirmed it yet, so its appointment id is "
-                "not known; nothing was changed. Send this row again in a later sync",
+                "row of this sync (or, at a PMS whose new appointments show only after "
+                "Propexo's next data sync, by a recent sync) and the PMS has not confirmed it "
+                "yet, so its appointment id is not known; nothing was changed. Send this row "
+                "again in a later sync",
             )
 
         watch = _Watch(self._client)

@@ -11,6 +11,7 @@ the dry run's), the status tracker, the booker's worker pool, the report, the pi
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import signal
 import threading
 import time
@@ -39,6 +40,7 @@ from destination_propexo.sync.brake import RejectionBrake
 from destination_propexo.sync.dryrun import DryRunSender
 from destination_propexo.sync.integrations import SyncIntegrations
 from destination_propexo.sync.ledger import BookingLedger
+from destination_propexo.sync.recent_writes import RecentWrites
 from destination_propexo.sync.report import SyncReport
 from destination_propexo.sync.sender import AppointmentSender
 from destination_propexo.sync.status import StatusTracker
@@ -130,7 +132,12 @@ class WriteSession:
                 workers=workers,
                 # Every mode uses it: the lead's turns, the one view of its appointments,
                 # and the head of a run created only if absent.
-                ledger=BookingLedger(self.client.lead_appointments, self.stop, view=self.view),
+                ledger=BookingLedger(
+                    self.client.lead_appointments,
+                    self.stop,
+                    view=self.view,
+                    recent=RecentWrites(self.client, self.stop, sync_start=dt.datetime.now(dt.UTC)),
+                ),
                 tracker=self.tracker,
                 check_head=not config.dry_run,
                 ids=self.ids,

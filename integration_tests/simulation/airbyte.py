@@ -353,7 +353,9 @@ def sync(
 ) -> SyncHistory:
     """Run the case as Airbyte would, until an attempt succeeds or the jobs run out;
     `after_run` sees each run as it ends."""
-    history = SyncHistory(case, [message_json(case, m, event_ids) for m in case.messages])
+    history = SyncHistory(
+        case, [message_json(case, m, event_ids, i) for i, m in enumerate(case.messages)]
+    )
     committed: dict[int | None, int] = {}
     with tempfile.TemporaryDirectory(prefix="propexo-sim-") as tmp:
         workdir = Path(tmp)

@@ -11,8 +11,9 @@ from typing import Any
 from integration_tests.object_storage import BUCKET, SECRET, S3Server
 from integration_tests.simulation.airbyte import Connector, ForkServer, Run, SyncHistory, sync
 from integration_tests.simulation.invariants import check
-from integration_tests.simulation.model import INTEGRATION, Case
+from integration_tests.simulation.model import LEAD_PROPERTIES, Case
 from integration_tests.simulation.storage import FailingStorage
+from integration_tests.simulation.vendors import PMSS
 from propexo_sandbox import FaultPlan, Sandbox
 
 # The API token: distinctive, so finding it in any output cannot be chance.
@@ -66,8 +67,12 @@ class Simulation:
         with Sandbox(
             token=TOKEN, write_status_delay=WRITE_STATUS_DELAY, latency=LATENCY
         ) as sandbox:
+            for lead, property_id in LEAD_PROPERTIES.items():
+                sandbox.seed_lead(lead, property_id=property_id)
             event_ids = [
-                sandbox.seed_appointment(lead_id=s.lead, utc=f"{s.date}T{s.time}:00Z")
+                sandbox.seed_appointment(
+                    lead_id=s.lead, utc=f"{s.date}T{s.time}:00Z", integration_id=s.integration_id
+                )
                 for s in case.seeded
             ]
             sandbox.set_faults(plan)
@@ -84,8 +89,11 @@ class Simulation:
 
             history = sync(case, sandbox, self._connector, config, event_ids, observe)
             sandbox.settle(timeout=case.faults.pending_seconds + 5)
+            # Propexo's next data sync, long after the sync: Entrata and Yardi REST tours show.
+            sandbox.data_sync()
             appointments = sandbox.appointments()
             requests = sandbox.requests()
+            timezones = sandbox.timezones()
         outputs = {
             "rejected records file": rejected_file.read_text(errors="replace")
             if rejected_file.exists()
@@ -96,13 +104,15 @@ class Simulation:
             outputs["rejected records in object storage"] = "\n".join(
                 body.decode(errors="replace") for body in objects.values()
             )
-        problems = check(history, requests, appointments, outputs, [TOKEN, SECRET])
+        problems = check(
+            history, requests, appointments, outputs, [TOKEN, SECRET], timezones=timezones
+        )
         return Outcome(history, problems)
 
     def _config(self, case: Case, sandbox: Sandbox, rejected_file: Path) -> dict[str, Any]:
         config: dict[str, Any] = {
             "token": TOKEN_FORMS[case.faults.token_form],
-            "integration_id": INTEGRATION,
+            "integration_id": PMSS[case.configured].integration_id,
             "api_url": sandbox.url,
             "requests_per_minute": 100_000,
             "request_timeout_seconds": 1,

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from integration_tests.simulation.airbyte import Run, SyncHistory
 from integration_tests.simulation.model import (
     INVALID_FORMS,
     REFUSED_FORMS,
+    TAG_PREFIX,
     UNKNOWN_EVENT,
     Case,
     Row,
     State,
+    property_of,
+)
+from integration_tests.simulation.vendors import (
+    PMSS,
+    STATED_ZONE,
+    property_zone,
+    wall_clock,
 )
 from propexo_sandbox import CreateFault, FaultRule
 from propexo_sandbox.stats import LoggedRequest
@@ -43,6 +52,21 @@ SERVICE_FAULTS = frozenset(
     }
 )
 MISSING_LEAD_PREFIX = "lead-missing"
+# Faults after which a write may or may not have queued a job (the client cannot tell).
+MAYBE_WRITTEN = frozenset(
+    {
+        CreateFault.RATE_500,
+        CreateFault.RATE_503,
+        CreateFault.DROP,
+        CreateFault.HANG,
+        CreateFault.CREATED_THEN_500,
+        CreateFault.CREATED_THEN_DROP,
+        CreateFault.CREATED_THEN_HANG,
+    }
+)
+# A write answered this slowly may have met the client's time-out (1 s in the harness).
+SLOW_ANSWER = 0.25
+_TAG = re.compile(re.escape(TAG_PREFIX) + r"(?P<index>[0-9]+)\]$")
 
 
 @dataclass(frozen=True)
@@ -83,8 +107,13 @@ def check(
     appointments: list[dict[str, Any]],
     outputs: dict[str, str],
     secrets: list[str],
+    *,
+    timezones: Sequence[Mapping[str, object]] = (),
 ) -> list[str]:
-    """Every violation of the suite's invariants, as sentences; empty when the sync held."""
+    """Every violation of the suite's invariants, as sentences; empty when the sync held.
+
+    `requests` is the sandbox's request log, `appointments` what it reads back after its next
+    data sync, `timezones` the rows its GET /v1/timezones/ serves."""
     case = history.case
     fired = fired_rules(case, requests)
     problems: list[str] = []
@@ -94,23 +123,290 @@ def check(
         run_fired = _of_run(run, fired, until)
         where = f"job {run.job} attempt {run.attempt}"
         problems += [
-            f"{where}: {p}" for p in _check_run(history, run, run_requests, run_fired, appointments)
+            f"{where}: {p}"
+            for p in _check_run(history, run, run_requests, run_fired, appointments, timezones)
         ]
+    problems += _check_vendor_requests(case, requests, timezones)
+    problems += _check_configured(case, history, requests)
     first = history.runs[0] if history.runs else None
-    if first is not None and first.returncode != 0 and not _plans_a_stop(case):
+    if (
+        first is not None
+        and first.returncode != 0
+        and not _plans_a_stop(case)
+        and not _a_job_never_read(_of_run(first, requests, _end_of(history, 0)), fired)
+    ):
         problems.append(
             f"the first attempt failed ({first.failure_type}) though no fault in the plan "
             "stops a sync: every fault planned ends, or is a row's own"
         )
-    problems += _check_bookings(case, history, appointments)
+    problems += _check_bookings(case, history, appointments, timezones)
     problems += _check_secrets(history, outputs, secrets)
     return problems
+
+
+# --- each PMS on its own terms ----------------------------------------------------------------
+
+
+def reading_zone(row: Row, timezones: Sequence[Mapping[str, object]]) -> tuple[str | None, str]:
+    """The IANA zone whose wall clock `row`'s vendor reads for it, or None and the field the
+    connector must name in refusing the row (no documented rule, no zone to read)."""
+    pms = PMSS[row.vendor]
+    if pms.reading == "undocumented":
+        return None, "appointment_time"
+    if pms.reading == "stated":
+        stated = row.missing != "property_timezone"
+        return (STATED_ZONE, "") if stated else (None, "property_timezone")
+    if pms.reading == "property":
+        named = None if row.missing == "property_id" else property_of(row.lead)
+        zone = property_zone(timezones, row.integration_id, named)
+        return (zone, "") if zone is not None else (None, "property_id")
+    return pms.reading, ""
+
+
+def refused_fields(case: Case, row: Row, timezones: Sequence[Mapping[str, object]]) -> set[str]:
+    """The fields one of which the connector must name, with the vendor, in refusing `row` on
+    its vendor's terms; empty when those terms let it be sent. A move (update stream) needs the
+    vendor's update, a one-upcoming-tour row its create and its update, any other its create;
+    the vendor's reading of time needs its zone, and a wall clock that happens twice can only
+    be its first time."""
+    pms = PMSS[row.vendor]
+    mode = case.streams[row.stream].mode
+    operations: tuple[Literal["create", "update"], ...] = ("create",)
+    if mode == "update":
+        operations = ("update",)
+    elif mode == "dedup_lead":
+        operations = ("create", "update")
+    fields: set[str] = set()
+    for operation in operations:
+        if operation == "update" and not pms.has_update:
+            fields.add("event_id")
+        elif row.missing in pms.required(operation):
+            fields.add(str(row.missing))
+    zone, refused = reading_zone(row, timezones)
+    if zone is None:
+        fields.add(refused)
+    elif wall_clock(row.instant, zone).repeated_second:
+        fields.add("appointment_time")
+    return fields
+
+
+def bookable(case: Case, row: Row, timezones: Sequence[Mapping[str, object]]) -> bool:
+    """Whether the connector may send `row` (not refused for its form or its vendor's terms)."""
+    return row.form not in INVALID_FORMS and not refused_fields(case, row, timezones)
+
+
+def tagged_row(case: Case, request: LoggedRequest) -> tuple[int | None, dict[str, Any] | None]:
+    """The message index of the row a write request was made for (its notes end with the row's
+    tag; None when it has none) and the request's body (None when it is not a JSON object)."""
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    match = _TAG.search(str(body.get("notes", "")))
+    if match is None:
+        return None, body
+    index = int(match["index"])
+    valid = index < len(case.messages) and isinstance(case.messages[index], Row)
+    return (index if valid else None), body
+
+
+def _check_vendor_requests(
+    case: Case, requests: list[LoggedRequest], timezones: Sequence[Mapping[str, object]]
+) -> list[str]:
+    """Every create and move went to its row's vendor's endpoint, with only fields that vendor
+    takes (and all it requires), and the wall clock the vendor reads for the row's instant."""
+    problems: list[str] = []
+    for request in requests:
+        if request.endpoint not in ("create", "update"):
+            continue
+        said = f"{request.method} {request.path}"
+        if "ignore_unknown_fields" in request.query:
+            problems.append(f"{said} asked Propexo to ignore unknown fields ({request.query})")
+        index, body = tagged_row(case, request)
+        if body is None:
+            problems.append(f"{said} sent a body that is not a JSON object: {request.body[:200]!r}")
+            continue
+        if index is None:
+            problems.append(f"{said} was sent for no row of the input (no row tag in its notes)")
+            continue
+        row = case.messages[index]
+        assert isinstance(row, Row)
+        problems += [
+            f"{said} for message {index} ({row}): {p}"
+            for p in _vendor_request_problems(case, row, request, body, timezones)
+        ]
+    return problems
+
+
+def _vendor_request_problems(
+    case: Case,
+    row: Row,
+    request: LoggedRequest,
+    body: dict[str, Any],
+    timezones: Sequence[Mapping[str, object]],
+) -> list[str]:
+    pms = PMSS[row.vendor]
+    operation: Literal["create", "update"] = "create" if request.endpoint == "create" else "update"
+    problems: list[str] = []
+    refused = refused_fields(case, row, timezones)
+    if row.form in INVALID_FORMS or refused:
+        why = sorted(refused) or [row.form]
+        return [f"sent, though the row must be refused ({', '.join(why)})"]
+    slug = request.path.removeprefix("/v1/events/appointments/leads/").split("/")[0]
+    if slug != pms.slug:
+        problems.append(f"sent to the {slug!r} endpoint; {pms.name} books at {pms.slug!r}")
+    if operation == "create" and body.get("integration_id") != row.integration_id:
+        problems.append(f"integration_id {body.get('integration_id')!r}, not the row's")
+    schema = pms.spec.create if operation == "create" else pms.spec.update
+    if schema is None:
+        return [*problems, f"{pms.name} has no update, yet a move was sent"]
+    extra = sorted(set(body) - pms.takes(operation))
+    if extra:
+        problems.append(f"fields {pms.name}'s {operation} does not take: {extra}")
+    absent = sorted({f.name for f in schema if f.required} - set(body))
+    if absent:
+        problems.append(f"without fields {pms.name}'s {operation} requires: {absent}")
+    zone, _ = reading_zone(row, timezones)
+    assert zone is not None  # a row without a zone is refused above
+    want = wall_clock(row.instant, zone)
+    date, time = str(body.get("appointment_date", "")), str(body.get("appointment_time", ""))
+    if zone == "UTC" and len(date) > 10 and date != f"{date[:10]}T{time}Z":
+        problems.append(f"appointment_date {date!r} is another instant than {time!r}")
+    elif zone != "UTC" and len(date) != 10:
+        problems.append(f"appointment_date {date!r} is not the plain date a {zone} wall clock is")
+    if (date[:10], time) != (want.date, want.time):
+        problems.append(
+            f"{pms.name} was sent {date[:10]} {time}; it reads {zone}, where the row's instant "
+            f"({row.date} {row.time} UTC) is {want.date} {want.time}"
+        )
+    return problems
+
+
+def _unclear_writes(
+    case: Case, requests: list[LoggedRequest], fired: list[Fired], *, slow: bool = False
+) -> dict[int, list[LoggedRequest]]:
+    """The creates of unreadable-at-once vendors (Entrata, Yardi REST) whose answer left
+    unclear whether a job was queued, by the message index of their row: a 5xx, a dropped
+    connection or a planned hang. `slow`: also any answer slower than `SLOW_ANSWER` (on a
+    loaded machine the client may time out where no fault was planned)."""
+    covered = {id(hit.request): hit.rule.fault for hit in fired}
+    unclear: dict[int, list[LoggedRequest]] = collections.defaultdict(list)
+    for request in requests:
+        if request.endpoint != "create":
+            continue
+        index, _ = tagged_row(case, request)
+        if index is None:
+            continue
+        row = case.messages[index]
+        assert isinstance(row, Row)
+        if PMSS[row.vendor].readable_at_once:
+            continue
+        fault = covered.get(id(request))
+        took = None if request.finished is None else request.finished - request.started
+        if (
+            request.status is None
+            or request.status >= 500
+            or fault in MAYBE_WRITTEN
+            or (slow and (took is None or took >= SLOW_ANSWER))
+        ):
+            unclear[index].append(request)
+    return unclear
+
+
+def _check_unclear_creates(
+    case: Case, run: Run, requests: list[LoggedRequest], fired: list[Fired]
+) -> list[str]:
+    """At a vendor that shows a new appointment only after Propexo's next data sync, a create
+    without a clear answer cannot be read back: the row ends `outcome unknown` (or, at a stop
+    while it was on the wire, without an outcome) and its create is never sent again in the run
+    (docs/reliability.md, "Entrata and Yardi REST")."""
+    problems: list[str] = []
+    unclear = _unclear_writes(case, requests, fired)
+    for index, first in unclear.items():
+        row = case.messages[index]
+        assert isinstance(row, Row)
+        after = [
+            r
+            for r in requests
+            if r.endpoint == "create"
+            and r.started > first[0].started
+            and tagged_row(case, r)[0] == index
+        ]
+        if after:
+            problems.append(
+                f"message {index} ({row}): its create got no clear answer "
+                f"(status {first[0].status}), and it was sent again {len(after)} time(s) in the "
+                f"same run, though {PMSS[row.vendor].name} cannot show whether the first booked"
+            )
+        for line, sent in enumerate(run.sent, start=1):
+            if sent != index:
+                continue
+            for outcome in run.outcomes:
+                if outcome.get("line") == line and outcome.get("category") != "outcome unknown":
+                    problems.append(
+                        f"message {index} ({row}): its create got no clear answer, yet it ended "
+                        f"{outcome.get('outcome')} {outcome.get('category') or ''}: {outcome}"
+                    )
+    return problems
+
+
+def configured_refusal(case: Case) -> str | None:
+    """Why the connector must refuse the configured integration before any row (its vendor
+    reads time by no documented rule, or a stream moves tours and it has no update), or None."""
+    pms = PMSS[case.configured]
+    if pms.reading == "undocumented":
+        return f"{pms.name} reads time by no documented rule"
+    if not pms.has_update and any(s.mode in ("update", "dedup_lead") for s in case.streams):
+        return f"{pms.name} has no update, and a stream moves tours"
+    return None
+
+
+def _check_configured(case: Case, history: SyncHistory, requests: list[LoggedRequest]) -> list[str]:
+    """A configured integration the connector must refuse stops every attempt before any
+    write, with a config_error naming its vendor (unless another fault stopped it first)."""
+    why = configured_refusal(case)
+    if why is None:
+        return []
+    problems: list[str] = []
+    writes = [r for r in requests if r.endpoint in ("create", "update")]
+    if writes:
+        problems.append(
+            f"{len(writes)} writes were sent, though the configuration is refused: {why}"
+        )
+    for run in history.runs:
+        if run.returncode == 0:
+            where = f"job {run.job} attempt {run.attempt}"
+            problems.append(f"{where}: exit 0, though the configuration is refused: {why}")
+    return problems
+
+
+def _end_of(history: SyncHistory, number: int) -> float:
+    """When run `number` of the history ended for the request log: the next run's start."""
+    runs = history.runs
+    return runs[number + 1].started if number + 1 < len(runs) else float("inf")
+
+
+def _a_job_never_read(requests: list[LoggedRequest], fired: list[Fired]) -> bool:
+    """Whether every poll of some job's write status met a planned service fault. A job is
+    polled only a few times within `write_status_timeout_seconds` (2 s in the harness), so a
+    fault that ends after two or three requests may still take all of them: the connector then
+    stops, as documented ("write status never answered by write_status_timeout_seconds")."""
+    failed = {id(hit.request) for hit in fired if hit.rule.fault in SERVICE_FAULTS}
+    polls: dict[str, list[bool]] = collections.defaultdict(list)
+    for request in requests:
+        if request.endpoint == "write_status":
+            polls[request.path.rstrip("/")].append(id(request) in failed)
+    return any(all(answers) for answers in polls.values())
 
 
 def _plans_a_stop(case: Case) -> bool:
     """Whether the plan has a fault that may rightly stop a sync: a refused token, a broken
     line, a SIGTERM, object storage going down, an outage that does not end, a 404 on the
-    create path or the integration."""
+    create path or the integration; or a configured integration that must be refused."""
+    if configured_refusal(case) is not None:
+        return True
     faults = case.faults
     if any(
         value is not None
@@ -135,6 +431,7 @@ def _check_run(
     requests: list[LoggedRequest],
     fired: list[Fired],
     appointments: list[dict[str, Any]],
+    timezones: Sequence[Mapping[str, object]],
 ) -> list[str]:
     case = history.case
     problems: list[str] = []
@@ -160,8 +457,11 @@ def _check_run(
         if missing:
             problems.append(f"exit 0 but record lines {missing} got no outcome")
     problems += _check_states(history, run, records, outcomes_by_line, requests)
-    problems += _check_stop(run, requests, fired)
-    problems += _check_rejections(case, run, records, outcomes_by_line, fired, appointments)
+    problems += _check_stop(case, run, requests, fired)
+    problems += _check_rejections(
+        case, run, records, outcomes_by_line, fired, appointments, timezones, requests
+    )
+    problems += _check_unclear_creates(case, run, requests, fired)
     return problems
 
 
@@ -256,7 +556,9 @@ def _after_broken_line(run: Run, line: int) -> bool:
     return any(index is None for index in run.sent[: line - 1])
 
 
-def _check_stop(run: Run, requests: list[LoggedRequest], fired: list[Fired]) -> list[str]:
+def _check_stop(
+    case: Case, run: Run, requests: list[LoggedRequest], fired: list[Fired]
+) -> list[str]:
     problems: list[str] = []
     traces = run.error_traces
     if run.returncode != 0 and not traces:
@@ -273,8 +575,19 @@ def _check_stop(run: Run, requests: list[LoggedRequest], fired: list[Fired]) -> 
             problems.append(f"{len(late)} requests started after the TRACE: {shown}")
         if run.ended - trace_at > EXIT_AFTER_TRACE:
             problems.append(f"exited {run.ended - trace_at:.1f} s after its TRACE")
-        allowed = _allowed_failure_types(run, requests, fired)
+        allowed = _allowed_failure_types(case, run, requests, fired)
         kind = run.failure_type
+        others = _allowed_failure_types(case, run, requests, fired, configured=False)
+        name = PMSS[case.configured].name
+        said = traces[-1][1]["error"].get("message", "")
+        if (
+            configured_refusal(case) is not None
+            and kind == "config_error"
+            and others is not None
+            and "config_error" not in others
+            and name not in said
+        ):
+            problems.append(f"the config_error does not name {name}: {said[:200]}")
         if allowed is not None and kind not in allowed:
             why = sorted(allowed) or "no fatal fault in this run"
             said = traces[-1][1]["error"].get("message", "")[:200]
@@ -285,12 +598,20 @@ def _check_stop(run: Run, requests: list[LoggedRequest], fired: list[Fired]) -> 
 
 
 def _allowed_failure_types(
-    run: Run, requests: list[LoggedRequest], fired: list[Fired]
+    case: Case,
+    run: Run,
+    requests: list[LoggedRequest],
+    fired: list[Fired],
+    *,
+    configured: bool = True,
 ) -> set[str] | None:
-    """The TRACE failure types this run's faults justify; None: any (a SIGTERM)."""
+    """The TRACE failure types this run's faults (and, `configured`, a configured integration
+    that must be refused) justify; None: any (a SIGTERM)."""
     if run.sigterm_at is not None:
         return None
     allowed: set[str] = set()
+    if configured and configured_refusal(case) is not None:
+        allowed.add("config_error")
     if any(index is None for index in run.sent):
         allowed.add("system_error")
     if any(r.status == 401 for r in requests):
@@ -318,20 +639,57 @@ def _check_rejections(
     outcomes: dict[int, list[dict[str, Any]]],
     fired: list[Fired],
     appointments: list[dict[str, Any]],
+    timezones: Sequence[Mapping[str, object]],
+    requests: list[LoggedRequest],
 ) -> list[str]:
     problems: list[str] = []
     faults = {(hit.rule.endpoint, hit.rule.fault) for hit in fired}
+    unclear = _unclear_writes(case, requests, fired, slow=True)
+    unclear_leads = {
+        (row.integration_id, row.lead)
+        for index in unclear
+        if isinstance(row := case.messages[index], Row)
+    }
     for line, given in outcomes.items():
         row = case.messages[records[line]]
         assert isinstance(row, Row)
         outcome = given[0]
-        if row.form in INVALID_FORMS:
+        pms = PMSS[row.vendor]
+        refused = refused_fields(case, row, timezones)
+        if row.form in INVALID_FORMS or refused:
+            reason = str(outcome.get("reason", ""))
             if outcome.get("category") != "invalid record":
-                problems.append(f"line {line} ({row}) should be rejected as invalid: {outcome}")
+                why = sorted(refused) or [row.form]
+                problems.append(
+                    f"line {line} ({row}) should be rejected as invalid ({', '.join(why)}): "
+                    f"{outcome}"
+                )
+            elif row.form not in INVALID_FORMS and not (
+                any(reason.startswith(f"{field}:") for field in refused) and pms.name in reason
+            ):
+                problems.append(
+                    f"line {line} ({row}) is rejected, but its reason names neither one of "
+                    f"{sorted(refused)} nor {pms.name}: {reason}"
+                )
             continue
         if outcome["outcome"] != "rejected":
             continue
         category = outcome.get("category")
+        if (
+            category == "invalid record"
+            and str(outcome.get("reason", "")).startswith("integration_id:")
+            and ("integration", CreateFault.NOT_FOUND) in faults
+        ):
+            continue  # Propexo said the row's integration is not there
+        if not pms.readable_at_once and (
+            (category == "outcome unknown" and (row.integration_id, row.lead) in unclear_leads)
+            or (
+                category
+                in ("earlier write of the lead not confirmed", "lead has several upcoming tours")
+                and case.streams[row.stream].mode == "dedup_lead"
+            )
+        ):
+            continue  # docs/reliability.md, "Entrata and Yardi REST"
         if category == "refused by Propexo" and (
             row.form in REFUSED_FORMS
             or row.event == UNKNOWN_EVENT
@@ -366,31 +724,64 @@ def _check_rejections(
     return problems
 
 
+def _same_tour_place(appointment: Mapping[str, Any], integration_id: str, lead: str) -> bool:
+    return (
+        appointment["associated_lead_ids"] == [lead]
+        and appointment.get("integration_id") == integration_id
+    )
+
+
 def _several_upcoming_possible(case: Case, row: Row, appointments: list[dict[str, Any]]) -> bool:
+    key = (row.integration_id, row.lead)
     other_modes = any(
-        r.lead == row.lead and case.streams[r.stream].mode in ("append", "dedup_slot")
+        (r.integration_id, r.lead) == key
+        and case.streams[r.stream].mode in ("append", "dedup_slot")
         for _, r in case.rows()
     )
-    booked = sum(a["associated_lead_ids"] == [row.lead] for a in appointments)
-    return other_modes or booked >= 2 or sum(s.lead == row.lead for s in case.seeded) >= 2
+    booked = sum(_same_tour_place(a, *key) for a in appointments)
+    seeded = sum((s.integration_id, s.lead) == key for s in case.seeded)
+    return other_modes or booked >= 2 or seeded >= 2
 
 
 def _check_bookings(
-    case: Case, history: SyncHistory, appointments: list[dict[str, Any]]
+    case: Case,
+    history: SyncHistory,
+    appointments: list[dict[str, Any]],
+    timezones: Sequence[Mapping[str, object]],
 ) -> list[str]:
+    """No tour is booked twice across Airbyte's retries, nor where no row puts it. At a vendor
+    that shows a new appointment only after Propexo's next data sync, a row re-sent by a later
+    attempt cannot be checked and may book again (docs/reliability.md): there, each run may
+    book each of the rows it was sent once."""
     problems: list[str] = []
     booked = collections.Counter(
-        (str(a["associated_lead_ids"][0]), str(a["appointment_datetime"])) for a in appointments
+        (
+            str(a.get("integration_id")),
+            str(a["associated_lead_ids"][0]),
+            str(a["appointment_datetime"]),
+        )
+        for a in appointments
     )
     allowed = collections.Counter(s.slot for s in case.seeded)
-    for _, row in case.rows():
-        if row.valid and row.form not in REFUSED_FORMS:
-            allowed[row.slot] += 1
+    for index, row in case.rows():
+        if not bookable(case, row, timezones) or row.form in REFUSED_FORMS:
+            continue
+        runs = sum(index in run.sent for run in history.runs)
+        allowed[row.slot] += 1 if PMSS[row.vendor].readable_at_once else max(1, runs)
     for slot, count in sorted(booked.items()):
-        if count > allowed[slot]:
+        if count <= allowed[slot]:
+            continue
+        integration, lead, when = slot
+        if allowed[slot] == 0:
             problems.append(
-                f"{count} appointments for {slot[0]} at {slot[1]}, but only {allowed[slot]} input "
-                "rows and seeded appointments for it: a row was booked twice"
+                f"an appointment for {lead} at {when} in {integration}, where no input row or "
+                "seeded appointment puts one: booked at a wrong time or in a wrong PMS"
+            )
+        else:
+            problems.append(
+                f"{count} appointments for {lead} at {when} in {integration}, but only "
+                f"{allowed[slot]} input rows and seeded appointments for it: a row was booked "
+                "twice"
             )
     problems += _check_one_upcoming(case, history, appointments)
     return problems
@@ -399,22 +790,27 @@ def _check_bookings(
 def _check_one_upcoming(
     case: Case, history: SyncHistory, appointments: list[dict[str, Any]]
 ) -> list[str]:
-    """A lead only ever written by lead_id-keyed and update rows ends with one tour, at its
-    last accepted row's time (in the order the runs applied them)."""
+    """A lead only ever written by lead_id-keyed and update rows ends with one tour in each
+    integration, at its last accepted row's time there (in the order the runs applied them).
+    Not at a vendor that shows a new appointment only after Propexo's next data sync: a later
+    attempt cannot see the tour an earlier one booked (docs/reliability.md)."""
     problems: list[str] = []
-    leads = {row.lead for _, row in case.rows()}
-    for lead in sorted(leads):
-        rows = [row for _, row in case.rows() if row.lead == lead]
+    places = {(row.integration_id, row.lead) for _, row in case.rows()}
+    for integration, lead in sorted(places):
+        rows = [
+            row for _, row in case.rows() if (row.integration_id, row.lead) == (integration, lead)
+        ]
+        if not PMSS[rows[0].vendor].readable_at_once:
+            continue
         if any(case.streams[r.stream].mode not in ("dedup_lead", "update") for r in rows):
             continue
-        if sum(s.lead == lead for s in case.seeded) > 1:
+        if sum(s.slot[:2] == (integration, lead) for s in case.seeded) > 1:
             continue
         verdicts = _latest_verdicts(case, history)
         accepted = [
             (order, index, outcome)
             for index, (order, outcome) in verdicts.items()
-            if case.messages[index].lead == lead  # type: ignore[union-attr]
-            and outcome["outcome"] == "accepted"
+            if case.messages[index] in rows and outcome["outcome"] == "accepted"
         ]
         if not accepted:
             continue
@@ -426,12 +822,12 @@ def _check_one_upcoming(
         tours = sorted(
             str(a["appointment_datetime"])
             for a in appointments
-            if a["associated_lead_ids"] == [lead]
+            if _same_tour_place(a, integration, lead)
         )
-        if tours != [last.slot[1]]:
+        if tours != [last.slot[2]]:
             problems.append(
-                f"{lead} ends with tours {tours}; its last accepted row ({last}) says one at "
-                f"{last.slot[1]}"
+                f"{lead} ends with tours {tours} in {integration}; its last accepted row "
+                f"({last}) says one at {last.slot[2]}"
             )
     return problems
 

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from integration_tests.simulation.vendors import PMSS, STATED_ZONE, VendorKey
 from propexo_sandbox import FaultRule
 
 Mode = Literal["append", "dedup_lead", "dedup_slot", "update"]
@@ -20,16 +21,41 @@ StateType = Literal["STREAM", "GLOBAL", "LEGACY"]
 # How a row's values are written: `plain`; `notes` (unicode notes); `offset` (one
 # appointment_datetime with a -05:00 offset instead of date + time); the rest are the row's
 # own faults: `bad_time` and `lead_space` (a space inside the lead id; both rejected by the
-# connector), `entrata` (the row names an Entrata integration but has none of Entrata's
-# required fields: rejected by the connector, naming the field and the PMS).
-Form = Literal["plain", "notes", "offset", "bad_time", "lead_space", "entrata"]
-INVALID_FORMS = frozenset({"bad_time", "lead_space", "entrata"})
+# connector). A row's vendor fields are `Row.vendor`'s and `Row.missing`'s.
+Form = Literal["plain", "notes", "offset", "bad_time", "lead_space"]
+INVALID_FORMS = frozenset({"bad_time", "lead_space"})
 # Forms Propexo itself refuses with a 400 (none since every PMS is booked on its own terms).
 REFUSED_FORMS: frozenset[str] = frozenset()
 UNKNOWN_EVENT = -1
 UNKNOWN_EVENT_ID = "appt-0000000000000000"
-INTEGRATION = "intg-sandbox-resman"
-OTHER_VENDOR_INTEGRATION = "intg-sandbox-entrata"
+# Where each lead is (the sandbox is told before the sync): `prop-east` is the Eastern property
+# of the Rent Manager and Yardi integrations, every other property is Central there.
+LEAD_PROPERTIES = {"lead-b": "prop-east"}
+DEFAULT_PROPERTY = "prop-sandbox-1"
+# Every vendor column a row carries (each vendor gets only those it takes), but `Row.missing`.
+VENDOR_COLUMNS: dict[str, object] = {
+    "lead_source_id": "src-web",
+    "unit_id": "unit-1",
+    "employee_id": "emp-1",
+    "title": "Tour of the model unit",
+    "appointment_duration_minutes": 30,
+    "appointment_type": "TOUR",
+    "property_timezone": STATED_ZONE,
+}
+# The notes of a `notes` row, and of every other; each ends with the row's tag.
+UNICODE_NOTES = "Tür 🔑 — צפון\u2028second line"
+PLAIN_NOTES = "Meet at the front desk"
+TAG_PREFIX = " [row "
+
+
+def property_of(lead: str) -> str:
+    return LEAD_PROPERTIES.get(lead, DEFAULT_PROPERTY)
+
+
+def row_tag(index: int) -> str:
+    """What a row's notes end with, so each write request names the row that made it."""
+    return f"{TAG_PREFIX}{index}]"
+
 
 _PRIMARY_KEYS: dict[Mode, list[list[str]]] = {
     "append": [],
@@ -83,7 +109,8 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class Row:
-    """A RECORD: a lead's tour at `date` `time` (UTC) in stream number `stream`; an update
+    """A RECORD: a lead's tour at `date` `time` (UTC) in stream number `stream`, at the
+    sandbox's integration of `vendor`, with every vendor column but `missing`; an update
     row names seeded appointment number `event` (or `UNKNOWN_EVENT`)."""
 
     stream: int
@@ -92,21 +119,30 @@ class Row:
     time: str
     form: Form = "plain"
     event: int | None = None
+    vendor: VendorKey = "resman"
+    missing: str | None = None
 
     @property
-    def slot(self) -> tuple[str, str]:
-        """(lead, UTC instant as the sandbox writes it)."""
-        return self.lead, f"{self.date}T{self.time}:00.000Z"
+    def integration_id(self) -> str:
+        return PMSS[self.vendor].integration_id
 
     @property
-    def valid(self) -> bool:
-        """Whether the connector can send it (not a row the connector must reject)."""
-        return self.form not in INVALID_FORMS
+    def instant(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(f"{self.date}T{self.time}:00+00:00")
+
+    @property
+    def slot(self) -> tuple[str, str, str]:
+        """(integration, lead, UTC instant as the sandbox writes it)."""
+        return self.integration_id, self.lead, f"{self.date}T{self.time}:00.000Z"
 
     def __str__(self) -> str:
         event = "" if self.event is None else f" event={self.event}"
         form = "" if self.form == "plain" else f" ({self.form})"
-        return f"RECORD s{self.stream} {self.lead} {self.date} {self.time}{event}{form}"
+        missing = "" if self.missing is None else f" without {self.missing}"
+        return (
+            f"RECORD s{self.stream} {self.lead} {self.date} {self.time} at {self.vendor}"
+            f"{event}{form}{missing}"
+        )
 
 
 @dataclass(frozen=True)
@@ -127,18 +163,23 @@ Message = Row | State
 
 @dataclass(frozen=True)
 class Seeded:
-    """An appointment Propexo has before the sync (UTC)."""
+    """An appointment Propexo has before the sync (UTC), at the integration of `vendor`."""
 
     lead: str
     date: str
     time: str
+    vendor: VendorKey = "resman"
 
     @property
-    def slot(self) -> tuple[str, str]:
-        return self.lead, f"{self.date}T{self.time}:00.000Z"
+    def integration_id(self) -> str:
+        return PMSS[self.vendor].integration_id
+
+    @property
+    def slot(self) -> tuple[str, str, str]:
+        return self.integration_id, self.lead, f"{self.date}T{self.time}:00.000Z"
 
     def __str__(self) -> str:
-        return f"{self.lead} {self.date} {self.time}"
+        return f"{self.lead} {self.date} {self.time} at {self.vendor}"
 
 
 @dataclass(frozen=True)
@@ -193,6 +234,8 @@ class Case:
     faults: Faults = field(default_factory=Faults)
     max_requests_in_flight: int | None = None
     use_write_logs_feed: bool = True
+    # The vendor of the configured integration (`intg-sandbox-{configured}`).
+    configured: VendorKey = "resman"
 
     def rows(self) -> list[tuple[int, Row]]:
         """(message index, row) of every RECORD."""
@@ -212,6 +255,8 @@ class Case:
         ]
         if self.max_requests_in_flight is not None:
             options.append(f"max {self.max_requests_in_flight} requests in flight")
+        if self.configured != "resman":
+            options.append(f"configured integration at {self.configured}")
         return "\n".join(
             [
                 "Case(",
@@ -227,9 +272,20 @@ class Case:
         )
 
 
-def record_data(row: Row, event_ids: list[str]) -> dict[str, Any]:
-    """The row's RECORD data as a warehouse would send it."""
-    data: dict[str, Any] = {"lead_id": row.lead, "lead_source_id": "src-web"}
+def record_data(
+    row: Row, event_ids: list[str], index: int = 0, configured: VendorKey = "resman"
+) -> dict[str, Any]:
+    """The row's RECORD data as a warehouse would send it; `index` is its message number (its
+    notes end with its tag); a row of the `configured` integration's vendor leaves
+    integration_id to the config."""
+    data: dict[str, Any] = {"lead_id": row.lead}
+    if row.vendor != configured:
+        data["integration_id"] = row.integration_id
+    data |= VENDOR_COLUMNS
+    data["property_id"] = property_of(row.lead)
+    data["notes"] = (UNICODE_NOTES if row.form == "notes" else PLAIN_NOTES) + row_tag(index)
+    if row.missing is not None:
+        del data[row.missing]
     if row.event is not None:
         data["event_id"] = UNKNOWN_EVENT_ID if row.event == UNKNOWN_EVENT else event_ids[row.event]
     if row.form == "offset":
@@ -240,12 +296,8 @@ def record_data(row: Row, event_ids: list[str]) -> dict[str, Any]:
     else:
         data["appointment_date"] = row.date
         data["appointment_time"] = "25:61" if row.form == "bad_time" else row.time
-    if row.form == "notes":
-        data["notes"] = "Tür 🔑 — צפון\u2028second line"
     if row.form == "lead_space":
         data["lead_id"] = row.lead.replace("-", " ", 1)  # inside the id: refused, not trimmed
-    if row.form == "entrata":
-        data["integration_id"] = OTHER_VENDOR_INTEGRATION
     return data
 
 
@@ -276,14 +328,16 @@ def state_message(case: Case, state: State) -> dict[str, Any]:
     return {"type": "STATE", "state": body}
 
 
-def message_json(case: Case, message: Message, event_ids: list[str]) -> dict[str, Any]:
-    """The Airbyte message for one generated message."""
+def message_json(
+    case: Case, message: Message, event_ids: list[str], index: int = 0
+) -> dict[str, Any]:
+    """The Airbyte message for one generated message, number `index` of the case."""
     if isinstance(message, State):
         return state_message(case, message)
     stream = case.streams[message.stream]
     record: dict[str, Any] = {
         "stream": stream.name,
-        "data": record_data(message, event_ids),
+        "data": record_data(message, event_ids, index, case.configured),
         "emitted_at": 1_700_000_000_000,
     }
     if stream.namespace is not None:

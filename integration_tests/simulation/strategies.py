@@ -1,8 +1,9 @@
 """Hypothesis strategies for generated syncs: catalogs, message sequences, fault plans.
 
-Small pools (four leads, two days, two times) make rows collide: the same lead in several
-streams, the same slot twice, a move and a create of one lead. The simplest value of each
-choice comes first, so a failing case shrinks towards one plain stream, few rows, no faults.
+Small pools (four leads, one to three PMSs, a few UTC instants on ordinary days or on a day
+US clocks change) make rows collide: the same lead in several streams, the same slot twice, a
+move and a create of one lead. The simplest value of each choice comes first, so a failing
+case shrinks towards one plain ResMan stream, few rows, no faults.
 """
 
 from __future__ import annotations
@@ -25,11 +26,18 @@ from integration_tests.simulation.model import (
     StateType,
     StreamSpec,
 )
+from integration_tests.simulation.vendors import PMSS, VENDOR_KEYS, VendorKey
 from propexo_sandbox import CreateFault, FaultRule
 
 LEADS = ("lead-a", "lead-b", "lead-c", "lead-missing-d")
-DATES = ("2041-03-01", "2041-04-01")
-TIMES = ("14:30", "10:00")
+# The UTC days and times of one sync's rows: ordinary days, or a day US clocks change (in
+# 2041: back on November 3, forward on March 10), at instants around each zone's change, so
+# some are the second time a wall clock happens (refused where the PMS reads a wall clock).
+CLOCKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "ordinary": (("2041-03-01", "2041-04-01"), ("14:30", "10:00")),
+    "fall back": (("2041-11-03",), ("06:30", "07:30", "08:30")),
+    "spring forward": (("2041-03-10",), ("07:30", "08:30", "09:30")),
+}
 STREAM_NAMES = ("tours", "visits", "moves")
 MODES: tuple[Mode, ...] = ("append", "dedup_lead", "dedup_slot", "update")
 # Odd cursors a STATE must carry back unchanged.
@@ -141,25 +149,57 @@ def streams(draw: st.DrawFn) -> tuple[StreamSpec, ...]:
     )
 
 
+VALID_FORMS: tuple[Form, ...] = ("plain", "notes", "offset")
+
+
+def _one_in(draw: st.DrawFn, n: int) -> bool:
+    """True about once in `n` (a power of two) draws; False is the simpler value. (Hypothesis
+    draws small integer ranges with a bias towards their ends; fair coins it does not.)"""
+    return all(draw(st.booleans()) for _ in range(n.bit_length() - 1))
+
+
+def missable(vendor: VendorKey) -> tuple[str, ...]:
+    """The columns a row of `vendor` may lack: the vendor's required fields (of its create or
+    update) and the column its reading of time needs."""
+    pms = PMSS[vendor]
+    needed = pms.required("create") | (pms.required("update") if pms.has_update else set())
+    if pms.zone_field is not None:
+        needed |= {pms.zone_field}
+    return tuple(sorted(needed))
+
+
 @st.composite
-def rows(draw: st.DrawFn, catalog: tuple[StreamSpec, ...], seeded: tuple[Seeded, ...]) -> Row:
+def rows(
+    draw: st.DrawFn,
+    catalog: tuple[StreamSpec, ...],
+    seeded: tuple[Seeded, ...],
+    vendors: tuple[VendorKey, ...],
+    clock: tuple[tuple[str, ...], tuple[str, ...]],
+) -> Row:
     stream = draw(st.integers(0, len(catalog) - 1))
-    forms: tuple[Form, ...] = ("plain", "notes", "offset", "bad_time", "lead_space")
+    # One row in four in a form the connector must reject, so most rows are booked.
+    forms: tuple[Form, ...] = ("bad_time", "lead_space") if _one_in(draw, 4) else VALID_FORMS
     event = None
     lead = draw(st.sampled_from(LEADS))
+    vendor = draw(st.sampled_from(vendors))
     if catalog[stream].mode == "update":
         event = draw(st.sampled_from((*range(len(seeded)), UNKNOWN_EVENT)))
         if event != UNKNOWN_EVENT:
-            lead = seeded[event].lead  # a move names its appointment's lead
-    else:
-        forms = (*forms, "entrata")
+            # A move names its appointment's lead and integration.
+            lead, vendor = seeded[event].lead, seeded[event].vendor
+    missing = None
+    if missable(vendor) and _one_in(draw, 4):
+        missing = draw(st.sampled_from(missable(vendor)))
+    days, times = clock
     return Row(
         stream=stream,
         lead=lead,
-        date=draw(st.sampled_from(DATES)),
-        time=draw(st.sampled_from(TIMES)),
+        date=draw(st.sampled_from(days)),
+        time=draw(st.sampled_from(times)),
         form=draw(st.sampled_from(forms)),
         event=event,
+        vendor=vendor,
+        missing=missing,
     )
 
 
@@ -168,14 +208,23 @@ def cases(draw: st.DrawFn) -> Case:
     catalog = draw(streams())
     state_types: tuple[StateType, ...] = ("STREAM", "GLOBAL", "LEGACY")
     state_type = draw(st.sampled_from(state_types))
+    vendors = tuple(
+        draw(st.lists(st.sampled_from(VENDOR_KEYS), min_size=1, max_size=3, unique=True))
+    )
+    # Mostly ResMan, sometimes another of the sync's PMSs (MRI, or Yardi with a stream that
+    # moves tours, is refused before any row is read).
+    configured = draw(st.sampled_from(vendors)) if _one_in(draw, 8) else "resman"
+    clock = CLOCKS[draw(st.sampled_from(tuple(CLOCKS)))]
+    days, times = clock
     seeded = tuple(
         draw(
             st.lists(
                 st.builds(
                     Seeded,
                     lead=st.sampled_from(LEADS),
-                    date=st.sampled_from(DATES),
-                    time=st.sampled_from(TIMES),
+                    date=st.sampled_from(days),
+                    time=st.sampled_from(times),
+                    vendor=st.sampled_from(vendors),
                 ),
                 max_size=3,
             )
@@ -185,7 +234,7 @@ def cases(draw: st.DrawFn) -> Case:
     state_stream = st.integers(0, len(catalog) - 1) if state_type == "STREAM" else st.none()
     state = st.builds(State, stream=state_stream, cursor=cursor)
     messages: list[Message] = draw(
-        st.lists(st.one_of(rows(catalog, seeded), state), min_size=1, max_size=14)
+        st.lists(st.one_of(rows(catalog, seeded, vendors, clock), state), min_size=1, max_size=14)
     )
     if draw(st.booleans()):
         messages.append(draw(state))
@@ -197,4 +246,5 @@ def cases(draw: st.DrawFn) -> Case:
         faults=draw(faults(len(messages))),
         max_requests_in_flight=draw(st.none() | st.integers(1, 4)),
         use_write_logs_feed=draw(st.booleans()),
+        configured=configured,
     )

@@ -3,6 +3,7 @@ GET /v1/timezones/, with each vendor's validation and reading of time (over real
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -175,3 +176,22 @@ def test_an_entrata_move_needs_notes_and_reads_mountain_time(sandbox: Sandbox) -
 def test_yardi_has_no_lead_appointment_update(sandbox: Sandbox) -> None:
     answer = call(sandbox, "PUT", LEADS + "yardi/appt-1", json={})
     assert answer.status_code == 404
+
+
+def test_the_request_log_keeps_each_writes_body_and_query_and_timezones_are_served_as_rows(
+    sandbox: Sandbox,
+) -> None:
+    body = {"integration_id": "intg-sandbox-entrata", "lead_id": "lead-1", "notes": "n"}
+    call(sandbox, "POST", LEADS + "entrata/?ignore_unknown_fields=true", json=body)
+    call(sandbox, "PUT", LEADS + "resman/appt-1", json={"notes": "m"})
+    served = call(sandbox, "GET", "/v1/timezones/?limit=250").json()["results"]
+    create, update, read = sandbox.requests()
+    assert (create.endpoint, create.query, create.path) == (
+        "create",
+        "ignore_unknown_fields=true",
+        LEADS + "entrata/",
+    )
+    assert json.loads(create.body) == body
+    assert json.loads(update.body) == {"notes": "m"}
+    assert (read.endpoint, read.body) == ("timezones", b"")
+    assert sandbox.timezones() == served
