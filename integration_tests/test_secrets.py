@@ -25,7 +25,7 @@ from destination_propexo.errors import ConfigError, PropexoError, RequestFailure
 from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.stop import Stop
-from integration_tests.conftest import Cli, stream_state, tour
+from integration_tests.conftest import Cli, record, stream_state, tour
 from propexo_sandbox import Sandbox
 
 SECRET = "pxo_live_Sx81Kd0QmZr5TvB2wN6c"
@@ -246,3 +246,42 @@ def test_a_token_given_with_white_space_is_masked_in_every_form_it_is_sent(
     kept = {path.name: path.read_text() for path in outputs.iterdir()}
     assert "outcomes.summaries.jsonl" in kept
     assert [name for name, text in kept.items() if "pxo-spaced-Tk93hQ" in text] == []
+
+
+# A token holding a quote and a backslash: JSON and Python's repr escape each differently.
+QUOTED_TOKEN = "pxoLive\"Q1\\Kd0QmZr5'x"
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_token_quoted_in_a_reason_or_a_dry_run_line_is_masked(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    with Sandbox(token=QUOTED_TOKEN) as sandbox:
+        cli = Cli(tmp_path, sandbox)
+        rows = [
+            # A reason quotes the bad value (repr), and the columns that name no field.
+            tour("lead-1", time=QUOTED_TOKEN),
+            record(**{"prospect": "lead-2", QUOTED_TOKEN: 1, "appointment_datetime": "x"}),
+            # A dry run logs the request it would send, ids included.
+            tour(QUOTED_TOKEN),
+            tour("lead-4", unit_id=f"u{QUOTED_TOKEN}"),
+            # A reason cuts a long value: the token's head is quoted without its tail.
+            tour("lead-5", time="x" * 40 + QUOTED_TOKEN),
+            stream_state("tours", 1),
+        ]
+        outputs = tmp_path / "outputs"
+        outputs.mkdir()
+        result = cli.write(
+            rows,
+            config=cli.config(
+                token=QUOTED_TOKEN,
+                dry_run=dry_run,
+                outcomes_path=str(outputs / "outcomes.jsonl"),
+                rejected_records_path=str(outputs / "rejected.jsonl"),
+            ),
+        )
+    assert result.returncode == 0, result.traces
+    assert len(result.outcomes) == 5
+    written = [result.stdout, *(path.read_text() for path in outputs.iterdir())]
+    # No form of the token, however escaped, leaves: neither side of its quote and backslash.
+    assert [text for text in written if "pxoLive" in text] == []

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 
-from integration_tests.conftest import FIXTURES, Cli, CliResult, booked_slots, record, stream_state
+from integration_tests.conftest import (
+    FIXTURES,
+    Cli,
+    CliResult,
+    booked_slots,
+    jsonl,
+    record,
+    stream_state,
+)
 
 CASES = FIXTURES / "warehouse_values"
 
@@ -299,3 +307,55 @@ def test_decimals_in_rejected_rows_are_filed_with_every_digit(cli: Cli, tmp_path
     assert data["big"] == "123456789012345678901234567890"
     assert data["gap"] == "-Infinity"
     assert Decimal(data["score"]) != Decimal(repr(float(data["score"])))
+
+
+def test_a_lone_surrogate_in_the_sources_words_or_a_stream_name_costs_one_row(cli: Cli) -> None:
+    # A Python source writes a lone surrogate as a valid `\ud800` escape; it reaches the
+    # outcome log through meta.changes (quoted in the reason) and an unknown stream's name.
+    lines = (
+        b'{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-1",'
+        b'"lead_source_id":"s","appointment_datetime":"bad"},"meta":{"changes":[{"field":'
+        b'"appointment_datetime","change":"NULLED\\ud800","reason":"R\\udfff"}]}}}\n'
+        b'{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-2",'
+        b'"lead_source_id":"s","appointment_datetime":"2024-07-20T14:00:00Z","notes":"n"},'
+        b'"meta":{"changes":[{"field":"notes","change":"TRUNCATED","reason":"\\ud800"}]}}}\n'
+        b'{"type":"RECORD","record":{"stream":"tours\\ud800","data":{"lead_id":"lead-3"}}}\n'
+        b'{"type":"RECORD","record":{"stream":"tours","namespace":"\\udc00",'
+        b'"data":{"lead_id":"lead-4"}}}\n'
+        b'{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-5",'
+        b'"lead_source_id":"s","appointment_datetime":"2024-07-20T15:00:00Z"}}}\n'
+    ) + jsonl([stream_state("tours", 1)])
+    result = cli.write(lines)
+    assert result.returncode == 0, result.traces
+    assert sorted(booked_slots(cli.sandbox)) == [
+        ("lead-2", "2024-07-20T14:00:00.000Z"),
+        ("lead-5", "2024-07-20T15:00:00.000Z"),
+    ]
+    by_line = {o["line"]: o for o in result.outcomes}
+    assert "the source NULLED\ud800 'appointment_datetime' (R\udfff)" in by_line[1]["reason"]
+    assert by_line[2]["time_notes"] == ["notes: the source TRUNCATED 'notes' (\ud800)"]
+    assert [by_line[n]["category"] for n in (3, 4)] == ["stream not in catalog"] * 2
+    assert result.states[0]["destinationStats"] == {"recordCount": 2, "rejectedRecordCount": 1}
+
+
+def test_a_rejected_row_with_a_deeply_nested_column_is_filed_and_costs_one_row(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # JSON nested 900 levels deep is read (the readers take about 1,000); filing the row
+    # must not stop the sync either.
+    deep = b"[" * 900 + b"1.50" + b"]" * 900
+    lines = (
+        b'{"type":"RECORD","record":{"stream":"tours","data":{"lead_id":"lead-1",'
+        b'"lead_source_id":"s","appointment_datetime":"bad","deep":%s}}}\n'
+        % deep
+        + jsonl(
+            [record(lead_id="lead-2", lead_source_id="s", appointment_datetime="2024-07-20T14:00Z")]
+        )
+        + jsonl([stream_state("tours", 1)])
+    )
+    path = tmp_path / "rejected.jsonl"
+    result = cli.write(lines, config=cli.config(rejected_records_path=str(path)))
+    assert result.returncode == 0, result.traces
+    assert booked_slots(cli.sandbox) == [("lead-2", "2024-07-20T14:00:00.000Z")]
+    (filed,) = path.read_bytes().splitlines()
+    assert b'"deep":' + deep + b"}}" in filed

@@ -214,6 +214,18 @@ def test_a_record_nested_deeper_than_pythons_stack_is_still_read() -> None:
     assert isinstance(message, RecordMessage)
 
 
+def test_a_line_too_deep_for_the_exact_reader_is_refused_for_its_depth_not_its_nan() -> None:
+    # orjson reads the depth but not the NaN, the exact reader the NaN but not the depth:
+    # the reason names the depth (the NaN alone is valid input).
+    line = b'{"type": "RECORD", "record": {"stream": "t", "data": {"x": %sNaN%s}}}' % (
+        b"[" * 1000,
+        b"]" * 1000,
+    )
+    reason = str(error_of([line]))
+    assert "nested deeper than" in reason
+    assert "unexpected character" not in reason
+
+
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),

@@ -23,10 +23,11 @@ from typing import Any, BinaryIO, Protocol
 import msgspec
 import orjson
 
-from destination_propexo.airbyte.secrets import filter_secrets, filter_secrets_json
+from destination_propexo.airbyte.secrets import filter_secrets
 from destination_propexo.errors import FailureType, InputError
 from destination_propexo.records.mapping import SourceChange
 from destination_propexo.records.values import (
+    CUT_MARK,
     SHOWN_VALUE_LENGTH,
     JsonNumber,
     dumps_exact,
@@ -187,10 +188,10 @@ def _parse(line: bytes, number: int) -> object:
     """The parsed line, every value as written (see the module docstring)."""
     try:
         return _decode(line)
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError:
         # NaN, Infinity, an integer past msgspec's range, a lone surrogate escape, or no JSON
         # at all: the exact reader decides, and names the fault.
-        return _parse_exact(line, number, str(exc))
+        return _parse_exact(line, number)
     except RecursionError:
         return _parse_deep(line, number)
 
@@ -199,12 +200,12 @@ def _parse_deep(line: bytes, number: int) -> object:
     """A line nested deeper than msgspec reads (about 1,000 levels): orjson reads 1,024."""
     try:
         message = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return _parse_exact(line, number, exc.msg)
+    except orjson.JSONDecodeError:
+        return _parse_exact(line, number)
     if type(message) is dict:
         kind = message.get("type")
         if kind == "STATE":
-            return _parse_exact(line, number, None)
+            return _parse_exact(line, number)
         if kind == "RECORD":
             record = message.get("record")
             try:
@@ -214,19 +215,20 @@ def _parse_deep(line: bytes, number: int) -> object:
                 # parse could read it, and such a column is no field the connector reads.
                 altered = False
             if altered:
-                return _parse_exact(line, number, None)
+                return _parse_exact(line, number)
     return message
 
 
-def _parse_exact(line: bytes, number: int, fast_error: str | None) -> object:
+def _parse_exact(line: bytes, number: int) -> object:
     # The exact reader decides, so its words name the fault: orjson's would point at the
-    # first NaN or 1E400 it refuses, which is valid here, while the real fault is elsewhere.
+    # first NaN or 1E400 it refuses, which is valid here, while the real fault is elsewhere
+    # (past Python's stack too: the depth is the fault, not the NaN orjson stopped at).
     try:
         return loads_exact(line)
     except ValueError as exc:
         why = str(exc)
     except RecursionError:
-        why = fast_error or "nested deeper than Python's stack allows"
+        why = "nested deeper than Python's stack allows (about 1,000 levels)"
     raise InputError(number, f"not a JSON message ({why}): {_shown_line(line)}")
 
 
@@ -283,7 +285,7 @@ def _word(value: object, default: str) -> str:
         return default
     text = value.strip()
     if len(text) > SHOWN_VALUE_LENGTH:
-        return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(text)} characters)"
+        return f"{text[: SHOWN_VALUE_LENGTH - 3]}{CUT_MARK}{len(text)} characters)"
     return text
 
 
@@ -357,9 +359,11 @@ class Emitter:
         self.emit(message, batch=batch)
 
     def log_json(self, level: str, prefix: str, value: object, *, batch: bool = False) -> None:
-        """A LOG whose message is `prefix` + `value` as compact JSON, secrets masked however
-        JSON writes them; built without a message dict (one per record outcome)."""
-        text = filter_secrets_json(prefix + orjson.dumps(value).decode())
+        """A LOG whose message is `prefix` + `value` as compact JSON (`dumps_exact`: a lone
+        surrogate from the input, in a stream name or the source's words, as its escape),
+        secrets masked however JSON writes them; built without a message dict (one per
+        record outcome)."""
+        text = filter_secrets(prefix + dumps_exact(value).decode())
         line = b'{"type":"LOG","log":{"level":"%s","message":%s}}\n' % (
             level.encode(),
             orjson.dumps(text),

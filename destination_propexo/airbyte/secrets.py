@@ -8,15 +8,20 @@ first, so a secret holding a shorter one is never left half visible.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
+from destination_propexo.records.values import CUT_MARK
+
 MASK = "****"
-_secrets: tuple[str, ...] = ()
-# Each secret raw and as JSON writes it inside a string (a quote, a backslash or a control
-# character escaped), longest first.
+# The shortest head of a secret masked where a reason cut the rest off.
+_SHORTEST_HEAD = 4
+# Each secret in every form the connector may write it, longest first: raw; as a reason
+# quotes a value (Python's repr, which escapes a backslash, a quote and control characters);
+# and each of those as JSON writes it inside a string (a log line, an outcome entry).
 _secret_forms: tuple[str, ...] = ()
 
 
@@ -54,23 +59,39 @@ def get_secrets(
 
 def update_secrets(secrets: Iterable[str]) -> None:
     """Mask these values (and no others) from now on."""
-    global _secrets, _secret_forms
-    _secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
-    forms = {form for s in _secrets for form in (s, orjson.dumps(s)[1:-1].decode())}
+    global _secret_forms
+    quoted = {form for secret in secrets if secret for form in _quoted_forms(secret)}
+    forms = {form for text in quoted for form in (text, _json_escaped(text))}
     _secret_forms = tuple(sorted(forms, key=len, reverse=True))
 
 
-def filter_secrets_json(text: str) -> str:
-    """JSON `text` with every known secret, raw or JSON-escaped, replaced by `****`."""
-    for secret in _secret_forms:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+def _quoted_forms(secret: str) -> set[str]:
+    """`secret` raw and as repr writes it inside a longer text: quoted with `'` (a `'`
+    escaped), or, in a text holding a `'` and no `"`, with `"` (nothing quote escaped)."""
+    forms = {secret, repr(f'"{secret}')[2:-1]}
+    if '"' not in secret:
+        forms.add(repr(f"'{secret}")[2:-1])
+    return forms
+
+
+def _json_escaped(text: str) -> str:
+    try:
+        return orjson.dumps(text)[1:-1].decode()
+    except orjson.JSONEncodeError:  # a lone surrogate: as the reader's JSON escapes it
+        return json.dumps(text)[1:-1]
 
 
 def filter_secrets(text: str) -> str:
-    """`text` with every known secret replaced by `****`."""
-    for secret in _secrets:
+    """`text` (plain, or JSON) with every known secret, in any form it may be written in
+    (raw, quoted by a reason, JSON-escaped), replaced by `****`; so is the head of one that
+    a reason cut short (`values.shown`: the head, then `... (`)."""
+    for secret in _secret_forms:
         if secret in text:
             text = text.replace(secret, MASK)
+    if CUT_MARK in text:
+        for secret in _secret_forms:
+            for length in range(len(secret) - 1, _SHORTEST_HEAD - 1, -1):
+                head = secret[:length] + CUT_MARK
+                if head in text:
+                    text = text.replace(head, MASK + CUT_MARK)
     return text

@@ -53,12 +53,47 @@ def masked(value: Any) -> Any:
     """`value` (text, or lists and objects of it) with every known secret masked."""
     # Masked value by value rather than in the encoded line, where JSON or CSV escaping
     # could hide a secret holding a quote or a backslash from the search.
+    return _masked(value, 0)
+
+
+# Levels masked by recursion; deeper (a record's column may be nested as deep as the readers
+# take, about 1,000 levels) by a loop, which needs no room on Python's stack.
+_RECURSIVE_LEVELS = 50
+
+
+def _masked(value: Any, level: int) -> Any:
     if isinstance(value, str):
         return filter_secrets(value)
+    if level >= _RECURSIVE_LEVELS and isinstance(value, dict | list):
+        return _masked_deep(value)
     if isinstance(value, dict):
-        return {filter_secrets(str(key)): masked(item) for key, item in value.items()}
+        return {filter_secrets(str(key)): _masked(item, level + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [masked(item) for item in value]
+        return [_masked(item, level + 1) for item in value]
+    return value
+
+
+def _masked_deep(value: dict[Any, Any] | list[Any]) -> Any:
+    todo: list[tuple[Any, Any]] = []
+    top = _masked_one(value, todo)
+    while todo:
+        source, copy = todo.pop()
+        if isinstance(source, dict):
+            for key, item in source.items():
+                copy[filter_secrets(str(key))] = _masked_one(item, todo)
+        else:
+            copy.extend(_masked_one(item, todo) for item in source)
+    return top
+
+
+def _masked_one(value: Any, todo: list[tuple[Any, Any]]) -> Any:
+    """`value` masked if text; an empty copy of an object or list, queued to be filled."""
+    if isinstance(value, str):
+        return filter_secrets(value)
+    if isinstance(value, dict | list):
+        copy: dict[str, Any] | list[Any] = {} if isinstance(value, dict) else []
+        todo.append((value, copy))
+        return copy
     return value
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 
 SHOWN_VALUE_LENGTH = 60
+# What follows the head of a value cut to be shown: `...` and, in brackets, its full length.
+CUT_MARK = "... ("
 # Python refuses to turn longer digit strings into an int (4300 digits unless configured);
 # such a number is kept as its text instead.
 _INT_DIGITS = sys.get_int_max_str_digits() or 4300
@@ -99,31 +101,55 @@ def _fragment(value: object) -> orjson.Fragment:
 def dumps_exact(value: Any) -> bytes:
     """Compact JSON with every `JsonNumber` and int written as received.
 
-    A lone surrogate (valid in JSON input as a `\\ud800` escape) is written back as its escape
-    and an integer past 64 bits with all its digits, both of which orjson refuses."""
+    A lone surrogate (valid in JSON input as a `\\ud800` escape) is written back as its escape,
+    an integer past 64 bits with all its digits, and a value nested deeper than orjson
+    writes (255 levels) as deep as the readers take it, all of which orjson refuses."""
     try:
         return orjson.dumps(value, default=_fragment)
     except orjson.JSONEncodeError:
-        return "".join(_encode(value)).encode()
+        return _encode(value).encode()
 
 
-def _encode(value: Any) -> list[str]:
-    if isinstance(value, JsonNumber):
-        return [value.text]
-    if isinstance(value, dict):
-        parts = ["{"]
-        for number, (key, item) in enumerate(value.items()):
-            parts += [",", *_encode(str(key)), ":"] if number else [*_encode(str(key)), ":"]
-            parts += _encode(item)
-        return [*parts, "}"]
-    if isinstance(value, list | tuple):
-        parts = ["["]
-        for number, item in enumerate(value):
-            if number:
-                parts.append(",")
-            parts += _encode(item)
-        return [*parts, "]"]
-    return [json.dumps(value, ensure_ascii=True)]
+class _Text:
+    """JSON text to write as it is (punctuation, an object's key), among values to write."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_CLOSE_OBJECT, _CLOSE_ARRAY, _COMMA = _Text("}"), _Text("]"), _Text(",")
+
+
+def _encode(value: Any) -> str:
+    # Iterative, so nesting as deep as the readers take (about 1,000 levels) is written
+    # without running out of Python's stack.
+    parts: list[str] = []
+    todo: list[Any] = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, _Text | JsonNumber):
+            parts.append(item.text)
+        elif isinstance(item, dict):
+            parts.append("{")
+            todo.append(_CLOSE_OBJECT)
+            entries = list(item.items())
+            for number in range(len(entries) - 1, -1, -1):
+                key, member = entries[number]
+                todo.append(member)
+                key_text = json.dumps(str(key), ensure_ascii=True)
+                todo.append(_Text(f",{key_text}:" if number else f"{key_text}:"))
+        elif isinstance(item, list | tuple):
+            parts.append("[")
+            todo.append(_CLOSE_ARRAY)
+            for number in range(len(item) - 1, -1, -1):
+                todo.append(item[number])
+                if number:
+                    todo.append(_COMMA)
+        else:
+            parts.append(json.dumps(item, ensure_ascii=True))
+    return "".join(parts)
 
 
 def shown(value: object) -> str:
@@ -133,5 +159,5 @@ def shown(value: object) -> str:
     except ValueError:  # an int past Python's 4300-digit str limit, maybe inside a list
         return "a number too large to show"
     if len(text) > SHOWN_VALUE_LENGTH:
-        return f"{text[: SHOWN_VALUE_LENGTH - 3]}... ({len(text)} characters)"
+        return f"{text[: SHOWN_VALUE_LENGTH - 3]}{CUT_MARK}{len(text)} characters)"
     return text
