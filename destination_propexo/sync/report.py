@@ -66,8 +66,6 @@ class SyncReport:
         time_notes: tuple[str, ...],
         sent: SentAs | None = None,
     ) -> None:
-        if self._outputs is not None:
-            self._outputs.record(record, keys, outcome, time_notes, sent)
         if isinstance(outcome, Rejected):
             group = reason_group(outcome)
             with self._lock:
@@ -76,7 +74,11 @@ class SyncReport:
                 self._reasons[group] += 1
         fields = outcome_fields(record, keys.lead_id, outcome, time_notes, sent)
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
+        # The line first: object storage that fails (and stops the sync) must not cost the
+        # line of a write that was made.
         self._emitter.log_json(level, "record outcome: ", fields, batch=True)
+        if self._outputs is not None:
+            self._outputs.record(record, keys, outcome, time_notes, sent)
 
     def state(self, state: StateMessage, accepted: int, rejected: int) -> None:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the

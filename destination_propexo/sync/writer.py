@@ -186,6 +186,10 @@ class Pipeline:
             self._drain(until_empty=True)
         except SyncStopped:
             pass
+        except PropexoError as exc:
+            # Failed in this thread (object storage, as a STATE's entries are made durable):
+            # a stop like any other, so the wire is settled before the error is raised.
+            self._stop.stop(exc)
         if self._stop.error is not None:
             self._settle(self._stop.error)
             raise self._stop.error
@@ -201,7 +205,10 @@ class Pipeline:
         while self._window:
             head = self._window[0]
             if isinstance(head, StateMessage):
-                self._release_state(head)
+                try:
+                    self._release_state(head)
+                except PropexoError:
+                    return  # its entries cannot be kept (object storage): nor can later ones
                 self._records_in_window -= 1
             elif isinstance(head, _Decided):
                 self._tally(head.record, head.outcome)
