@@ -181,6 +181,15 @@ def _title(*, required: bool) -> FieldRule:
     return FieldRule("title", "text", required, min_length=int(required), max_length=TITLE_LIMIT)
 
 
+# Yardi's and Yardi REST's create take the same fields.
+_YARDI_CREATE = Operation(
+    (
+        _id("unit_id", required=True),
+        _id("employee_id", required=True),
+        _notes(max_length=YARDI_NOTES_LIMIT),
+    )
+)
+
 VENDORS: dict[str, Vendor] = {
     vendor.code: vendor
     for vendor in (
@@ -251,13 +260,7 @@ VENDORS: dict[str, Vendor] = {
             "yardi",
             TimeRule.PROPERTY_ZONE,
             # Required flags from the applicant variant (the lead page's were not readable).
-            create=Operation(
-                (
-                    _id("unit_id", required=True),
-                    _id("employee_id", required=True),
-                    _notes(max_length=YARDI_NOTES_LIMIT),
-                )
-            ),
+            create=_YARDI_CREATE,
             update=None,
             readable_at_once=True,
         ),
@@ -266,13 +269,7 @@ VENDORS: dict[str, Vendor] = {
             "Yardi REST",
             "yardi_rest",
             TimeRule.PROPERTY_ZONE,
-            create=Operation(
-                (
-                    _id("unit_id", required=True),
-                    _id("employee_id", required=True),
-                    _notes(max_length=YARDI_NOTES_LIMIT),
-                )
-            ),
+            create=_YARDI_CREATE,
             # An update page is listed but its fields were not readable.
             update=None,
             readable_at_once=False,

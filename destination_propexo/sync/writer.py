@@ -334,8 +334,7 @@ class Pipeline:
             self._window.append(_Decided(record, outcome))
             self._records_in_window += 1
             return
-        if self._brake is not None:
-            self._judge(outcome)
+        self._judge(outcome)
         self._tally(record, outcome)
 
     def _announce(self, slot: _Slot, done: Future[Outcome]) -> None:
