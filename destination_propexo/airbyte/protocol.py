@@ -39,12 +39,11 @@ MAX_SHOWN_LINE = 120
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(slots=True)
-class RecordMessage:
+class RecordMessage(msgspec.Struct):
     """A RECORD: `namespace` None when absent or empty; `changes` from `meta.changes`.
 
-    Not frozen only because a frozen dataclass's construction costs a sixth of reading a
-    record; nothing changes one after it is read."""
+    A msgspec Struct, built in C: a dataclass's `__init__` cost a sixth of reading a record.
+    Nothing changes one after it is read."""
 
     stream: str
     namespace: str | None
@@ -315,7 +314,7 @@ class Emitter:
     waited `BATCH_SECONDS`, and at `flush()`.
     """
 
-    BATCH_BYTES = 64 * 1024
+    BATCH_BYTES = 1024 * 1024
     BATCH_SECONDS = 1.0
 
     def __init__(self, out: LineSink, *, clock: Callable[[], float] = time.monotonic) -> None:

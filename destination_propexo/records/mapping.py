@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import msgspec
+
 from destination_propexo.records.timezones import (
     InvalidTimeValue,
     UtcSlot,
@@ -90,8 +92,7 @@ class SourceChange:
         return f"the source {self.change} {self.field!r} ({self.reason})"
 
 
-@dataclass(slots=True)  # not frozen: made for every rejected row (see outcomes.RecordKeys)
-class Rejection:
+class Rejection(msgspec.Struct):  # a Struct: made for every rejected row (see RecordKeys)
     """Why a record cannot be sent; `reason` names the field and the bad value.
 
     `lead_id` is the row's lead id when it has a valid one, so an operator can find the

@@ -39,6 +39,8 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
+
 from destination_propexo.errors import RequestFailure
 from destination_propexo.propexo.client import ListedAppointment, PropexoClient
 from destination_propexo.propexo.ratelimit import ReadBatch, batched_read_wait
@@ -175,7 +177,7 @@ class AppointmentIds:
         if off:
             self._fall_back(_Waiting(key, outcome, resolve, self._clock.now()))
         elif found is not None:
-            resolve(dataclasses.replace(outcome, created_record_id=found))
+            resolve(msgspec.structs.replace(outcome, created_record_id=found))
 
     def close(self) -> None:
         with self._lock:
@@ -292,7 +294,9 @@ class AppointmentIds:
                         dropped, old = self._unclaimed.popitem(last=False)
                         self._forget_unclaimed(old, dropped)
         for waiting, appointment_id in given:
-            waiting.resolve(dataclasses.replace(waiting.outcome, created_record_id=appointment_id))
+            waiting.resolve(
+                msgspec.structs.replace(waiting.outcome, created_record_id=appointment_id)
+            )
 
     def _waits_in(self, integration_id: str) -> bool:
         with self._lock:
@@ -355,4 +359,4 @@ class AppointmentIds:
             else:
                 self.stats.from_write_status += 1
                 self._give(found)
-        waiting.resolve(dataclasses.replace(waiting.outcome, created_record_id=found))
+        waiting.resolve(msgspec.structs.replace(waiting.outcome, created_record_id=found))

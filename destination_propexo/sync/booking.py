@@ -14,11 +14,12 @@ record waiting for its turn, is queued again when the earlier row's outcome is f
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Protocol
+
+import msgspec
 
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import AppointmentRequest, MoveRequest
@@ -299,11 +300,11 @@ def as_move(outcome: Outcome, request: MoveRequest) -> Outcome:
     moved = Reschedule(request.event_id, request.moved_from, request.moved_to)
     if isinstance(outcome, Accepted):
         how = outcomes.RESCHEDULED if outcome.how == outcomes.CREATED else outcome.how
-        return dataclasses.replace(outcome, how=how, reschedule=moved)
+        return msgspec.structs.replace(outcome, how=how, reschedule=moved)
     if outcome.category == outcomes.FAILED_IN_PMS:
         # The tracker words a failed job as a create's; this one was a move.
         reason = f"{request.vendor.name} did not move appointment {request.event_id}: " + (
             "; ".join(outcome.errors) or "no error text given"
         )
-        return dataclasses.replace(outcome, reason=reason, reschedule=moved)
-    return dataclasses.replace(outcome, reschedule=moved)
+        return msgspec.structs.replace(outcome, reason=reason, reschedule=moved)
+    return msgspec.structs.replace(outcome, reschedule=moved)

@@ -31,6 +31,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import msgspec
+
 from destination_propexo.airbyte.catalog import Stream, StreamKey, WriteMode
 from destination_propexo.airbyte.inbox import Inbox
 from destination_propexo.airbyte.protocol import InputMessage, RecordMessage, StateMessage
@@ -69,8 +71,7 @@ class _Slot:
     announced: threading.Event = field(default_factory=threading.Event)
 
 
-@dataclass(slots=True)  # not frozen: made for every record decided at once
-class _Decided:
+class _Decided(msgspec.Struct):  # a Struct, built in C: made for every record decided at once
     """A record decided without a request (rejected by mapping, or a dry run's create):
     final, and logged, the moment it is read.
 
