@@ -94,6 +94,11 @@ class SyncOutputs:
         self._closed = threading.Event()
 
     @property
+    def keeps_records(self) -> bool:
+        """Whether any dataset keeps records (rejected records, or outcomes)."""
+        return bool(self.rejected or self.outcomes)
+
+    @property
     def sinks(self) -> list[EntrySink]:
         every: list[EntrySink] = [*self.rejected, *self.outcomes]
         if self._summary_file is not None:

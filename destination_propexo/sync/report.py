@@ -8,9 +8,7 @@ and the summary kept beside the outcomes as one JSON object (`summary_fields`).
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +21,9 @@ from destination_propexo.propexo.client import RequestCounts
 from destination_propexo.propexo.ratelimit import RateBudget
 from destination_propexo.records import outcomes
 from destination_propexo.records.mapping import SentAs
-from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys, Rejected
-from destination_propexo.sync.brake import reason_group
+from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys
 from destination_propexo.sync.status import StatusTracker
 from destination_propexo.sync.writer import WriteSummary
-
-# Reason groups counted one by one in the summary; the rest count as "other".
-MAX_REASON_GROUPS = 50
 
 
 class SyncReport:
@@ -55,8 +49,8 @@ class SyncReport:
         self._outputs = outputs
         self._dry_run = dry_run
         self._extra = dict(extra or {})
-        self._lock = threading.Lock()
-        self._reasons: Counter[str] = Counter()
+        # Only datasets that keep records are called per record.
+        self._record_outputs = outputs if outputs is not None and outputs.keeps_records else None
 
     def outcome(
         self,
@@ -66,19 +60,13 @@ class SyncReport:
         time_notes: tuple[str, ...],
         sent: SentAs | None = None,
     ) -> None:
-        if isinstance(outcome, Rejected):
-            group = reason_group(outcome)
-            with self._lock:
-                if group not in self._reasons and len(self._reasons) >= MAX_REASON_GROUPS:
-                    group = "other"
-                self._reasons[group] += 1
         fields = outcome_fields(record, keys.lead_id, outcome, time_notes, sent)
         level = "INFO" if isinstance(outcome, Accepted) else "WARN"
         # The line first: object storage that fails (and stops the sync) must not cost the
         # line of a write that was made.
         self._emitter.log_json(level, "record outcome: ", fields, batch=True)
-        if self._outputs is not None:
-            self._outputs.record(record, keys, outcome, time_notes, sent)
+        if self._record_outputs is not None:
+            self._record_outputs.record(record, keys, outcome, time_notes, sent)
 
     def state(self, state: StateMessage, accepted: int, rejected: int) -> None:
         # An echoed state tells Airbyte its records are written: a dry run must not, or the
@@ -134,7 +122,7 @@ class SyncReport:
             counts=self._counts,
             budget=self._budget,
             tracker=self._tracker,
-            reasons=self._reason_counts(),
+            reasons=dict(summary.reasons.most_common()),
             error=error,
             extra={name: read() for name, read in self._extra.items()},
         )
@@ -146,10 +134,6 @@ class SyncReport:
             return
         if where:
             self._emitter.log("INFO", "sync summary written to " + ", ".join(where))
-
-    def _reason_counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._reasons.most_common())
 
 
 def summary_fields(

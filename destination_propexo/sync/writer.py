@@ -54,10 +54,12 @@ from destination_propexo.records.outcomes import Accepted, Outcome, RecordKeys, 
 from destination_propexo.records.vendors import AppointmentDefaults
 from destination_propexo.stop import Stop
 from destination_propexo.sync.booking import Booker
-from destination_propexo.sync.brake import RejectionBrake
+from destination_propexo.sync.brake import RejectionBrake, reason_group
 
 PROGRESS_EVERY = 5.0
 QUEUE_WAIT = 0.5
+# Reason groups counted one by one in the summary; the rest count as "other".
+MAX_REASON_GROUPS = 50
 
 
 @dataclass
@@ -91,6 +93,8 @@ class WriteSummary:
     received: int = 0
     accepted: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    # Rejections by `brake.reason_group`: MAX_REASON_GROUPS groups, then "other".
+    reasons: Counter[str] = field(default_factory=Counter)
     pending: int = 0
     states: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -249,7 +253,7 @@ class Pipeline:
 
     def _accept_record(self, record: RecordMessage) -> None:
         self.summary.received += 1
-        stream = self._streams.get(record.stream_key)
+        stream = self._streams.get((record.stream, record.namespace))  # its stream_key
         if stream is None:
             reason = f"stream {record.qualified_name!r} is not in the configured catalog"
             self._decide(record, RecordKeys(), Rejected(outcomes.UNKNOWN_STREAM, reason))
@@ -353,14 +357,20 @@ class Pipeline:
         sent: SentAs | None = None,
     ) -> None:
         """The one place a record's outcome becomes final: reported (log, outcomes
-        dataset), counted in the summary, then judged by the brake's early bound."""
+        dataset), counted in the summary (by category and reason), then judged by the
+        brake's early bound."""
         self._sink.outcome(record, keys, outcome, time_notes, sent)
         with self._summary_lock:
             if isinstance(outcome, Accepted):
                 self.summary.accepted[outcome.how] += 1
                 self.summary.pending += outcome.write_status == "PENDING"
             else:
-                self.summary.rejected[outcome.category] += 1
+                summary = self.summary
+                summary.rejected[outcome.category] += 1
+                group = reason_group(outcome)
+                if group not in summary.reasons and len(summary.reasons) >= MAX_REASON_GROUPS:
+                    group = "other"
+                summary.reasons[group] += 1
         if announced is not None:
             announced.set()
         if self._brake is not None:
@@ -417,7 +427,7 @@ class Pipeline:
                 raise SyncStopped("the rejection brake stopped the sync") from None
 
     def _tally(self, record: RecordMessage, outcome: Outcome) -> None:
-        key = record.stream_key
+        key = (record.stream, record.namespace)  # its stream_key, without a call per record
         window = self._counts.get(key)
         if window is None:
             window = self._counts[key] = [0, 0]
