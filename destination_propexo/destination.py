@@ -10,7 +10,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -178,10 +178,11 @@ def unknown_options_warning(raw_config: Mapping[str, Any]) -> str | None:
 def write_records(
     raw_config: Mapping[str, Any],
     catalog: Mapping[str, Any],
-    lines: Iterable[bytes],
+    lines: Iterable[Sequence[bytes]],
     emitter: Emitter,
 ) -> WriteSummary:
-    """`write` from the raw config and catalog: every record to an outcome, STATEs when due."""
+    """`write` from the raw config and catalog: every record to an outcome, STATEs when due.
+    `lines` are batches of input lines (`protocol.line_batches`)."""
     config = load_config(raw_config)
     streams = configured_streams(catalog, FieldMatcher.build(config.column_renames))
     warning = unknown_options_warning(raw_config)
@@ -244,7 +245,7 @@ def cdk_destination() -> type[Any]:
             with its own serializer)."""
             _mask_secrets_of(config)
             catalog = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
-            lines = (dumps_exact(AirbyteMessageSerializer.dump(m)) for m in input_messages)
+            lines = ([dumps_exact(AirbyteMessageSerializer.dump(m))] for m in input_messages)
             out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=WINDOW_SIZE)
 
             def produce() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from destination_propexo.airbyte.protocol import Emitter, lines_of
+from destination_propexo.airbyte.protocol import Emitter, line_batches
 from destination_propexo.airbyte.secrets import get_secrets, update_secrets
 from destination_propexo.destination import (
     check_connection,
@@ -138,7 +138,7 @@ def _dispatch(args: argparse.Namespace, emitter: Emitter, stdin: BinaryIO) -> in
             emitter.destination_catalog(discover_catalog(config))
             return 0
         catalog = _read_json(args.catalog, "catalog")
-        write_records(config, catalog, lines_of(stdin), emitter)
+        write_records(config, catalog, line_batches(stdin), emitter)
         return 0
     except ConfigError as exc:
         if args.command == "check":

@@ -160,7 +160,7 @@ def test_an_unexpected_error_in_a_worker_ends_the_sync_with_a_system_error_namin
         write_sync(
             config,
             streams,
-            jsonl([tour("lead-1"), stream_state("tours", 1)]).splitlines(),
+            [jsonl([tour("lead-1"), stream_state("tours", 1)]).splitlines()],  # one batch of lines
             Emitter(out),
             adapter=Exploding(),
         )
@@ -175,7 +175,7 @@ def test_one_retry_after_of_a_day_never_freezes_a_sync(cli: Cli) -> None:
     summary = write_sync(
         load_config(cli.config(track_write_status=False)),
         configured_streams(catalog(("tours", "append"))),
-        jsonl([tour("lead-1"), stream_state("tours", 1)]).splitlines(),
+        [jsonl([tour("lead-1"), stream_state("tours", 1)]).splitlines()],  # one batch of lines
         Emitter(out),
         clock=clock,
     )
@@ -192,7 +192,7 @@ def test_an_api_that_keeps_asking_for_day_long_waits_ends_the_sync_as_transient(
         write_sync(
             load_config(cli.config(track_write_status=False)),
             configured_streams(catalog(("tours", "append"))),
-            jsonl([tour("lead-1"), stream_state("tours", 1)]).splitlines(),
+            [jsonl([tour("lead-1"), stream_state("tours", 1)]).splitlines()],  # one batch of lines
             Emitter(io.BytesIO()),
             clock=FakeClock(),
         )

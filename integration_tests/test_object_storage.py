@@ -138,7 +138,7 @@ def test_a_state_is_echoed_only_once_the_rejections_it_counts_are_in_the_bucket(
     write_records(
         cli.config(object_storage_config=s3.storage()),
         catalog(("tours", "append")),
-        jsonl(messages).splitlines(),
+        [jsonl(messages).splitlines()],  # one batch of lines
         Emitter(watch),
     )
     assert [confirmed for confirmed, _ in watch.seen] == [1, 4, 5]

@@ -128,7 +128,7 @@ def test_a_state_is_echoed_only_once_the_outcomes_it_covers_are_in_the_bucket(
     write_records(
         cli.config(object_storage_config=s3.storage()),
         catalog(("tours", "append")),
-        jsonl(messages).splitlines(),
+        [jsonl(messages).splitlines()],  # one batch of lines
         Emitter(watch),
     )
     assert [confirmed for confirmed, _ in watch.seen] == [2, 6, 7]

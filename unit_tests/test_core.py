@@ -407,8 +407,9 @@ def test_an_unexpected_error_in_a_worker_stops_the_sync_with_that_error() -> Non
 # -- the whole write, over the transport seam --------------------------------------------------
 
 
-def lines(*messages: dict[str, Any]) -> list[bytes]:
-    return [orjson.dumps(message) for message in messages]
+def lines(*messages: dict[str, Any]) -> list[list[bytes]]:
+    """The messages as input lines, in one batch (as one read of stdin brings them)."""
+    return [[orjson.dumps(message) for message in messages]]
 
 
 def tour(lead: str) -> dict[str, Any]:

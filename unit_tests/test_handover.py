@@ -15,17 +15,28 @@ from destination_propexo.airbyte.protocol import Emitter
 def test_the_inbox_hands_over_everything_waiting_in_order() -> None:
     inbox: Inbox[int] = Inbox(5)
     for number in range(3):
-        assert inbox.put(number, timeout=0)
+        assert inbox.put([number], timeout=0)
     assert inbox.take_all(timeout=0) == [0, 1, 2]
     assert inbox.take_all(timeout=0) == []
 
 
 def test_a_full_inbox_refuses_until_the_consumer_takes() -> None:
     inbox: Inbox[int] = Inbox(2)
-    assert inbox.put(1, timeout=0) and inbox.put(2, timeout=0)
-    assert not inbox.put(3, timeout=0.01)
+    assert inbox.put([1], timeout=0) and inbox.put([2], timeout=0)
+    assert not inbox.put([3], timeout=0.01)
     inbox.take_all(timeout=0)
-    assert inbox.put(3, timeout=0)
+    assert inbox.put([3], timeout=0)
+
+
+def test_a_batch_is_put_whole_once_there_is_room_and_counts_toward_the_capacity() -> None:
+    # What one read of stdin brought goes in as one batch, never split: the inbox then holds
+    # at most capacity - 1 items plus one batch, and takes nothing more until it is emptied.
+    inbox: Inbox[int] = Inbox(2)
+    assert inbox.put([1], timeout=0)
+    assert inbox.put([2, 3, 4], timeout=0)
+    assert not inbox.put([5], timeout=0.01)
+    assert inbox.take_all(timeout=0) == [1, 2, 3, 4]
+    assert inbox.put([5, 6], timeout=0)
 
 
 def test_a_waiting_reader_resumes_when_the_consumer_takes() -> None:
@@ -34,7 +45,7 @@ def test_a_waiting_reader_resumes_when_the_consumer_takes() -> None:
 
     def produce() -> None:
         for number in range(100):
-            while not inbox.put(number, timeout=1):
+            while not inbox.put([number], timeout=1):
                 continue
 
     producer = threading.Thread(target=produce)

@@ -173,7 +173,7 @@ def test_a_sync_stops_without_sending_when_a_rows_integration_cannot_be_read() -
                 | {"track_write_status": False}
             ),
             configured_streams({"streams": [{"stream": {"name": "tours"}}]}),
-            [orjson.dumps(message)],
+            [[orjson.dumps(message)]],
             Emitter(out),
             adapter=transport,
         )

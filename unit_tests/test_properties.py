@@ -1,7 +1,7 @@
 """Properties of the two pure edges that meet hostile input: the mapper and the stdin reader.
 
 Whatever a record holds, `map_record` returns a request the API accepts or a rejection that
-names the field; whatever bytes arrive, `read_messages` yields typed messages or stops with
+names the field; whatever bytes arrive, `message_batches` yields typed messages or stops with
 an `InputError` naming the right line, and never raises anything else.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from destination_propexo.airbyte.protocol import RecordMessage, StateMessage, read_messages
+from destination_propexo.airbyte.protocol import RecordMessage, StateMessage, message_batches
 from destination_propexo.errors import InputError
 from destination_propexo.records.mapping import (
     API_FIELDS,
@@ -163,8 +163,8 @@ def read_all(lines: list[bytes]) -> tuple[list[RecordMessage | StateMessage], In
     """The messages read, and the error that stopped the reader, if any."""
     yielded: list[RecordMessage | StateMessage] = []
     try:
-        for message in read_messages(lines):
-            yielded.append(message)
+        for batch in message_batches([lines]):
+            yielded += batch
     except InputError as error:
         return yielded, error
     return yielded, None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -10,10 +13,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from destination_propexo.airbyte.protocol import Emitter, RecordMessage, StateMessage, read_messages
+from destination_propexo.airbyte.protocol import (
+    Emitter,
+    InputMessage,
+    RecordMessage,
+    StateMessage,
+    line_batches,
+    message_batches,
+)
 from destination_propexo.errors import InputError
 from destination_propexo.records.mapping import FieldMatcher, Rejection, SourceChange, map_record
 from destination_propexo.records.values import JsonNumber, dumps_exact, loads_exact
+
+
+def read_messages(lines: list[bytes]) -> Iterator[InputMessage]:
+    """The messages of `lines`, read as one batch, one at a time."""
+    for batch in message_batches([lines]):
+        yield from batch
+
 
 RECORD = b'{"type": "RECORD", "record": {"stream": "tours", "data": {"lead_id": "l1"}}}\n'
 STATE = b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"cursor": 1}}}\n'
@@ -273,3 +290,53 @@ def test_every_line_reads_as_the_exact_reader_reads_it(
     )
     assert dumps_exact(read.data) == dumps_exact(exact[0]["record"]["data"])
     assert dumps_exact(echoed.state) == dumps_exact(exact[1]["state"])
+
+
+# -- reading stdin in batches ------------------------------------------------------------------
+
+
+class Reads(io.RawIOBase):
+    """A stream whose every read brings the next of `chunks`, as a pipe brings what was
+    written (never more than one chunk a read)."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def test_each_batch_is_the_complete_lines_one_read_brought() -> None:
+    batches = list(line_batches(Reads(b'{"a": 1}\n{"b"', b': 2}\n\n{"c": 3}\n', b'{"d": 4}')))
+    assert batches == [[b'{"a": 1}'], [b'{"b": 2}', b"", b'{"c": 3}'], [b'{"d": 4}']]
+
+
+def test_a_line_over_the_limit_stops_after_the_lines_before_it_and_names_its_size() -> None:
+    # The long line spans three reads; it is measured as it comes, never held whole.
+    reads = Reads(b"ok\nfine\n" + b"x" * 8, b"x" * 8, b"x" * 4 + b"\nafter\n")
+    batches = line_batches(reads, limit=10)
+    assert next(batches) == [b"ok", b"fine"]
+    with pytest.raises(InputError, match="line 3: the line is 20 bytes, over the 10-byte limit"):
+        next(batches)
+    # A complete long line within one read: the lines before it come first, then the error.
+    batches = line_batches(Reads(b"ok\n" + b"y" * 12 + b"\nnever\n"), limit=10)
+    assert next(batches) == [b"ok"]
+    with pytest.raises(InputError, match="line 2: the line is 12 bytes"):
+        next(batches)
+    assert list(line_batches(Reads(b"y" * 10 + b"\n"), limit=10)) == [[b"y" * 10]]
+
+
+def test_a_batch_is_handed_over_without_waiting_for_more_input() -> None:
+    # A source that sends a line and then thinks: its line is read at once, not when the
+    # next one comes (the pipe stays open).
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as stdin, os.fdopen(write_end, "wb", buffering=0) as source:
+        source.write(RECORD)
+        batches = message_batches(line_batches(stdin))
+        got: list[list[InputMessage]] = []
+        reader = threading.Thread(target=lambda: got.append(next(batches)), daemon=True)
+        reader.start()
+        reader.join(5)
+        assert [type(message) for message in got[0]] == [RecordMessage]
+        source.write(STATE)
+        assert [type(message) for message in next(batches)] == [StateMessage]

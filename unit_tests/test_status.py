@@ -402,7 +402,7 @@ def test_a_sync_reads_the_feed_of_each_integration_its_jobs_were_queued_in() -> 
             | {"requests_per_minute": 60_000}
         ),
         configured_streams({"streams": [{"stream": {"name": "tours"}}]}),
-        [orjson.dumps(message) + b"\n" for message in [*records, state]],
+        [[orjson.dumps(message) for message in [*records, state]]],
         Emitter(out),
         adapter=transport,
     )

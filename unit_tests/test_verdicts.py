@@ -53,8 +53,9 @@ def state(cursor: int) -> dict[str, Any]:
     return {"type": "STATE", "state": {"type": "LEGACY", "data": {"cursor": cursor}}}
 
 
-def lines(*messages: dict[str, Any]) -> list[bytes]:
-    return [orjson.dumps(m) for m in messages]
+def lines(*messages: dict[str, Any]) -> list[list[bytes]]:
+    """The messages as input lines, in one batch (as one read of stdin brings them)."""
+    return [[orjson.dumps(m) for m in messages]]
 
 
 def config(api_url: str = "http://127.0.0.1:1", **extra: Any) -> Any:
@@ -282,11 +283,11 @@ def test_states_queued_behind_a_pending_record_count_toward_the_window() -> None
         release.wait(10)
         return job("job-1")
 
-    def messages() -> Iterator[bytes]:
-        yield orjson.dumps(tour("lead-1"))
+    def messages() -> Iterator[list[bytes]]:  # a line a read, as a slow source sends them
+        yield [orjson.dumps(tour("lead-1"))]
         for cursor in range(5_000):
             read[0] += 1
-            yield orjson.dumps(state(cursor))
+            yield [orjson.dumps(state(cursor))]
 
     out = io.BytesIO()
     done = threading.Thread(

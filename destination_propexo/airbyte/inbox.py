@@ -2,15 +2,17 @@
 
 `queue.Queue` wakes the waiting reader on every `get`, so once the queue is full the two
 threads trade the GIL once per message; that hand-off cost more than parsing, mapping and
-logging a record together. Here the pipeline takes everything waiting in one call, and the
-reader, once the inbox is full, sleeps until that happens: one hand-off per batch, with no
-added delay, since a message is available as soon as it is put.
+logging a record together. Here the reader puts a batch at a time (what one read of stdin
+brought), the pipeline takes everything waiting in one call, and the reader, once the inbox
+is full, sleeps until that happens: one hand-off per batch, with no added delay, since a
+batch is put as soon as it is read.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -32,8 +34,11 @@ class Inbox(Generic[Item]):
         self._putter_waits = False
         self._taker_waits = False
 
-    def put(self, item: Item, timeout: float) -> bool:
-        """Add an item, waiting up to `timeout` seconds for room; False if there was none."""
+    def put(self, items: Sequence[Item], timeout: float) -> bool:
+        """Add `items` (a batch, in order) once there is room, waiting up to `timeout`
+        seconds for it; False if there was none. Room is the inbox holding fewer than
+        `capacity` items: a batch is never split, so the inbox may hold `capacity` - 1 items
+        plus one batch."""
         with self._lock:
             if len(self._items) >= self._capacity:
                 self._putter_waits = True
@@ -41,7 +46,7 @@ class Inbox(Generic[Item]):
                 self._putter_waits = False
                 if len(self._items) >= self._capacity:
                     return False
-            self._items.append(item)
+            self._items.extend(items)
             if self._taker_waits:
                 self._changed.notify()
             return True

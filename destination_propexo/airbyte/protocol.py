@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
@@ -89,68 +89,115 @@ NON_DATA_TYPES = frozenset(
 # The longest input line read (16 MiB): an appointment row is a few hundred bytes and a
 # state rarely a few megabytes; a longer line stops the sync without being held whole.
 MAX_LINE_BYTES = 16 * 1024 * 1024
-_CHUNK = 1024 * 1024
+# The most one read of stdin takes (64 KiB, what a Linux pipe holds by default): a batch of
+# lines is what one read brought.
+READ_BYTES = 64 * 1024
 
 
-def lines_of(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
-    """The lines of `stream`; a line longer than `limit` bytes raises InputError naming its
-    number and size, measured in chunks, never held whole."""
-    number = 0
-    while True:
-        line = stream.readline(limit + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) <= limit or line.endswith(b"\n"):
-            yield line
-            continue
-        size = len(line)
-        del line
-        while chunk := stream.readline(_CHUNK):
-            size += len(chunk) - chunk.endswith(b"\n")
-            if chunk.endswith(b"\n"):
-                break
-        raise InputError(number, f"the line is {size:,} bytes, over the {limit:,}-byte limit")
+def line_batches(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[list[bytes]]:
+    """The lines of `stream` (without their newline) in batches, each the complete lines
+    one read brought: reading never waits for more input than is there, and the pipeline
+    takes thousands of lines for one hand-off instead of one.
+
+    A line longer than `limit` bytes raises InputError naming its number and size, after
+    a batch of the lines before it; it is measured as it comes, never held whole."""
+    read = getattr(stream, "read1", stream.read)
+    number = 0  # lines yielded so far
+    rest = b""  # the start of a line whose end is still to come
+    while chunk := read(READ_BYTES):
+        lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+        rest = lines.pop()
+        if lines:
+            if max(map(len, lines)) > limit:
+                at = next(n for n, line in enumerate(lines) if len(line) > limit)
+                if at:
+                    yield lines[:at]
+                raise InputError(number + at + 1, _too_long(len(lines[at]), limit))
+            yield lines
+            number += len(lines)
+        if len(rest) > limit:
+            size = len(rest)
+            del rest
+            while (chunk := read(READ_BYTES)) and (end := chunk.find(b"\n")) < 0:
+                size += len(chunk)
+            size += end if chunk else 0
+            raise InputError(number + 1, _too_long(size, limit))
+    if rest:
+        yield [rest]
 
 
-def read_messages(lines: Iterable[bytes]) -> Iterator[InputMessage]:
-    """Parse stdin lines; a broken line raises InputError naming its number. A byte order
+def _too_long(size: int, limit: int) -> str:
+    return f"the line is {size:,} bytes, over the {limit:,}-byte limit"
+
+
+def message_batches(batches: Iterable[Sequence[bytes]]) -> Iterator[list[InputMessage]]:
+    """The messages of each batch of lines (`line_batches`); a broken line raises
+    InputError naming its number, after a batch of the messages before it. A byte order
     mark opening the input (a file saved as "UTF-8 with BOM") is read past.
 
     A line is never skipped unread: anything that is not a RECORD, a STATE or a known
     non-data message stops the sync, so a record cannot disappear silently.
     """
-    for number, line in enumerate(lines, start=1):
-        if not line.startswith(b"{"):  # else a JSON object's line: no copy to check it
-            if number == 1 and line.startswith(UTF8_BOM):
-                line = line[len(UTF8_BOM) :]  # a file saved "UTF-8 with BOM": not content
-            if not line.strip():
-                continue
-        envelope = _envelope(line)
-        if envelope is not None:
-            if envelope.type == "RECORD" and envelope.record is not None:
-                record = envelope.record
-                meta = record.meta
-                changes = _changes(meta.get("changes")) if type(meta) is dict else ()
-                yield RecordMessage(
-                    record.stream, record.namespace or None, record.data, number, changes
-                )
-                continue
-            if envelope.type == "STATE":
-                yield _state({"state": envelope.state}, number)
-                continue
-        message = _parse(line, number)
-        if not isinstance(message, dict):
-            raise InputError(number, f"not a JSON object: {_shown_line(line)}")
-        kind = message.get("type")
-        if kind == "RECORD":
-            yield _record(message, number)
-        elif kind == "STATE":
-            yield _state(message, number)
-        elif not isinstance(kind, str):
-            raise InputError(number, f"message without a type: {_shown_line(line)}")
-        elif kind not in NON_DATA_TYPES:
-            raise InputError(number, f"unknown message type {kind[:40]!r}")
+    number = 0
+    for lines in batches:
+        messages: list[InputMessage] = []
+        add = messages.append
+        try:
+            for line in lines:
+                number += 1
+                if not line.startswith(b"{"):  # else a JSON object's line: no copy to check
+                    if number == 1 and line.startswith(UTF8_BOM):
+                        line = line[len(UTF8_BOM) :]  # "UTF-8 with BOM": not content
+                    if not line.strip():
+                        continue
+                try:  # the common case, in one pass (inline: once per line)
+                    envelope: _Envelope | None = _decode_envelope(line)
+                except (msgspec.DecodeError, RecursionError):
+                    envelope = None  # another type, another shape, or no JSON: judged below
+                if envelope is not None:
+                    if envelope.type == "RECORD" and envelope.record is not None:
+                        record = envelope.record
+                        meta = record.meta
+                        changes = _changes(meta.get("changes")) if type(meta) is dict else ()
+                        add(
+                            RecordMessage(
+                                record.stream,
+                                record.namespace or None,
+                                record.data,
+                                number,
+                                changes,
+                            )
+                        )
+                        continue
+                    if envelope.type == "STATE":
+                        add(_state({"state": envelope.state}, number))
+                        continue
+                message = _message(line, number)
+                if message is not None:
+                    add(message)
+        except InputError:
+            if messages:
+                yield messages
+            raise
+        yield messages
+
+
+def _message(line: bytes, number: int) -> InputMessage | None:
+    """A line msgspec's common shape did not take, read in full: its RECORD or STATE, None
+    for a known non-data message; InputError for anything else."""
+    message = _parse(line, number)
+    if not isinstance(message, dict):
+        raise InputError(number, f"not a JSON object: {_shown_line(line)}")
+    kind = message.get("type")
+    if kind == "RECORD":
+        return _record(message, number)
+    if kind == "STATE":
+        return _state(message, number)
+    if not isinstance(kind, str):
+        raise InputError(number, f"message without a type: {_shown_line(line)}")
+    if kind not in NON_DATA_TYPES:
+        raise InputError(number, f"unknown message type {kind[:40]!r}")
+    return None
 
 
 class _Record(msgspec.Struct):
@@ -172,15 +219,6 @@ class _Envelope(msgspec.Struct):
 # text, an integer of any size it can hold as an int.
 _decode_envelope = msgspec.json.Decoder(_Envelope, float_hook=JsonNumber).decode
 _decode = msgspec.json.Decoder(float_hook=JsonNumber).decode
-
-
-def _envelope(line: bytes) -> _Envelope | None:
-    """A RECORD or STATE as msgspec reads it in one pass, every number as written; None for
-    any other line (another type, another shape, no JSON), which `_parse` reads and judges."""
-    try:
-        return _decode_envelope(line)
-    except (msgspec.DecodeError, RecursionError):
-        return None
 
 
 def _parse(line: bytes, number: int) -> object:

@@ -15,14 +15,14 @@ import datetime as dt
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from requests.adapters import BaseAdapter
 
 from destination_propexo.airbyte.catalog import Stream, StreamKey, WriteMode
-from destination_propexo.airbyte.protocol import Emitter, read_messages
+from destination_propexo.airbyte.protocol import Emitter, message_batches
 from destination_propexo.config import PropexoConfig
 from destination_propexo.errors import ConfigError, Terminated
 from destination_propexo.outputs.datasets import SyncOutputs, open_outputs
@@ -209,8 +209,9 @@ class WriteSession:
     ) -> None:
         self.close(stopping=error is not None)
 
-    def run(self, lines: Iterable[bytes]) -> WriteSummary:
-        """Write every message read from `lines`; raises the error that stopped the sync."""
+    def run(self, lines: Iterable[Sequence[bytes]]) -> WriteSummary:
+        """Write every message read from `lines` (batches of lines, `line_batches`); raises
+        the error that stopped the sync."""
         config = self.config
         if config.dry_run:
             self._emitter.log(
@@ -225,7 +226,7 @@ class WriteSession:
         try:
             with _terminated_stops(self.stop):
                 self._check_integration()
-                summary = self._pipeline.run(read_messages(lines))
+                summary = self._pipeline.run(message_batches(lines))
         except BaseException as exc:
             self._close_parts()
             self.report.keep_summary(self._pipeline.summary, error=exc)
@@ -305,7 +306,7 @@ def _terminated_stops(stop: Stop) -> Iterator[None]:
 def write_sync(
     config: PropexoConfig,
     streams: Mapping[StreamKey, Stream],
-    lines: Iterable[bytes],
+    lines: Iterable[Sequence[bytes]],
     emitter: Emitter,
     **options: Any,
 ) -> WriteSummary:

@@ -11,7 +11,8 @@ Four promises hold at once (see docs/design.md):
   counts of its window (per stream for STREAM states);
 - budget: every request waits on the one `RateBudget` inside the client;
 - bounded memory: at most `window_size` records and states are held (a state counts like a
-  record); reading waits when it is full, and no line over `MAX_LINE_BYTES` is read whole.
+  record); reading waits when it is full (read-ahead: half a window, plus one read of stdin
+  of at most `READ_BYTES`), and no line over `MAX_LINE_BYTES` is read whole.
 
 Everything the pipeline tells the world goes to one `OutcomeSink`. A stop (`stop.py`) ends
 the run, and settles it first: no new request starts, the requests already on the wire are
@@ -26,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -181,11 +182,12 @@ class Pipeline:
         self.summary = WriteSummary()
         self._summary_lock = threading.Lock()  # outcomes become final in worker threads
 
-    def run(self, messages: Iterable[InputMessage]) -> WriteSummary:
-        """Write every message; raises the error that stopped the sync, if one did."""
+    def run(self, batches: Iterable[Sequence[InputMessage]]) -> WriteSummary:
+        """Write every message of `batches` (`protocol.message_batches`), in order; raises
+        the error that stopped the sync, if one did."""
         # Half the window: read-ahead plus the batch being mapped stay within one window.
         inbox: Inbox[InputMessage | BaseException | None] = Inbox(max(1, self._window_size // 2))
-        self._stop.start_thread(lambda: self._read_into(messages, inbox), "reader")
+        self._stop.start_thread(lambda: self._read_into(batches, inbox), "reader")
         try:
             self._consume(inbox)
             self._drain(until_empty=True)
@@ -452,13 +454,13 @@ class Pipeline:
 
     def _read_into(
         self,
-        messages: Iterable[InputMessage],
+        batches: Iterable[Sequence[InputMessage]],
         inbox: Inbox[InputMessage | BaseException | None],
     ) -> None:
         try:
             put, check = inbox.put, self._stop.check
-            for message in messages:
-                while not put(message, QUEUE_WAIT):  # `_hand_over`, inline: once per message
+            for batch in batches:
+                while not put(batch, QUEUE_WAIT):  # `_hand_over`, inline: once per batch
                     check()
             self._hand_over(inbox, None)
         except SyncStopped:
@@ -469,7 +471,7 @@ class Pipeline:
     def _hand_over(
         self,
         inbox: Inbox[InputMessage | BaseException | None],
-        item: InputMessage | BaseException | None,
+        item: BaseException | None,
     ) -> None:
-        while not inbox.put(item, timeout=QUEUE_WAIT):
+        while not inbox.put((item,), timeout=QUEUE_WAIT):
             self._stop.check()
