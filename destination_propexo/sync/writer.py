@@ -241,10 +241,15 @@ class Pipeline:
                 if isinstance(item, StateMessage):
                     if self._first_state_at is None:
                         self._first_state_at = self.summary.received
-                    # A state held counts toward the window like a record: 40,000 states
-                    # behind one slow record must not all be held.
-                    self._window.append(item)
-                    self._records_in_window += 1
+                    if self._window:
+                        # A state held counts toward the window like a record: 40,000
+                        # states behind one slow record must not all be held.
+                        self._window.append(item)
+                        self._records_in_window += 1
+                    else:
+                        # Every record before it is final: it leaves at once (as `_drain`
+                        # would release it next), and the records after it need not queue.
+                        self._release_state(item)
                 else:
                     self._accept_record(item)
                 while self._records_in_window >= self._window_size:
