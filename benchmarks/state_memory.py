@@ -4,7 +4,8 @@ One record whose write job stays PENDING for 15 s (ResMan slow), then 40,000 STA
 of 2 KB each (about 80 MB of input) and 100 more records: the STATEs cannot be echoed until
 the first record is final, so the connector must stop reading rather than hold them all
 (a held STATE counts toward the window like a record). Then one 100 MB line, refused
-without being held whole. Prints the connector process's peak RSS (VmHWM) for each;
+without being held whole, and one STATE just under the 16 MiB limit, echoed (read over
+some 256 reads of stdin, joined once). Prints the connector process's peak RSS (VmHWM) for each;
 never asserts: `python benchmarks/state_memory.py`.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from destination_propexo.airbyte.protocol import MAX_LINE_BYTES
 from propexo_sandbox import Sandbox
 
 STATES = 40_000
@@ -131,6 +133,14 @@ def main() -> None:
         line += b"x" * 100_000_000 + b'"}, "emitted_at": 0}}\n'
         peak, code, took, _ = run(sandbox, tour("lead-1") + line, Path(tmp))
         print(f"one 100 MB line: peak RSS {peak:.0f} MB, exit {code}, {took:.1f} s")
+    with tempfile.TemporaryDirectory() as tmp, Sandbox(token=TOKEN) as sandbox:
+        pad = b"x" * (MAX_LINE_BYTES - 100)
+        line = b'{"type": "STATE", "state": {"type": "LEGACY", "data": {"pad": "%s"}}}\n' % pad
+        peak, code, took, echoed = run(sandbox, tour("lead-1") + line, Path(tmp))
+        print(
+            f"one STATE of {len(line) / 2**20:.1f} MiB: peak RSS {peak:.0f} MB, exit {code}, "
+            f"{took:.1f} s, {echoed} echoed"
+        )
 
 
 if __name__ == "__main__":

@@ -100,14 +100,20 @@ def line_batches(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[list
     takes thousands of lines for one hand-off instead of one.
 
     A line longer than `limit` bytes raises InputError naming its number and size, after
-    a batch of the lines before it; it is measured as it comes, never held whole."""
+    a batch of the lines before it; it is measured as it comes, never held whole. A line
+    that spans reads grows in one buffer and is copied out once, when its end comes:
+    joining the start kept so far to each read would copy a long line once per read."""
     read = getattr(stream, "read1", stream.read)
     number = 0  # lines yielded so far
-    rest = b""  # the start of a line whose end is still to come
+    start = bytearray()  # the start of a line whose end is still to come
     while chunk := read(READ_BYTES):
-        lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
-        rest = lines.pop()
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
         if lines:
+            if start:
+                start += lines[0]
+                lines[0] = bytes(start)
+                start.clear()
             if max(map(len, lines)) > limit:
                 at = next(n for n, line in enumerate(lines) if len(line) > limit)
                 if at:
@@ -115,15 +121,17 @@ def line_batches(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[list
                 raise InputError(number + at + 1, _too_long(len(lines[at]), limit))
             yield lines
             number += len(lines)
-        if len(rest) > limit:
-            size = len(rest)
-            del rest
-            while (chunk := read(READ_BYTES)) and (end := chunk.find(b"\n")) < 0:
-                size += len(chunk)
-            size += end if chunk else 0
-            raise InputError(number + 1, _too_long(size, limit))
-    if rest:
-        yield [rest]
+        if tail:
+            start += tail
+            if len(start) > limit:
+                size = len(start)
+                del start
+                while (chunk := read(READ_BYTES)) and (end := chunk.find(b"\n")) < 0:
+                    size += len(chunk)
+                size += end if chunk else 0
+                raise InputError(number + 1, _too_long(size, limit))
+    if start:
+        yield [bytes(start)]
 
 
 def _too_long(size: int, limit: int) -> str:
