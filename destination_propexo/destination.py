@@ -29,7 +29,7 @@ from destination_propexo.outputs.datasets import check_outputs
 from destination_propexo.propexo.client import PropexoClient
 from destination_propexo.propexo.retry import RetryPolicy
 from destination_propexo.records.mapping import FieldMatcher
-from destination_propexo.records.values import dumps_exact
+from destination_propexo.records.values import dumps_python
 from destination_propexo.records.vendors import (
     TimeRule,
     UnusableIntegration,
@@ -245,7 +245,7 @@ def cdk_destination() -> type[Any]:
             with its own serializer)."""
             _mask_secrets_of(config)
             catalog = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
-            lines = ([dumps_exact(AirbyteMessageSerializer.dump(m))] for m in input_messages)
+            lines = ([dumps_python(AirbyteMessageSerializer.dump(m))] for m in input_messages)
             out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=WINDOW_SIZE)
 
             def produce() -> None:

@@ -3,6 +3,9 @@ against the sandbox: the STATE messages it yields keep every count the CLI print
 
 from __future__ import annotations
 
+import json
+import math
+
 from airbyte_cdk.models import (
     AirbyteMessageSerializer,
     ConfiguredAirbyteCatalogSerializer,
@@ -10,7 +13,15 @@ from airbyte_cdk.models import (
 )
 
 from destination_propexo.destination import DestinationPropexo
-from integration_tests.conftest import INTEGRATION, TOKEN, catalog, stream_state, tour
+from integration_tests.conftest import (
+    INTEGRATION,
+    TOKEN,
+    booked_slots,
+    catalog,
+    record,
+    stream_state,
+    tour,
+)
 from propexo_sandbox import Sandbox
 
 
@@ -36,3 +47,44 @@ def test_write_yields_states_with_the_accepted_and_the_rejected_counts(sandbox: 
         2,
         1,
     )
+
+
+def test_nan_and_infinity_from_a_python_caller_are_the_values_they_name(sandbox: Sandbox) -> None:
+    # A Python caller (PyAirbyte, a source's own floats) hands float NaN and Infinity: a
+    # row is rejected when a field the connector uses holds one, naming the field, and a
+    # STATE comes back with them, as the CLI does with the tokens. orjson writes them as
+    # null: the NaN row was booked without its unit and the STATE came back with None.
+    config = {"token": TOKEN, "integration_id": INTEGRATION, "api_url": sandbox.url}
+    messages = [
+        tour("lead-1", unit_id=float("nan")),
+        record(
+            lead_id="lead-2", lead_source_id=float("inf"), appointment_datetime="2024-07-20 14:00"
+        ),
+        tour("lead-3", ignored=float("-inf")),
+        stream_state("tours", {"nan": float("nan"), "low": float("-inf"), "big": 10**30}),
+    ]
+    out = list(
+        DestinationPropexo().write(
+            config,
+            ConfiguredAirbyteCatalogSerializer.load(catalog(("tours", "append"))),
+            (AirbyteMessageSerializer.load(m) for m in messages),
+        )
+    )
+    prefix = "record outcome: "
+    outcomes = {
+        o["lead_id"]: o
+        for o in (
+            json.loads(m.log.message[len(prefix) :])
+            for m in out
+            if m.type == Type.LOG and m.log is not None and m.log.message.startswith(prefix)
+        )
+    }
+    assert outcomes["lead-1"]["reason"].startswith("unit_id: is NaN"), outcomes["lead-1"]
+    assert outcomes["lead-2"]["reason"].startswith("lead_source_id: "), outcomes["lead-2"]
+    assert "Infinity" in outcomes["lead-2"]["reason"]
+    assert outcomes["lead-3"]["outcome"] == "accepted"
+    assert [lead for lead, _ in booked_slots(sandbox)] == ["lead-3"]
+    (state,) = [AirbyteMessageSerializer.dump(m) for m in out if m.type == Type.STATE]
+    cursor = state["state"]["stream"]["stream_state"]["cursor"]
+    assert math.isnan(cursor["nan"])
+    assert (cursor["low"], cursor["big"]) == (float("-inf"), 10**30)

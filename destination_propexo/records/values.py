@@ -110,6 +110,17 @@ def dumps_exact(value: Any) -> bytes:
         return _encode(value).encode()
 
 
+def dumps_python(value: Any) -> bytes:
+    """`dumps_exact` for a value a Python caller built (the CDK's `write`), whose floats may
+    be NaN or infinite: those are written as the tokens `NaN`, `Infinity` and `-Infinity`,
+    as Python's json module writes them and the reader takes them, where orjson would write
+    null (a NaN in a used field would read as no value, a STATE come back with null)."""
+    line = dumps_exact(value)
+    if b"null" in line and has_float(value):
+        return _encode(value).encode()
+    return line
+
+
 class _Text:
     """JSON text to write as it is (punctuation, an object's key), among values to write."""
 
