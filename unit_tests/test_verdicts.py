@@ -25,6 +25,7 @@ from destination_propexo.errors import (
     Owner,
     Request,
     RequestFailure,
+    TooManyRejected,
     TransientError,
     owner,
 )
@@ -370,3 +371,25 @@ def test_a_create_whose_answer_breaks_off_mid_body_is_read_back_not_given_up() -
     (outcome,) = outcome_lines(messages)
     assert outcome["outcome"] == "accepted", outcome
     assert transport.count("create") == 1
+
+
+# -- the rejection brake and STATEs --------------------------------------------------------------
+
+
+def test_with_a_brake_a_state_read_among_rejected_rows_is_not_echoed_before_it_judges() -> None:
+    # Every row is rejected (a day the calendar does not have): the brake stops the sync, and
+    # the STATE read among the first rows must not commit them first; once the operator fixes
+    # the mapping, the retry re-sends every row. Read in one batch, as a fast source sends them.
+    bad = [tour(f"lead-{n}") for n in range(150)]
+    for row in bad:
+        row["record"]["data"]["appointment_date"] = "2024-02-30"
+    messages, error = run(
+        ScriptedTransport(read_back=[appointments()]),
+        *bad[:10],
+        state(1),
+        *bad[10:],
+        max_rejected_percent=50,
+    )
+    assert isinstance(error, TooManyRejected)
+    assert "max_rejected_percent (50 %)" in str(error)
+    assert states(messages) == []

@@ -241,9 +241,11 @@ class Pipeline:
                 if isinstance(item, StateMessage):
                     if self._first_state_at is None:
                         self._first_state_at = self.summary.received
-                    if self._window:
+                    if self._window or self._brake is not None:
                         # A state held counts toward the window like a record: 40,000
-                        # states behind one slow record must not all be held.
+                        # states behind one slow record must not all be held. With a brake,
+                        # it leaves with the batch's `_drain`, after the brake judged the
+                        # rows read with it: rows it stops for are not committed first.
                         self._window.append(item)
                         self._records_in_window += 1
                     else:
