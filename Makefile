@@ -66,7 +66,7 @@ soak: $(STAMP)            ## generated syncs on random seeds for MINUTES (defaul
 bench: $(STAMP)           ## bookings per request, throughput, memory: the real CLI vs the sandbox (~11 min)
 	$(BIN)/python benchmarks/bench.py
 
-bench-local: $(STAMP)     ## the local path (no request) and spec/check start, beside the previous main (~15 min)
+bench-local: $(STAMP)     ## the local path (no request) and spec/check start, beside the previous main (~10 min)
 	$(BIN)/python benchmarks/local_path.py
 
 test: lock-check lint typecheck $(STAMP)  ## everything CI runs on the code: lock in sync, lint, types, all tests
