@@ -720,6 +720,11 @@ def _check_rejections(
             )
         ):
             continue  # docs/reliability.md, "Entrata and Yardi REST"
+        if category == "outcome unknown" and faults & {
+            ("read_back", CreateFault.BAD_REQUEST),
+            ("read_back", CreateFault.NOT_FOUND),
+        }:
+            continue  # an unclear write whose lead Propexo refused to read back (the row's)
         if category == "refused by Propexo" and (
             row.form in REFUSED_FORMS
             or row.event == UNKNOWN_EVENT

@@ -29,6 +29,31 @@ ROW = Row(stream=0, lead="lead-a", date="2041-03-01", time="14:30")
 SLOT = "2041-03-01T14:30:00.000Z"
 
 
+def test_an_unclear_create_whose_leads_read_back_is_refused_may_end_outcome_unknown() -> None:
+    # Propexo refused the lead's read-back with a 400 (the row's fault, docs/reliability.md):
+    # the create's outcome is then unknown, and the row is rejected so, not the sync stopped.
+    # (Soak seed 878509283: create 503, then read-back 400.)
+    rule = FaultRule("read_back", CreateFault.BAD_REQUEST)
+    case = Case(
+        streams=(TOURS,), state_type="STREAM", messages=(ROW,), faults=Faults(rules=(rule,))
+    )
+    history = history_of(case)
+    reason = "the create got no clear answer (HTTP 503) and reading the lead back failed"
+    rejected = outcome(1, "rejected", category="outcome unknown", reason=reason)
+    history.runs.append(run_of([0], [rejected]))
+    with Sandbox(token="t", faults=FaultPlan(rules=(rule,))) as sandbox:
+        answer = requests.get(
+            f"{sandbox.url}/v1/appointments/?lead_id=lead-a",
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        )
+        logged = sandbox.requests()
+    assert answer.status_code == 400
+    assert not any("no row fault" in p for p in check(history, logged, [], {}, []))
+    # Without the refused read-back, the same rejection has nothing to justify it.
+    assert any("no row fault" in p for p in check(history, [], [], {}, []))
+
+
 def case_of(*messages: Row | State, streams: tuple[StreamSpec, ...] = (TOURS,)) -> Case:
     return Case(streams=streams, state_type="STREAM", messages=messages)
 
